@@ -1,0 +1,1 @@
+# Placeholder filled by the packaging work: install rules, EnosDeviceConfig.cmake, vcpkg port, Conan.
