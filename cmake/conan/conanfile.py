@@ -1,0 +1,48 @@
+# Conan 2 recipe: drives the project's own CMake install, library only.
+#   conan create cmake/conan --build=missing        (run from the SDK root)
+import os
+
+from conan import ConanFile
+from conan.tools.cmake import CMake, CMakeDeps, CMakeToolchain, cmake_layout
+from conan.tools.files import copy
+
+
+class EnosDeviceConan(ConanFile):
+    name = "enos-device"
+    version = "0.1.0"
+    license = "MIT"
+    description = "C++ device SDK for the EnOS IoT Hub"
+    settings = "os", "arch", "compiler", "build_type"
+    options = {"shared": [True, False], "fPIC": [True, False]}
+    default_options = {"shared": False, "fPIC": True}
+    exports_sources = ("../../CMakeLists.txt", "../../cmake/*", "../../include/*", "../../src/*", "../../LICENSE")
+
+    def requirements(self):
+        self.requires("paho-mqtt-cpp/1.2.0")
+        self.requires("mbedtls/2.28.4")
+        self.requires("rapidjson/cci.20230929", transitive_headers=True)
+
+    def layout(self):
+        cmake_layout(self)
+
+    def generate(self):
+        CMakeDeps(self).generate()
+        toolchain = CMakeToolchain(self)
+        for part in ("TESTS", "EXAMPLES", "TOOLS", "BENCH"):
+            toolchain.variables[f"ENOS_DEVICE_BUILD_{part}"] = False
+        toolchain.variables["ENOS_DEVICE_INSTALL"] = True
+        toolchain.generate()
+
+    def build(self):
+        cmake = CMake(self)
+        cmake.configure()
+        cmake.build()
+
+    def package(self):
+        CMake(self).install()
+        copy(self, "LICENSE", self.source_folder, os.path.join(self.package_folder, "licenses"))
+
+    def package_info(self):
+        # Consumers use the package's own EnosDeviceConfig.cmake (targets enos::device, enos::device_core).
+        self.cpp_info.set_property("cmake_find_mode", "none")
+        self.cpp_info.builddirs.append(os.path.join("lib", "cmake", "EnosDevice"))
