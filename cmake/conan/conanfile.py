@@ -15,7 +15,12 @@ class EnosDeviceConan(ConanFile):
     settings = "os", "arch", "compiler", "build_type"
     options = {"shared": [True, False], "fPIC": [True, False]}
     default_options = {"shared": False, "fPIC": True}
-    exports_sources = ("../../CMakeLists.txt", "../../cmake/*", "../../include/*", "../../src/*", "../../LICENSE")
+
+    def export_sources(self):
+        # The recipe lives in cmake/conan; the sources are the SDK root two levels up.
+        root = os.path.join(self.recipe_folder, "..", "..")
+        for pattern in ("CMakeLists.txt", "LICENSE", "cmake/*", "include/*", "src/*"):
+            copy(self, pattern, root, self.export_sources_folder)
 
     def requirements(self):
         self.requires("paho-mqtt-cpp/1.2.0")
