@@ -1,0 +1,89 @@
+// Everything a DeviceClient needs to know before it connects. Plain value types with defaults:
+// fields may be added over time without breaking callers that set only what they need.
+#pragma once
+
+#include <enos/device/backoff.hpp>
+#include <enos/device/log.hpp>
+#include <enos/device/result.hpp>
+#include <enos/device/sign.hpp>
+
+#include <chrono>
+#include <functional>
+#include <string>
+#include <string_view>
+
+namespace enos::device {
+
+/// TLS settings, used when server_url starts with ssl://. All files are PEM.
+struct TlsOptions {
+    std::string ca_file;          ///< CA certificate(s) that signed the broker's certificate
+    bool verify_server = true;    ///< check the broker's certificate chain against ca_file
+    bool verify_hostname = true;  ///< also check that the certificate names the host of server_url
+    std::string cert_file;        ///< mutual TLS: the device certificate
+    std::string key_file;         ///< mutual TLS: the device's private key
+    std::string key_password;     ///< if key_file is encrypted (a secret: never logged)
+};
+
+/// Receives the device secret during dynamic activation (securemode 3, PROTOCOL.md §1.8). It runs on
+/// the thread that called connect(), before the activation is acknowledged to the cloud: return an
+/// error if the secret could not be stored, and the activation is not acknowledged.
+using DeviceSecretHandler = std::function<Status(std::string_view device_secret)>;
+
+struct ClientOptions {
+    /// Broker address: tcp://host:port or ssl://host:port (EnOS: 11883 plain, 18883 TLS).
+    std::string server_url = "tcp://127.0.0.1:11883";
+    std::string product_key;
+    std::string device_key;
+
+    /// Static authentication (securemode 2): the device secret.
+    std::string device_secret;
+    /// Dynamic activation (securemode 3), used when device_secret is empty and no secret was
+    /// stored in device_secret_file: the product secret.
+    std::string product_secret;
+    /// Dynamic activation: the received device secret is written here (file mode 0600) before the
+    /// activation is acknowledged, and read back by later connects (so the device connects with
+    /// securemode 2 from then on). Empty: the secret is only handed to on_device_secret.
+    std::string device_secret_file;
+    DeviceSecretHandler on_device_secret;
+
+    /// Raw MQTT client id (before the "|securemode=..." part); empty: the device key. ≤ 64 chars.
+    std::string client_id;
+    SignMethod sign_method = SignMethod::sha256;
+    HexCase hex_case = HexCase::platform;
+
+    /// MQTT keep-alive; EnOS accepts 60..300 s.
+    std::chrono::seconds keep_alive{60};
+    /// Bound on one connect attempt (TCP + TLS + CONNACK + command subscriptions).
+    std::chrono::milliseconds connect_timeout{10000};
+    /// Default deadline of a request's reply (blocking and callback forms).
+    std::chrono::milliseconds request_timeout{30000};
+    /// How long dynamic activation waits for the cloud to send the device secret.
+    std::chrono::milliseconds activation_timeout{30000};
+    /// Bound on disconnect() and the destructor: flushing in-flight work and the MQTT DISCONNECT.
+    std::chrono::milliseconds shutdown_timeout{3000};
+
+    /// Reconnect by itself after the link is lost (never after CONNACK 4/5 or disconnect()).
+    bool auto_reconnect = true;
+    /// Delays between automatic reconnect attempts: jittered, ≤ 4 attempts per 2 minutes and ≥ 1 s
+    /// apart by default (the platform blocks devices that connect more often).
+    BackoffPolicy reconnect_backoff{};
+
+    /// Subscribe to the command topics (services, RRPC, measure-point set/get, raw, OTA, ...) after
+    /// every connect. The EnOS broker may also deliver them without a subscription; either way they
+    /// are dispatched.
+    bool subscribe_commands = true;
+
+    /// Most QoS 1 publishes the transport keeps in flight at once.
+    int max_inflight = 1000;
+
+    /// Disable Nagle's algorithm on the connection to the broker after every connect, so that a
+    /// small reply is sent at once instead of up to ~40 ms later.
+    bool tcp_nodelay = true;
+
+    TlsOptions tls;
+
+    LogSink log_sink;                   ///< empty: no logging
+    LogLevel log_level = LogLevel::info;
+};
+
+} // namespace enos::device
