@@ -1,0 +1,211 @@
+// The request and reply envelopes (PROTOCOL.md §2.1–2.2) and the generic encoders and decoders built
+// on them. Every encoder writes into a caller-owned std::string, replacing its content; reuse the
+// same string and encoding stops allocating once it has grown to the working size.
+#pragma once
+
+#include <enos/device/detail/json_fields.hpp>
+#include <enos/device/detail/payload_writer.hpp>
+#include <enos/device/limits.hpp>
+#include <enos/device/result.hpp>
+#include <enos/device/value.hpp>
+
+#include <charconv>
+#include <cstdint>
+#include <limits>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace enos::device {
+
+/// The "version" the SDK writes into every request (the reference SDK's value; "1.0" is accepted too).
+inline constexpr std::string_view protocol_version = "1.1";
+
+/// EnOS accepts QoS 0 and 1. QoS 2 is errc::qos_not_allowed; anything else errc::invalid_argument.
+inline Status check_qos(int qos) {
+    if (qos == 0 || qos == 1) return {};
+    if (qos == 2) return Error{errc::qos_not_allowed, "QoS 2 is not supported by EnOS; use 0 or 1"};
+    return Error{errc::invalid_argument, "QoS " + std::to_string(qos) + " does not exist; use 0 or 1"};
+}
+
+/// {"id":id,"version":"1.1","method":method,"params":params}. A null `params` is written as {}.
+inline Status encode_request(std::string& out, std::string_view id, std::string_view method, const Value& params) {
+    detail::PayloadWriter w(out);
+    if (!w.begin_request(id, method)) return w.error();
+    w.raw(",\"params\":");
+    if (params.is_null()) {
+        w.raw("{}");
+    } else if (!w.value(params, "params")) {
+        return w.error();
+    }
+    w.raw('}');
+    return w.finish();
+}
+
+/// Like encode_request() with `params_json` spliced in as given (checked to be one JSON document;
+/// empty means {}).
+inline Status encode_request_raw_params(std::string& out, std::string_view id, std::string_view method,
+                                        std::string_view params_json) {
+    detail::PayloadWriter w(out);
+    if (!w.begin_request(id, method)) return w.error();
+    w.raw(",\"params\":");
+    if (params_json.empty()) {
+        w.raw("{}");
+    } else if (!w.raw_json(params_json, "params")) {
+        return w.error();
+    }
+    w.raw('}');
+    return w.finish();
+}
+
+/// {"id":id,"code":code,"message":message,"data":data}; "data" is left out when `data` is null.
+inline Status encode_reply(std::string& out, std::string_view id, int code, std::string_view message,
+                           const Value& data = {}) {
+    detail::PayloadWriter w(out);
+    if (!w.begin_reply(id, code, message)) return w.error();
+    if (!data.is_null()) {
+        w.raw(",\"data\":");
+        if (!w.value(data, "data")) return w.error();
+    }
+    w.raw('}');
+    return w.finish();
+}
+
+/// Like encode_reply() with `data_json` spliced in as given (checked to be one JSON document); empty
+/// leaves "data" out.
+inline Status encode_reply_raw_data(std::string& out, std::string_view id, int code, std::string_view message,
+                                    std::string_view data_json) {
+    detail::PayloadWriter w(out);
+    if (!w.begin_reply(id, code, message)) return w.error();
+    if (!data_json.empty()) {
+        w.raw(",\"data\":");
+        if (!w.raw_json(data_json, "data")) return w.error();
+    }
+    w.raw('}');
+    return w.finish();
+}
+
+/// A reply envelope as received (replies to the device's requests; on the hub side, the device's
+/// replies to commands).
+struct Reply {
+    std::string id;        ///< as sent; a numeric id is given in decimal
+    int code = 0;          ///< 200 = success (make_cloud_error(code) for an error_code)
+    std::string message;   ///< "message", or "msg" when only that is present; empty if neither
+    std::string data_json; ///< compact JSON text of "data"; empty when absent or null
+};
+
+/// A request envelope as received: commands from the cloud, and on the hub side the device's
+/// requests.
+struct Request {
+    std::string id;          ///< as sent; a numeric id is given in decimal
+    std::string version;     ///< empty when absent
+    std::string method;
+    std::string params_json; ///< compact JSON text of "params"; empty when absent or null
+    std::optional<bool> allow_offline_sub_device, skip_invalid_measurepoints; ///< batch flags, when present
+};
+
+namespace detail {
+
+/// "id": a string, or an integer (PROTOCOL.md §8.20) turned into its decimal text.
+inline Status read_id(const Value& envelope, std::string& out) {
+    const Value* id = envelope.find("id");
+    if (id == nullptr || id->is_null()) return missing("id");
+    if (id->is_string()) {
+        out = id->as_string();
+    } else if (id->is_int()) {
+        out = std::to_string(id->as_int());
+    } else {
+        return wrong_type("id", "a string or an integer", *id);
+    }
+    return {};
+}
+
+/// The compact JSON of an optional member; empty when absent or null.
+inline std::string member_json(const Value& envelope, std::string_view key) {
+    const Value* member = envelope.find(key);
+    return member == nullptr || member->is_null() ? std::string() : to_json(*member);
+}
+
+/// A whole string of decimal digits with an optional '-', within the int64 range.
+inline bool parse_decimal(std::string_view text, std::int64_t& out) noexcept {
+    const char* end = text.data() + text.size();
+    const auto r = std::from_chars(text.data(), end, out);
+    return !text.empty() && r.ec == std::errc() && r.ptr == end;
+}
+
+inline Result<Value> parse_envelope(std::string_view payload) {
+    Result<Value> parsed = parse_value(payload);
+    if (parsed && !parsed->is_object()) return Error{errc::wrong_type, "payload must be a JSON object"};
+    return parsed;
+}
+
+} // namespace detail
+
+/// Decodes a reply envelope. "id" may be a string or a number; "code" an integer or a string of
+/// digits (one SDK sends it quoted); "msg" is read when "message" is absent.
+inline Result<Reply> decode_reply(std::string_view payload) {
+    Result<Value> parsed = detail::parse_envelope(payload);
+    if (!parsed) return parsed.error();
+    const Value& envelope = *parsed;
+    Reply reply;
+    if (Status s = detail::read_id(envelope, reply.id); !s) return s.error();
+
+    const Value* code = envelope.find("code");
+    if (code == nullptr || code->is_null()) return detail::missing("code");
+    std::int64_t number = 0;
+    if (code->is_int()) {
+        number = code->as_int();
+    } else if (!code->is_string() || !detail::parse_decimal(code->as_string(), number)) {
+        return detail::wrong_type("code", "an integer", *code);
+    }
+    if (number < std::numeric_limits<int>::min() || number > std::numeric_limits<int>::max())
+        return Error{errc::wrong_type, "field 'code' is out of range: " + std::to_string(number)};
+    reply.code = static_cast<int>(number);
+
+    const Value* message = envelope.find("message");
+    if (message == nullptr || message->is_null()) message = envelope.find("msg");
+    if (message != nullptr && !message->is_null()) {
+        if (!message->is_string())
+            return detail::wrong_type(envelope.find("message") ? "message" : "msg", "a string", *message);
+        reply.message = message->as_string();
+    }
+    reply.data_json = detail::member_json(envelope, "data");
+    return reply;
+}
+
+/// Decodes a request envelope: "id" (string or number) and "method" are required, "version",
+/// "params" and the batch flags optional.
+inline Result<Request> decode_request(std::string_view payload) {
+    Result<Value> parsed = detail::parse_envelope(payload);
+    if (!parsed) return parsed.error();
+    const Value& envelope = *parsed;
+    Request request;
+    if (Status s = detail::read_id(envelope, request.id); !s) return s.error();
+    auto top = [&](std::string_view key) -> const Value* { return envelope.find(key); };
+    if (const Value* method = top("method"); method == nullptr || method->is_null()) {
+        return detail::missing("method");
+    } else if (!method->is_string()) {
+        return detail::wrong_type("method", "a string", *method);
+    } else if (method->as_string().empty()) {
+        return Error{errc::missing_field, "field 'method' is empty"};
+    } else {
+        request.method = method->as_string();
+    }
+    if (const Value* version = top("version"); version != nullptr && !version->is_null()) {
+        if (!version->is_string()) return detail::wrong_type("version", "a string", *version);
+        request.version = version->as_string();
+    }
+    auto flag = [&](std::string_view key, std::optional<bool>& out) -> Status {
+        const Value* v = top(key);
+        if (v == nullptr || v->is_null()) return {};
+        if (!v->is_bool()) return detail::wrong_type(std::string(key), "a boolean", *v);
+        out = v->as_bool();
+        return {};
+    };
+    if (Status s = flag("allowOfflineSubDevice", request.allow_offline_sub_device); !s) return s.error();
+    if (Status s = flag("skipInvalidMeasurepoints", request.skip_invalid_measurepoints); !s) return s.error();
+    request.params_json = detail::member_json(envelope, "params");
+    return request;
+}
+
+} // namespace enos::device
