@@ -152,7 +152,8 @@ inline std::string build_topic(TopicSpace space, std::string_view pk, std::strin
 }
 
 /// A topic split at '/'. Only topics this SDK can recognise are split: a leading '/', no empty
-/// level, at most `capacity` levels (the longest protocol topic has 7), at most 64 KiB.
+/// level, at most `capacity` levels (the longest protocol topic has 7), at most 64 KiB, and none of
+/// the characters a topic name cannot hold (wildcards, NUL), so parsed keys are safe to build with.
 struct TopicLevels {
     static constexpr std::size_t capacity = 8;
     std::array<std::string_view, capacity> level{};
@@ -162,6 +163,7 @@ struct TopicLevels {
 inline bool split_topic(std::string_view topic, TopicLevels& out) noexcept {
     out.count = 0;
     if (topic.size() < 2 || topic.size() > 65535 || topic.front() != '/') return false;
+    if (topic.find_first_of(std::string_view("+#\0", 3)) != std::string_view::npos) return false;
     std::string_view rest = topic.substr(1);
     while (true) {
         if (out.count == TopicLevels::capacity) return false;
