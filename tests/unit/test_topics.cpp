@@ -119,6 +119,7 @@ TEST_CASE("topics from the examples of PROTOCOL.md", "[unit][topics]") {
           "/sys/pkInt001/integration/measurepoint/post_reply");
     CHECK(command_topic(DownKind::service_invoke, "pk", "dk", "setPower") == "/sys/pk/dk/thing/service/setPower");
     CHECK(command_topic(DownKind::activate_info, "pkDyn001", "dev001") == "/ext/session/pkDyn001/dev001/thing/activate/info");
+    CHECK(method_name(UpMethod::event_post, "high.temp") == "thing.event.high.temp.post");
     CHECK(command_topic(DownKind::reply, "pk", "dk").empty());
     CHECK(command_method(DownKind::reply).empty());
 }

@@ -244,36 +244,27 @@ inline bool strip_reply_suffix(TopicLevels& t) noexcept {
     return true;
 }
 
+/// The envelope method of a topic path: '/' becomes '.', and "{}" is replaced by `variable` as is
+/// ("thing/event/{}/post" -> "thing.event.overTemp.post").
+inline std::string method_of_path(std::string_view path, std::string_view variable) {
+    std::string out;
+    const auto append_dotted = [&out](std::string_view part) {
+        for (char c : part) out += c == '/' ? '.' : c;
+    };
+    const std::size_t hole = path.find(variable_level);
+    append_dotted(path.substr(0, hole));
+    if (hole != std::string_view::npos) {
+        out.append(variable);
+        append_dotted(path.substr(hole + variable_level.size()));
+    }
+    return out;
+}
+
 inline Error topic_no_match(std::string_view topic) {
     return Error{errc::topic_no_match, "topic " + quoted_excerpt(topic, 120)};
 }
 
 } // namespace detail
-
-/// "thing.event.{id}.post" etc.: the `method` of the request envelope; empty for raw uploads.
-inline std::string method_name(UpMethod method, std::string_view event_id = {}) {
-    const detail::UpRoute& r = detail::route_of(method);
-    if (method == UpMethod::raw_up || method == UpMethod::integration_raw_up) return {};
-    std::string out = method == UpMethod::event_post ? "thing/event/" + std::string(event_id) + "/post"
-                      : r.space == detail::TopicSpace::integration ? "integration/" + std::string(r.path)
-                                                                   : std::string(r.path);
-    for (char& c : out)
-        if (c == '/') c = '.';
-    return out;
-}
-
-/// Request topic; `dk` is ignored for integration methods, `event_id` is used by event_post only.
-inline std::string request_topic(UpMethod method, std::string_view pk, std::string_view dk,
-                                 std::string_view event_id = {}) {
-    const detail::UpRoute& r = detail::route_of(method);
-    return detail::build_topic(r.space, pk, dk, r.path, event_id);
-}
-
-/// Reply topic of a request: the request topic + "_reply".
-inline std::string reply_topic(UpMethod method, std::string_view pk, std::string_view dk,
-                               std::string_view event_id = {}) {
-    return request_topic(method, pk, dk, event_id).append(detail::reply_suffix);
-}
 
 /// QoS the reference SDK uses: events and logs are sent at 0, everything else at 1.
 constexpr int default_qos(UpMethod method) noexcept {
@@ -291,6 +282,27 @@ constexpr bool is_integration(UpMethod method) noexcept {
 /// Raw uploads carry arbitrary bytes: no JSON envelope, no id.
 constexpr bool is_raw(UpMethod method) noexcept {
     return method == UpMethod::raw_up || method == UpMethod::integration_raw_up;
+}
+
+/// "thing.event.{id}.post" etc.: the `method` of the request envelope; empty for raw uploads.
+inline std::string method_name(UpMethod method, std::string_view event_id = {}) {
+    if (is_raw(method)) return {};
+    const detail::UpRoute& r = detail::route_of(method);
+    std::string path = detail::method_of_path(r.path, event_id);
+    return r.space == detail::TopicSpace::integration ? "integration." + path : path;
+}
+
+/// Request topic; `dk` is ignored for integration methods, `event_id` is used by event_post only.
+inline std::string request_topic(UpMethod method, std::string_view pk, std::string_view dk,
+                                 std::string_view event_id = {}) {
+    const detail::UpRoute& r = detail::route_of(method);
+    return detail::build_topic(r.space, pk, dk, r.path, event_id);
+}
+
+/// Reply topic of a request: the request topic + "_reply".
+inline std::string reply_topic(UpMethod method, std::string_view pk, std::string_view dk,
+                               std::string_view event_id = {}) {
+    return request_topic(method, pk, dk, event_id).append(detail::reply_suffix);
 }
 
 /// True if `level` can be one topic level of a published topic (an event id, a service id, ...):
@@ -316,11 +328,7 @@ inline std::string command_method(DownKind kind, std::string_view service_id = {
     if (kind == DownKind::rrpc_request) return "thing.service." + std::string(service_id);
     const detail::DownRoute* r = detail::route_of(kind);
     if (!r || kind == DownKind::raw_down) return {};
-    std::string out = kind == DownKind::service_invoke ? "thing/service/" + std::string(service_id)
-                                                       : std::string(r->path);
-    for (char& c : out)
-        if (c == '/') c = '.';
-    return out;
+    return detail::method_of_path(r->path, service_id);
 }
 
 /// Classifies a topic a device received (PROTOCOL.md §4.11). Commands are matched first, in the
