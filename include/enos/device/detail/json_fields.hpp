@@ -28,16 +28,16 @@ inline std::string type_name(Value::Type type) {
     return "unknown";
 }
 
-inline Error wrong_type(const std::string& path, std::string_view expected, const Value& got) {
+inline Error wrong_type_error(const std::string& path, std::string_view expected, const Value& got) {
     return Error{errc::wrong_type,
                  "field '" + path + "' must be " + std::string(expected) + ", not " + type_name(got.type())};
 }
 
-inline Error missing(const std::string& path) { return Error{errc::missing_field, "field '" + path + "' is missing"}; }
+inline Error missing_field_error(const std::string& path) { return Error{errc::missing_field, "field '" + path + "' is missing"}; }
 
 /// Parses the JSON text of a payload part ("params", "data"); empty text means the part was absent.
 inline Result<Value> parse_part(std::string_view json, const std::string& path) {
-    if (json.empty()) return missing(path);
+    if (json.empty()) return missing_field_error(path);
     Result<Value> parsed = parse_value(json);
     if (!parsed) return Error{parsed.code(), "'" + path + "': " + parsed.error().detail};
     return parsed;
@@ -45,17 +45,17 @@ inline Result<Value> parse_part(std::string_view json, const std::string& path) 
 
 /// Converts JSON values to C++ fields; each overload states what it accepts.
 inline Status convert(const Value& v, const std::string& path, std::string& out) {
-    if (!v.is_string()) return wrong_type(path, "a string", v);
+    if (!v.is_string()) return wrong_type_error(path, "a string", v);
     out = v.as_string();
     return {};
 }
 inline Status convert(const Value& v, const std::string& path, std::int64_t& out) {
-    if (!v.is_int()) return wrong_type(path, "an integer", v);
+    if (!v.is_int()) return wrong_type_error(path, "an integer", v);
     out = v.as_int();
     return {};
 }
 inline Status convert(const Value& v, const std::string& path, bool& out) {
-    if (!v.is_bool()) return wrong_type(path, "a boolean", v);
+    if (!v.is_bool()) return wrong_type_error(path, "a boolean", v);
     out = v.as_bool();
     return {};
 }
@@ -65,18 +65,18 @@ inline Status convert(const Value& v, const std::string&, Value& out) {
 }
 /// An object of identifier -> value.
 inline Status convert(const Value& v, const std::string& path, Points& out) {
-    if (!v.is_object()) return wrong_type(path, "an object", v);
+    if (!v.is_object()) return wrong_type_error(path, "an object", v);
     out = v.as_object();
     return {};
 }
 /// An array of strings.
 inline Status convert(const Value& v, const std::string& path, std::vector<std::string>& out) {
-    if (!v.is_array()) return wrong_type(path, "an array of strings", v);
+    if (!v.is_array()) return wrong_type_error(path, "an array of strings", v);
     out.clear();
     out.reserve(v.as_array().size());
     for (std::size_t i = 0; i < v.as_array().size(); ++i) {
         const Value& item = v.as_array()[i];
-        if (!item.is_string()) return wrong_type(path + "[" + std::to_string(i) + "]", "a string", item);
+        if (!item.is_string()) return wrong_type_error(path + "[" + std::to_string(i) + "]", "a string", item);
         out.push_back(item.as_string());
     }
     return {};
@@ -88,7 +88,7 @@ class ObjectReader {
 public:
     /// `path` names the object in errors ("data", "params[3]").
     ObjectReader(const Value& object, std::string path) : object_(object), path_(std::move(path)) {
-        if (!object.is_object()) status_ = wrong_type(path_, "an object", object);
+        if (!object.is_object()) status_ = wrong_type_error(path_, "an object", object);
     }
 
     /// A member that must be present (and not null).
@@ -97,7 +97,7 @@ public:
         if (!status_) return *this;
         const Value* v = object_.find(key);
         if (v == nullptr || v->is_null()) {
-            status_ = missing(member_path(key));
+            status_ = missing_field_error(member_path(key));
         } else {
             status_ = convert(*v, member_path(key), out);
         }
@@ -139,7 +139,7 @@ public:
     /// Reads every element of the array `list` (named `path`) with `read(ObjectReader&, T&)`.
     template <class T, class ReadFn>
     static Status read_list(const Value& list, const std::string& path, std::vector<T>& out, ReadFn read) {
-        if (!list.is_array()) return wrong_type(path, "an array", list);
+        if (!list.is_array()) return wrong_type_error(path, "an array", list);
         out.clear();
         out.reserve(list.as_array().size());
         for (std::size_t i = 0; i < list.as_array().size(); ++i) {

@@ -99,10 +99,16 @@ public:
     /// An object of identifier -> value; identifiers must be non-empty.
     bool points(const Points& points, const Field& field) {
         out_.push_back('{');
-        bool first = true;
+        if (!members(points, field)) return false;
+        out_.push_back('}');
+        return true;
+    }
+
+    /// The members of points() without the braces, after `first_written` members already written.
+    bool members(const Points& points, const Field& field, bool first_written = false) {
         for (const auto& [key, v] : points) {
-            if (!first) out_.push_back(',');
-            first = false;
+            if (first_written) out_.push_back(',');
+            first_written = true;
             if (key.empty()) return fail(errc::invalid_argument, "field '" + field.name() + "' has an empty identifier");
             if (!append_json_string(out_, key)) {
                 return fail(errc::invalid_argument,
@@ -112,7 +118,6 @@ public:
             JsonFault fault;
             if (!append_json_value(out_, v, fault)) return fail_value(fault, field.name() + "." + key);
         }
-        out_.push_back('}');
         return true;
     }
 
@@ -152,14 +157,15 @@ public:
     }
 
     /// Records the first problem; `out` is emptied so a half-written payload is never sent by mistake.
-    bool fail(errc code, std::string detail) {
+    bool fail(Error error) {
         if (!failed_) {
             failed_ = true;
-            error_ = Error{code, std::move(detail)};
+            error_ = std::move(error);
         }
         out_.clear();
         return false;
     }
+    bool fail(errc code, std::string detail) { return fail(Error{code, std::move(detail)}); }
 
     const Error& error() const noexcept { return error_; }
     std::size_t size() const noexcept { return out_.size(); }

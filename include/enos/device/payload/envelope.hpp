@@ -109,13 +109,13 @@ namespace detail {
 /// "id": a string, or an integer (PROTOCOL.md §8.20) turned into its decimal text.
 inline Status read_id(const Value& envelope, std::string& out) {
     const Value* id = envelope.find("id");
-    if (id == nullptr || id->is_null()) return missing("id");
+    if (id == nullptr || id->is_null()) return missing_field_error("id");
     if (id->is_string()) {
         out = id->as_string();
     } else if (id->is_int()) {
         out = std::to_string(id->as_int());
     } else {
-        return wrong_type("id", "a string or an integer", *id);
+        return wrong_type_error("id", "a string or an integer", *id);
     }
     return {};
 }
@@ -151,12 +151,12 @@ inline Result<Reply> decode_reply(std::string_view payload) {
     if (Status s = detail::read_id(envelope, reply.id); !s) return s.error();
 
     const Value* code = envelope.find("code");
-    if (code == nullptr || code->is_null()) return detail::missing("code");
+    if (code == nullptr || code->is_null()) return detail::missing_field_error("code");
     std::int64_t number = 0;
     if (code->is_int()) {
         number = code->as_int();
     } else if (!code->is_string() || !detail::parse_decimal(code->as_string(), number)) {
-        return detail::wrong_type("code", "an integer", *code);
+        return detail::wrong_type_error("code", "an integer", *code);
     }
     if (number < std::numeric_limits<int>::min() || number > std::numeric_limits<int>::max())
         return Error{errc::wrong_type, "field 'code' is out of range: " + std::to_string(number)};
@@ -166,7 +166,7 @@ inline Result<Reply> decode_reply(std::string_view payload) {
     if (message == nullptr || message->is_null()) message = envelope.find("msg");
     if (message != nullptr && !message->is_null()) {
         if (!message->is_string())
-            return detail::wrong_type(envelope.find("message") ? "message" : "msg", "a string", *message);
+            return detail::wrong_type_error(envelope.find("message") ? "message" : "msg", "a string", *message);
         reply.message = message->as_string();
     }
     reply.data_json = detail::member_json(envelope, "data");
@@ -183,22 +183,22 @@ inline Result<Request> decode_request(std::string_view payload) {
     if (Status s = detail::read_id(envelope, request.id); !s) return s.error();
     auto top = [&](std::string_view key) -> const Value* { return envelope.find(key); };
     if (const Value* method = top("method"); method == nullptr || method->is_null()) {
-        return detail::missing("method");
+        return detail::missing_field_error("method");
     } else if (!method->is_string()) {
-        return detail::wrong_type("method", "a string", *method);
+        return detail::wrong_type_error("method", "a string", *method);
     } else if (method->as_string().empty()) {
         return Error{errc::missing_field, "field 'method' is empty"};
     } else {
         request.method = method->as_string();
     }
     if (const Value* version = top("version"); version != nullptr && !version->is_null()) {
-        if (!version->is_string()) return detail::wrong_type("version", "a string", *version);
+        if (!version->is_string()) return detail::wrong_type_error("version", "a string", *version);
         request.version = version->as_string();
     }
     auto flag = [&](std::string_view key, std::optional<bool>& out) -> Status {
         const Value* v = top(key);
         if (v == nullptr || v->is_null()) return {};
-        if (!v->is_bool()) return detail::wrong_type(std::string(key), "a boolean", *v);
+        if (!v->is_bool()) return detail::wrong_type_error(std::string(key), "a boolean", *v);
         out = v->as_bool();
         return {};
     };

@@ -91,8 +91,8 @@ namespace detail {
 /// An event id becomes part of the topic and of the method name, so it must be one topic level.
 inline bool check_event_id(PayloadWriter& w, std::string_view event_id) {
     if (event_id.empty()) return w.fail(errc::missing_argument, "event id is empty");
-    if (event_id.find_first_of("/+#") != std::string_view::npos)
-        return w.fail(errc::invalid_argument, "event id must not contain '/', '+' or '#'");
+    if (event_id.find_first_of(std::string_view("/+#\0", 4)) != std::string_view::npos)
+        return w.fail(errc::invalid_argument, "event id must not contain '/', '+', '#' or NUL");
     return true;
 }
 

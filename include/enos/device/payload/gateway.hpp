@@ -1,0 +1,341 @@
+// Gateway and sub-device payloads (PROTOCOL.md §3.9–3.11, §4.6): registration, topology, session
+// login/logout. The sub-device signatures of topo add, login and batch login are computed here with
+// sign(), from the sub-device's own credentials, so a gateway never handles signature strings.
+#pragma once
+
+#include <enos/device/credentials.hpp>
+#include <enos/device/detail/json_fields.hpp>
+#include <enos/device/detail/payload_writer.hpp>
+#include <enos/device/limits.hpp>
+#include <enos/device/payload/attributes.hpp>
+#include <enos/device/sign.hpp>
+#include <enos/device/value.hpp>
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace enos::device {
+
+/// A device named by its product key and device key.
+struct DeviceIdentity {
+    std::string product_key, device_key;
+    friend bool operator==(const DeviceIdentity& a, const DeviceIdentity& b) {
+        return a.product_key == b.product_key && a.device_key == b.device_key;
+    }
+};
+
+/// One entry of thing.device.register.
+struct SubDeviceRegistration {
+    std::string product_key; ///< mandatory
+    std::string device_key;  ///< empty: the cloud generates one
+    std::string name;        ///< deviceName.defaultValue
+    std::vector<std::pair<std::string, std::string>> localized_names; ///< deviceName.i18nValue: locale -> name
+    std::string description; ///< deviceDesc
+    std::string timezone;    ///< UTC offset, e.g. "+08:00"
+    Points attributes;       ///< deviceAttributes
+};
+
+/// What a gateway needs to sign for one sub-device (topo add, login).
+struct SubDeviceCredentials {
+    std::string product_key, device_key;
+    std::string secret;     ///< deviceSecret, or the sub-product's productSecret for dynamic activation
+    SecureMode mode = SecureMode::static_secret; ///< login only: static_secret or dynamic_activation
+    std::string client_id;  ///< empty: "{pk}.{dk}.{timestamp}", as the reference SDK does
+    std::string timestamp;  ///< epoch ms as a decimal string; empty: now
+    SignMethod method = SignMethod::sha256;
+    HexCase hex_case = HexCase::platform;
+};
+
+/// One sub-device of a batch login; the client id, timestamp and sign method are shared.
+struct SubDeviceSecret {
+    std::string product_key, device_key, secret;
+    SecureMode mode = SecureMode::static_secret;
+};
+
+/// combine.login.batch: one signature per sub-device over the shared client id and timestamp.
+struct BatchLogin {
+    std::vector<SubDeviceSecret> devices; ///< at least one
+    std::string client_id = "login.batch";
+    std::string timestamp; ///< empty: now
+    SignMethod method = SignMethod::sha256;
+    HexCase hex_case = HexCase::platform;
+};
+
+/// A sub-device session as the cloud confirms it (login reply, batch login reply).
+struct SubDeviceLogin {
+    std::string product_key, device_key, asset_id;
+    std::string device_secret; ///< only after dynamic activation (secure mode 3)
+};
+
+/// "data" of a combine.login.batch reply. With a code other than 200 the lists say which
+/// sub-devices failed; without them the whole request was refused.
+struct BatchLoginResult {
+    std::vector<SubDeviceLogin> logged_in; ///< "loginedSubDevices"
+    std::vector<DeviceIdentity> failed;    ///< "failedSubDevices"
+};
+
+/// One entry of a thing.device.register reply.
+struct RegisteredDevice {
+    std::string product_key, device_key, device_secret, asset_id;
+};
+
+namespace detail {
+
+/// A product or device key that will become part of topics and signatures.
+inline bool check_device_key(PayloadWriter& w, std::string_view key, const Field& field) {
+    if (Status valid = check_key("field '" + field.name() + "'", key); !valid) return w.fail(valid.error());
+    return true;
+}
+
+inline bool write_identity(PayloadWriter& w, std::string_view pk, std::string_view dk, std::string_view list,
+                           std::size_t index) {
+    w.raw("\"productKey\":");
+    if (!check_device_key(w, pk, {list, index, ".productKey"}) || !w.string(pk, {list, index, ".productKey"}))
+        return false;
+    w.raw(",\"deviceKey\":");
+    return check_device_key(w, dk, {list, index, ".deviceKey"}) && w.string(dk, {list, index, ".deviceKey"});
+}
+
+inline bool check_not_empty(PayloadWriter& w, std::size_t count, std::string_view field) {
+    if (count != 0) return true;
+    return w.fail(errc::missing_argument, "field '" + std::string(field) + "' needs at least one sub-device");
+}
+
+inline bool check_login_mode(PayloadWriter& w, SecureMode mode, const Field& field) {
+    if (mode == SecureMode::static_secret || mode == SecureMode::dynamic_activation) return true;
+    return w.fail(errc::invalid_argument, "field '" + field.name() + "' must be secure mode 2 or 3");
+}
+
+/// Writes the signed fields shared by topo add and login (without the surrounding braces).
+inline bool write_signed_sub_device(PayloadWriter& w, const SubDeviceCredentials& c, std::string_view list,
+                                    std::size_t index, bool with_secure_mode) {
+    if (!write_identity(w, c.product_key, c.device_key, list, index)) return false;
+    if (c.secret.empty()) return w.fail(errc::missing_argument, "secret of " + Field(list, index).name() + " is empty");
+    const std::string timestamp = c.timestamp.empty() ? now_ms_string() : c.timestamp;
+    const std::string client_id =
+        c.client_id.empty() ? c.product_key + "." + c.device_key + "." + timestamp : c.client_id;
+    w.raw(",\"clientId\":");
+    if (!w.string(client_id, {list, index, ".clientId"})) return false;
+    w.raw(",\"timestamp\":");
+    if (!w.string(timestamp, {list, index, ".timestamp"})) return false;
+    if (with_secure_mode) {
+        if (!check_login_mode(w, c.mode, {list, index, ".secureMode"})) return false;
+        w.raw(",\"secureMode\":\"");
+        w.integer(static_cast<int>(c.mode));
+        w.raw('"');
+    }
+    w.raw(",\"signMethod\":\"");
+    w.raw(to_string(c.method));
+    w.raw("\",\"sign\":\"");
+    w.raw(sign({client_id, c.device_key, c.product_key, timestamp}, c.secret, c.method, c.hex_case));
+    w.raw('"');
+    return true;
+}
+
+inline void read_identity(ObjectReader& r, DeviceIdentity& d) {
+    r.required("productKey", d.product_key).required("deviceKey", d.device_key);
+}
+
+inline void read_login(ObjectReader& r, SubDeviceLogin& d) {
+    r.required("productKey", d.product_key)
+        .required("deviceKey", d.device_key)
+        .optional("assetId", d.asset_id)
+        .optional("deviceSecret", d.device_secret);
+}
+
+} // namespace detail
+
+/// thing.device.register (gateway): at most 1000 entries.
+inline Status encode_device_register(std::string& out, std::string_view id,
+                                     const std::vector<SubDeviceRegistration>& devices) {
+    detail::PayloadWriter w(out);
+    if (!w.begin_request(id, "thing.device.register") || !detail::check_not_empty(w, devices.size(), "params") ||
+        !detail::check_count(w, devices.size(), limits::max_registrations, "params"))
+        return w.error();
+    w.raw(",\"params\":[");
+    for (std::size_t i = 0; i < devices.size(); ++i) {
+        const SubDeviceRegistration& d = devices[i];
+        if (i != 0) w.raw(',');
+        w.raw("{\"productKey\":");
+        if (!detail::check_device_key(w, d.product_key, {"params", i, ".productKey"}) ||
+            !w.string(d.product_key, {"params", i, ".productKey"}))
+            return w.error();
+        if (!d.device_key.empty()) {
+            w.raw(",\"deviceKey\":");
+            if (!detail::check_device_key(w, d.device_key, {"params", i, ".deviceKey"}) ||
+                !w.string(d.device_key, {"params", i, ".deviceKey"}))
+                return w.error();
+        }
+        if (!d.name.empty() || !d.localized_names.empty()) {
+            w.raw(",\"deviceName\":{");
+            if (!d.name.empty()) {
+                w.raw("\"defaultValue\":");
+                if (!w.string(d.name, {"params", i, ".deviceName.defaultValue"})) return w.error();
+            }
+            if (!d.localized_names.empty()) {
+                w.raw(d.name.empty() ? "\"i18nValue\":{" : ",\"i18nValue\":{");
+                for (std::size_t n = 0; n < d.localized_names.size(); ++n) {
+                    if (n != 0) w.raw(',');
+                    if (!w.required_string(d.localized_names[n].first, {"params", i, ".deviceName.i18nValue"})) return w.error();
+                    w.raw(':');
+                    if (!w.string(d.localized_names[n].second, {"params", i, ".deviceName.i18nValue"})) return w.error();
+                }
+                w.raw('}');
+            }
+            w.raw('}');
+        }
+        if (!d.description.empty()) {
+            w.raw(",\"deviceDesc\":");
+            if (!w.string(d.description, {"params", i, ".deviceDesc"})) return w.error();
+        }
+        if (!d.timezone.empty()) {
+            w.raw(",\"timezone\":");
+            if (!w.string(d.timezone, {"params", i, ".timezone"})) return w.error();
+        }
+        if (!d.attributes.empty()) {
+            w.raw(",\"deviceAttributes\":");
+            if (!w.points(d.attributes, {"params", i, ".deviceAttributes"})) return w.error();
+        }
+        w.raw('}');
+    }
+    w.raw("]}");
+    return w.finish();
+}
+
+/// thing.topo.add: binds sub-devices to the gateway, each with its signature.
+inline Status encode_topo_add(std::string& out, std::string_view id, const std::vector<SubDeviceCredentials>& devices) {
+    detail::PayloadWriter w(out);
+    if (!w.begin_request(id, "thing.topo.add") || !detail::check_not_empty(w, devices.size(), "params"))
+        return w.error();
+    w.raw(",\"params\":[");
+    for (std::size_t i = 0; i < devices.size(); ++i) {
+        if (i != 0) w.raw(',');
+        w.raw('{');
+        if (!detail::write_signed_sub_device(w, devices[i], "params", i, false)) return w.error();
+        w.raw('}');
+    }
+    w.raw("]}");
+    return w.finish();
+}
+
+/// thing.topo.get: params {}.
+inline Status encode_topo_get(std::string& out, std::string_view id) {
+    return encode_request_raw_params(out, id, "thing.topo.get", "{}");
+}
+
+/// thing.topo.delete
+inline Status encode_topo_delete(std::string& out, std::string_view id, const std::vector<DeviceIdentity>& devices) {
+    detail::PayloadWriter w(out);
+    if (!w.begin_request(id, "thing.topo.delete") || !detail::check_not_empty(w, devices.size(), "params"))
+        return w.error();
+    w.raw(",\"params\":[");
+    for (std::size_t i = 0; i < devices.size(); ++i) {
+        if (i != 0) w.raw(',');
+        w.raw('{');
+        if (!detail::write_identity(w, devices[i].product_key, devices[i].device_key, "params", i)) return w.error();
+        w.raw('}');
+    }
+    w.raw("]}");
+    return w.finish();
+}
+
+/// combine.login: every value is a string. `clean_session` adds "cleanSession":"true" (the cloud
+/// then drops the sub-device's undelivered QoS 1 messages).
+inline Status encode_sub_login(std::string& out, std::string_view id, const SubDeviceCredentials& device,
+                               bool clean_session = false) {
+    detail::PayloadWriter w(out);
+    if (!w.begin_request(id, "combine.login")) return w.error();
+    w.raw(",\"params\":{");
+    if (!detail::write_signed_sub_device(w, device, "params", detail::Field::no_index, true)) return w.error();
+    if (clean_session) w.raw(",\"cleanSession\":\"true\"");
+    w.raw("}}");
+    return w.finish();
+}
+
+/// combine.login.batch
+inline Status encode_sub_login_batch(std::string& out, std::string_view id, const BatchLogin& batch) {
+    detail::PayloadWriter w(out);
+    if (!w.begin_request(id, "combine.login.batch") ||
+        !detail::check_not_empty(w, batch.devices.size(), "params.subDevices"))
+        return w.error();
+    if (batch.client_id.empty()) {
+        w.fail(errc::missing_argument, "field 'params.clientId' is empty");
+        return w.error();
+    }
+    const std::string timestamp = batch.timestamp.empty() ? now_ms_string() : batch.timestamp;
+    w.raw(",\"params\":{\"clientId\":");
+    if (!w.string(batch.client_id, "params.clientId")) return w.error();
+    w.raw(",\"timestamp\":");
+    if (!w.string(timestamp, "params.timestamp")) return w.error();
+    w.raw(",\"signMethod\":\"");
+    w.raw(to_string(batch.method));
+    w.raw("\",\"subDevices\":[");
+    for (std::size_t i = 0; i < batch.devices.size(); ++i) {
+        const SubDeviceSecret& d = batch.devices[i];
+        if (i != 0) w.raw(',');
+        w.raw('{');
+        if (!detail::write_identity(w, d.product_key, d.device_key, "params.subDevices", i) ||
+            !detail::check_login_mode(w, d.mode, {"params.subDevices", i, ".secureMode"}))
+            return w.error();
+        if (d.secret.empty()) {
+            w.fail(errc::missing_argument, "secret of " + detail::Field("params.subDevices", i).name() + " is empty");
+            return w.error();
+        }
+        w.raw(",\"secureMode\":\"");
+        w.integer(static_cast<int>(d.mode));
+        w.raw("\",\"sign\":\"");
+        w.raw(sign({batch.client_id, d.device_key, d.product_key, timestamp}, d.secret, batch.method, batch.hex_case));
+        w.raw("\"}");
+    }
+    w.raw("]}}");
+    return w.finish();
+}
+
+/// combine.logout
+inline Status encode_sub_logout(std::string& out, std::string_view id, std::string_view product_key,
+                                std::string_view device_key) {
+    detail::PayloadWriter w(out);
+    if (!w.begin_request(id, "combine.logout")) return w.error();
+    w.raw(",\"params\":{");
+    if (!detail::write_identity(w, product_key, device_key, "params", detail::Field::no_index)) return w.error();
+    w.raw("}}");
+    return w.finish();
+}
+
+/// "data" of a thing.device.register reply.
+inline Result<std::vector<RegisteredDevice>> decode_device_register_reply(std::string_view data_json) {
+    return detail::decode_list<RegisteredDevice>(data_json, "data", [](detail::ObjectReader& r, RegisteredDevice& d) {
+        r.required("productKey", d.product_key)
+            .required("deviceKey", d.device_key)
+            .optional("deviceSecret", d.device_secret)
+            .optional("assetId", d.asset_id);
+    });
+}
+
+/// "data" of a thing.topo.get reply: the gateway's sub-devices.
+inline Result<std::vector<DeviceIdentity>> decode_topo_get_reply(std::string_view data_json) {
+    return detail::decode_list<DeviceIdentity>(data_json, "data", detail::read_identity);
+}
+
+/// "data" of a combine.login reply.
+inline Result<SubDeviceLogin> decode_sub_login_reply(std::string_view data_json) {
+    return detail::decode_object<SubDeviceLogin>(data_json, "data", detail::read_login);
+}
+
+/// "data" of a combine.login.batch reply; absent lists are empty.
+inline Result<BatchLoginResult> decode_sub_login_batch_reply(std::string_view data_json) {
+    return detail::decode_object<BatchLoginResult>(data_json, "data", [](detail::ObjectReader& r, BatchLoginResult& b) {
+        r.optional_list("loginedSubDevices", b.logged_in, detail::read_login)
+            .optional_list("failedSubDevices", b.failed, detail::read_identity);
+    });
+}
+
+/// "params" of combine.enable / combine.disable / combine.delete (§4.6): the affected sub-devices.
+inline Result<std::vector<DeviceIdentity>> decode_sub_device_notice(std::string_view params_json) {
+    return detail::decode_list<DeviceIdentity>(params_json, "params", detail::read_identity);
+}
+
+} // namespace enos::device
