@@ -1,0 +1,302 @@
+#include "args.hpp"
+
+#include <enos/device/version.hpp>
+
+#include <cstdlib>
+#include <limits>
+#include <string_view>
+
+namespace enos::cli {
+namespace {
+
+using device::Error;
+using device::errc;
+using device::Result;
+
+Error usage(std::string detail) { return Error{errc::invalid_argument, std::move(detail)}; }
+
+enum class Takes { flag, value };
+
+struct OptionSpec {
+    std::string_view name;
+    Takes takes;
+};
+
+constexpr OptionSpec option_specs[] = {
+    {"--url", Takes::value},           {"--product-key", Takes::value},   {"--device-key", Takes::value},
+    {"--device-secret", Takes::value}, {"--product-secret", Takes::value}, {"--sign-method", Takes::value},
+    {"--client-id", Takes::value},     {"--timestamp", Takes::value},     {"--ca", Takes::value},
+    {"--cert", Takes::value},          {"--key", Takes::value},           {"--secret-file", Takes::value},
+    {"--qos", Takes::value},           {"--timeout-ms", Takes::value},    {"--time", Takes::value},
+    {"--resume", Takes::flag},         {"--for-ms", Takes::value},        {"--help", Takes::flag},
+    {"-h", Takes::flag},               {"--version", Takes::flag},        {"--verbose", Takes::flag},
+};
+
+const OptionSpec* find_option(std::string_view name) {
+    for (const auto& spec : option_specs)
+        if (spec.name == name) return &spec;
+    return nullptr;
+}
+
+std::optional<std::int64_t> parse_integer(std::string_view text, std::int64_t min, std::int64_t max) {
+    if (text.empty() || text.size() > 19) return std::nullopt;
+    std::int64_t value = 0;
+    for (char c : text) {
+        if (c < '0' || c > '9') return std::nullopt;
+        value = value * 10 + (c - '0');
+    }
+    if (value < min || value > max) return std::nullopt;
+    return value;
+}
+
+std::string env_or_empty(const char* name) {
+    const char* value = std::getenv(name);
+    return value ? value : "";
+}
+
+struct CommandSpec {
+    std::string_view name;
+    Command command;
+    std::size_t min_operands, max_operands;
+};
+
+constexpr CommandSpec command_specs[] = {
+    {"sign", Command::sign, 0, 0},
+    {"post-measurepoints", Command::post_measurepoints, 1, 1},
+    {"post-event", Command::post_event, 2, 2},
+    {"attributes", Command::attributes, 0, 1},
+    {"tags", Command::tags, 0, 1},
+    {"raw-up", Command::raw_up, 1, 1},
+    {"serve", Command::serve, 0, 0},
+};
+
+// Options that only mean something to one command; elsewhere they are a mistake worth reporting.
+struct CommandOnlyOption {
+    std::string_view option;
+    Command command;
+};
+constexpr CommandOnlyOption command_only_options[] = {
+    {"--timestamp", Command::sign},
+    {"--time", Command::post_measurepoints},
+    {"--resume", Command::post_measurepoints},
+    {"--for-ms", Command::serve},
+};
+
+Result<void> check_command_only_options(const Args& args, const std::vector<std::string_view>& seen) {
+    for (const auto& rule : command_only_options) {
+        if (args.command == rule.command) continue;
+        for (auto name : seen)
+            if (name == rule.option)
+                return usage(std::string(rule.option) + " is not an option of '" + args.command_name + "'");
+    }
+    return {};
+}
+
+Result<void> apply_option(Args& args, std::string_view name, const std::string& value) {
+    if (name == "--url") args.url = value;
+    else if (name == "--product-key") args.product_key = value;
+    else if (name == "--device-key") args.device_key = value;
+    else if (name == "--device-secret") args.device_secret = value;
+    else if (name == "--product-secret") args.product_secret = value;
+    else if (name == "--sign-method") args.sign_method = value;
+    else if (name == "--client-id") args.client_id = value;
+    else if (name == "--ca") args.ca_file = value;
+    else if (name == "--cert") args.cert_file = value;
+    else if (name == "--key") args.key_file = value;
+    else if (name == "--secret-file") args.secret_file = value;
+    else if (name == "--resume") args.resume = true;
+    else if (name == "--verbose") args.verbose = true;
+    else if (name == "--timestamp") {
+        if (!parse_integer(value, 0, std::numeric_limits<std::int64_t>::max()))
+            return usage("--timestamp must be epoch milliseconds, got '" + value + "'");
+        args.timestamp = value;
+    } else if (name == "--qos") {
+        if (value != "0" && value != "1") return usage("--qos must be 0 or 1 (EnOS has no QoS 2), got '" + value + "'");
+        args.qos = value == "1" ? 1 : 0;
+    } else if (name == "--timeout-ms") {
+        auto ms = parse_integer(value, 1, 3'600'000);
+        if (!ms) return usage("--timeout-ms must be a whole number of milliseconds from 1 to 3600000");
+        args.timeout_ms = static_cast<std::uint32_t>(*ms);
+    } else if (name == "--time") {
+        auto ms = parse_integer(value, 0, std::numeric_limits<std::int64_t>::max());
+        if (!ms) return usage("--time must be epoch milliseconds, got '" + value + "'");
+        args.time_ms = *ms;
+    } else if (name == "--for-ms") {
+        auto ms = parse_integer(value, 1, std::numeric_limits<std::uint32_t>::max());
+        if (!ms) return usage("--for-ms must be a positive number of milliseconds");
+        args.serve_for_ms = static_cast<std::uint32_t>(*ms);
+    }
+    return {};
+}
+
+Result<void> check_identity(const Args& args) {
+    if (args.product_key.empty()) return usage("--product-key is required (or set ENOS_PRODUCT_KEY)");
+    if (args.device_key.empty()) return usage("--device-key is required (or set ENOS_DEVICE_KEY)");
+    if (args.device_secret.empty() == args.product_secret.empty())
+        return usage("give exactly one of --device-secret or --product-secret "
+                     "(or ENOS_DEVICE_SECRET / ENOS_PRODUCT_SECRET)");
+    if (args.command != Command::sign) {
+        const std::string_view url = args.url;
+        if (url.rfind("tcp://", 0) != 0 && url.rfind("ssl://", 0) != 0)
+            return usage("--url must start with tcp:// or ssl://, got '" + args.url + "'");
+        if (args.cert_file.empty() != args.key_file.empty())
+            return usage("--cert and --key go together (mutual TLS needs both)");
+        if (!args.cert_file.empty() && url.rfind("ssl://", 0) != 0)
+            return usage("--cert/--key need an ssl:// URL");
+    }
+    return {};
+}
+
+} // namespace
+
+Result<Args> parse_args(const std::vector<std::string>& argv) {
+    Args args;
+    args.url = env_or_empty("ENOS_URL");
+    if (args.url.empty()) args.url = "tcp://127.0.0.1:11883";
+    args.product_key = env_or_empty("ENOS_PRODUCT_KEY");
+    args.device_key = env_or_empty("ENOS_DEVICE_KEY");
+    args.device_secret = env_or_empty("ENOS_DEVICE_SECRET");
+    args.product_secret = env_or_empty("ENOS_PRODUCT_SECRET");
+
+    std::vector<std::string> positionals;
+    std::vector<std::string_view> seen;
+    bool only_positionals = false;
+    bool secret_option_seen = false;
+    for (std::size_t i = 0; i < argv.size(); ++i) {
+        const std::string& arg = argv[i];
+        if (only_positionals || arg.size() < 2 || arg[0] != '-') {
+            positionals.push_back(arg);
+            continue;
+        }
+        if (arg == "--") {
+            only_positionals = true;
+            continue;
+        }
+        std::string_view name = arg;
+        std::optional<std::string> inline_value;
+        if (auto eq = name.find('='); eq != std::string_view::npos) {
+            inline_value = std::string(name.substr(eq + 1));
+            name = name.substr(0, eq);
+        }
+        const OptionSpec* spec = find_option(name);
+        if (!spec) {
+            // A negative number or a JSON operand is not an option: pass it through.
+            if (arg.size() > 1 && (arg[1] >= '0' && arg[1] <= '9')) {
+                positionals.push_back(arg);
+                continue;
+            }
+            return usage("unknown option '" + std::string(name) + "'");
+        }
+        seen.push_back(spec->name);
+        if (spec->takes == Takes::flag) {
+            if (inline_value) return usage(std::string(name) + " takes no value");
+            if (name == "--help" || name == "-h") {
+                args.command = Command::help;
+                return args;
+            }
+            if (name == "--version") {
+                args.command = Command::version;
+                return args;
+            }
+            if (auto ok = apply_option(args, name, {}); !ok) return ok.error();
+            continue;
+        }
+        std::string value;
+        if (inline_value) {
+            value = *inline_value;
+        } else {
+            if (i + 1 >= argv.size()) return usage(std::string(name) + " needs a value");
+            value = argv[++i];
+        }
+        // Giving one kind of secret on the command line replaces the other from the environment.
+        if (name == "--device-secret" || name == "--product-secret") {
+            if (!secret_option_seen) {
+                args.device_secret.clear();
+                args.product_secret.clear();
+            }
+            secret_option_seen = true;
+        }
+        if (auto ok = apply_option(args, name, value); !ok) return ok.error();
+    }
+
+    if (positionals.empty()) return usage("no command given");
+    const CommandSpec* command = nullptr;
+    for (const auto& spec : command_specs)
+        if (spec.name == positionals.front()) command = &spec;
+    if (!command) return usage("unknown command '" + positionals.front() + "'");
+    args.command = command->command;
+    args.command_name = positionals.front();
+    std::size_t first_operand = 1;
+    if (args.command == Command::attributes || args.command == Command::tags) {
+        if (positionals.size() < 2) return usage(args.command_name + " needs query, update or delete");
+        args.verb = positionals[1];
+        if (args.verb != "query" && args.verb != "update" && args.verb != "delete")
+            return usage(args.command_name + ": '" + args.verb + "' is not query, update or delete");
+        args.command_name += " " + args.verb;
+        first_operand = 2;
+    }
+    args.operands.assign(positionals.begin() + static_cast<std::ptrdiff_t>(first_operand), positionals.end());
+    std::size_t min_operands = command->min_operands;
+    if ((args.command == Command::attributes || args.command == Command::tags) && args.verb != "query")
+        min_operands = 1;
+    if (args.operands.size() < min_operands) return usage(args.command_name + ": missing argument (see --help)");
+    if (args.operands.size() > command->max_operands)
+        return usage(args.command_name + ": unexpected argument '" + args.operands[command->max_operands] + "'");
+
+    if (auto ok = check_command_only_options(args, seen); !ok) return ok.error();
+    if (auto ok = check_identity(args); !ok) return ok.error();
+    return args;
+}
+
+const char* usage_text() {
+    return R"(enos-device: a command-line EnOS device (JSON lines on stdout)
+
+Usage:
+  enos-device [OPTIONS] COMMAND [ARGS]
+
+Connection and identity:
+  --url URL              tcp://HOST:PORT or ssl://HOST:PORT      (env ENOS_URL; default tcp://127.0.0.1:11883)
+  --product-key PK       product key                             (env ENOS_PRODUCT_KEY)
+  --device-key DK        device key                              (env ENOS_DEVICE_KEY)
+  --device-secret S      device secret: static login, securemode 2   (env ENOS_DEVICE_SECRET)
+  --product-secret S     product secret: dynamic activation, securemode 3 (env ENOS_PRODUCT_SECRET)
+  --secret-file F        with --product-secret: keep the issued device secret in F (mode 0600) and
+                         log in with it next time
+  --sign-method M        sha256 (default), sha1 or md5
+  --client-id ID         raw client id (default: the device key)
+  --ca F                 CA certificate that signed the broker's certificate (ssl://)
+  --cert F --key F       client certificate and private key for mutual TLS (ssl://)
+  --qos 0|1              QoS of upstream requests (default: 1, events 0)
+  --timeout-ms T         how long to wait for the connection and for each reply (default 10000)
+  --verbose              SDK log lines on stderr (default: warnings and errors only)
+
+Commands:
+  sign [--timestamp MS]              print client_id, username and password; does not connect
+  post-measurepoints JSON [--time MS] [--resume]
+                                     post {"id": value, ...}; --resume posts to the resume topic
+  post-event ID JSON                 post event ID with output parameters {"name": value, ...}
+  attributes query [NAMES]           NAMES: JSON array or comma list; empty or absent: all
+  attributes update JSON             JSON object of attribute values
+  attributes delete NAMES
+  tags query [NAMES]
+  tags update JSON                   JSON object {"tagKey": "tagValue", ...}
+  tags delete NAMES
+  raw-up HEX                         send bytes to the raw (pass-through) topic, print the reply as hex
+  serve [--for-ms T]                 stay connected and answer services, measure-point set/get and
+                                     RRPC by echoing the params as data; one JSON line per command;
+                                     stops on SIGINT/SIGTERM (or after T ms)
+
+Output: one JSON object per line on stdout. Secrets are never printed, except the password printed
+by 'sign', which is what that command is for.
+
+Exit codes:
+  0 ok   2 usage error   3 connect or authentication refused   4 the cloud replied with a
+  non-200 code   5 timeout   1 any other failure
+
+Example (against a local enos-hub):
+  enos-device --url tcp://127.0.0.1:11883 --product-key pkTest --device-key dev1 \
+      --device-secret devSecret1 post-measurepoints '{"temp": 21.5}'
+)";
+}
+
+} // namespace enos::cli
