@@ -29,17 +29,31 @@ void* counted_alloc(std::size_t size) {
 
 } // namespace
 
-void* operator new(std::size_t size) { return counted_alloc(size); }
-void* operator new[](std::size_t size) { return counted_alloc(size); }
+void* operator new(std::size_t size) {
+    return counted_alloc(size);
+}
+void* operator new[](std::size_t size) {
+    return counted_alloc(size);
+}
 void* operator new(std::size_t size, const std::nothrow_t&) noexcept {
     allocations.fetch_add(1, std::memory_order_relaxed);
     return std::malloc(size == 0 ? 1 : size);
 }
-void* operator new[](std::size_t size, const std::nothrow_t& tag) noexcept { return operator new(size, tag); }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
+void* operator new[](std::size_t size, const std::nothrow_t& tag) noexcept {
+    return operator new(size, tag);
+}
+void operator delete(void* p) noexcept {
+    std::free(p);
+}
+void operator delete[](void* p) noexcept {
+    std::free(p);
+}
+void operator delete(void* p, std::size_t) noexcept {
+    std::free(p);
+}
+void operator delete[](void* p, std::size_t) noexcept {
+    std::free(p);
+}
 
 namespace {
 
@@ -73,8 +87,9 @@ Run run(const Points& points, std::string& out, std::size_t messages, std::uint6
     const auto start = Clock::now();
     for (std::size_t i = 0; i < messages; ++i) {
         const auto end = std::to_chars(id, id + sizeof id, i + 1).ptr;
-        const Status s = encode_measurepoint_post(out, std::string_view(id, static_cast<std::size_t>(end - id)), points,
-                                                  std::int64_t{1700000000000} + static_cast<std::int64_t>(i));
+        const Status s =
+            encode_measurepoint_post(out, std::string_view(id, static_cast<std::size_t>(end - id)), points,
+                                     std::int64_t{1700000000000} + static_cast<std::int64_t>(i));
         if (!s) {
             std::fprintf(stderr, "encode failed: %s\n", s.error().message().c_str());
             std::exit(1);
@@ -107,18 +122,24 @@ int main(int argc, char** argv) {
     const Run warm_up = run(points, out, 1000, checksum); // the buffer grows to its working size here
 
     std::vector<Run> runs;
-    for (int r = 0; r < repetitions; ++r) runs.push_back(run(points, out, messages, checksum));
-    std::sort(runs.begin(), runs.end(), [](const Run& a, const Run& b) { return a.ns_per_message < b.ns_per_message; });
+    for (int r = 0; r < repetitions; ++r)
+        runs.push_back(run(points, out, messages, checksum));
+    std::sort(runs.begin(), runs.end(),
+              [](const Run& a, const Run& b) { return a.ns_per_message < b.ns_per_message; });
     const Run& median = runs[runs.size() / 2];
     double allocations_total = 0;
-    for (const Run& r : runs) allocations_total += r.allocations_per_message;
+    for (const Run& r : runs)
+        allocations_total += r.allocations_per_message;
 
     std::printf("payload (%zu bytes): %s\n", out.size(), out.c_str());
-    std::printf("warm-up: %.0f allocations over 1000 messages (buffer growth)\n", warm_up.allocations_per_message * 1000);
-    std::printf("%d runs x %zu messages: min %.1f ns, median %.1f ns, max %.1f ns per message (checksum %llu)\n",
-                repetitions, messages, runs.front().ns_per_message, median.ns_per_message,
-                runs.back().ns_per_message, static_cast<unsigned long long>(checksum));
-    std::printf("BENCH name=encode_measurepoint_post_10 sdk=%.1f paho=- unit=ns ratio=-\n", median.ns_per_message);
+    std::printf("warm-up: %.0f allocations over 1000 messages (buffer growth)\n",
+                warm_up.allocations_per_message * 1000);
+    std::printf(
+        "%d runs x %zu messages: min %.1f ns, median %.1f ns, max %.1f ns per message (checksum %llu)\n",
+        repetitions, messages, runs.front().ns_per_message, median.ns_per_message, runs.back().ns_per_message,
+        static_cast<unsigned long long>(checksum));
+    std::printf("BENCH name=encode_measurepoint_post_10 sdk=%.1f paho=- unit=ns ratio=-\n",
+                median.ns_per_message);
     std::printf("BENCH name=encode_allocations_per_msg sdk=%g paho=- unit=count ratio=-\n",
                 allocations_total / repetitions);
     return 0;

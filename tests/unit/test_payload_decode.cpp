@@ -10,8 +10,7 @@ using namespace enos::device;
 
 namespace {
 
-template <class T>
-bool detail_mentions(const Result<T>& r, const std::string& text) {
+template <class T> bool detail_mentions(const Result<T>& r, const std::string& text) {
     INFO("detail: " << r.error().detail);
     return r.error().detail.find(text) != std::string::npos;
 }
@@ -19,7 +18,8 @@ bool detail_mentions(const Result<T>& r, const std::string& text) {
 } // namespace
 
 TEST_CASE("decode_reply reads id, code, message and data", "[unit]") {
-    auto r = decode_reply(R"({"id":"21","code":200,"message":"success","data":{"assetId":"t5CM9W2b","productKey":"subPK01"}})");
+    auto r = decode_reply(
+        R"({"id":"21","code":200,"message":"success","data":{"assetId":"t5CM9W2b","productKey":"subPK01"}})");
     REQUIRE(r);
     CHECK(r->id == "21");
     CHECK(r->code == 200);
@@ -93,7 +93,8 @@ TEST_CASE("decode_reply refuses what is not a reply", "[unit]") {
     CHECK(decode_reply("").code() == errc::malformed_json);
     CHECK(decode_reply("\x11\x00\x00\x04").code() == errc::malformed_json); // raw bytes
 
-    std::string big = R"({"id":"1","code":200,"data":")" + std::string(limits::max_payload_bytes, 'x') + "\"}";
+    std::string big =
+        R"({"id":"1","code":200,"data":")" + std::string(limits::max_payload_bytes, 'x') + "\"}";
     CHECK(decode_reply(big).code() == errc::input_too_large);
 }
 
@@ -138,7 +139,8 @@ TEST_CASE("decode_request refuses malformed envelopes", "[unit]") {
     r = decode_request(R"({"id":"1","method":"m","allowOfflineSubDevice":"true"})");
     CHECK(r.code() == errc::wrong_type);
     CHECK(detail_mentions(r, "allowOfflineSubDevice"));
-    CHECK(decode_request(R"({"id":"1","method":"m","skipInvalidMeasurepoints":1})").code() == errc::wrong_type);
+    CHECK(decode_request(R"({"id":"1","method":"m","skipInvalidMeasurepoints":1})").code() ==
+          errc::wrong_type);
     CHECK(decode_request("[]").code() == errc::wrong_type);
     CHECK(decode_request("{\"id\":\"1\",").code() == errc::malformed_json);
 }
@@ -215,7 +217,8 @@ TEST_CASE("sub-device notices and topology lists (§4.6, §3.10)", "[unit]") {
     CHECK(decode_sub_device_notice(R"({"productKey":"a","deviceKey":"b"})").code() == errc::wrong_type);
     CHECK(decode_sub_device_notice(R"([["a","b"]])").code() == errc::wrong_type);
 
-    auto topo = decode_topo_get_reply(R"([{"productKey":"subPK01","deviceKey":"subDev01"},{"productKey":"p2","deviceKey":"d2"}])");
+    auto topo = decode_topo_get_reply(
+        R"([{"productKey":"subPK01","deviceKey":"subDev01"},{"productKey":"p2","deviceKey":"d2"}])");
     REQUIRE(topo);
     CHECK(topo->size() == 2);
     CHECK(topo->at(1).device_key == "d2");
@@ -226,7 +229,8 @@ TEST_CASE("sub-device notices and topology lists (§4.6, §3.10)", "[unit]") {
 }
 
 TEST_CASE("login, batch login and register replies (§3.9, §3.11)", "[unit]") {
-    auto login = decode_sub_login_reply(R"({"assetId":"t5CM9W2b","productKey":"subPK01","deviceKey":"subDev01"})");
+    auto login =
+        decode_sub_login_reply(R"({"assetId":"t5CM9W2b","productKey":"subPK01","deviceKey":"subDev01"})");
     REQUIRE(login);
     CHECK(login->asset_id == "t5CM9W2b");
     CHECK(login->product_key == "subPK01");
@@ -250,7 +254,8 @@ TEST_CASE("login, batch login and register replies (§3.9, §3.11)", "[unit]") {
     REQUIRE(empty);
     CHECK(empty->logged_in.empty());
     CHECK(empty->failed.empty());
-    auto bad = decode_sub_login_batch_reply(R"({"failedSubDevices":[{"productKey":"a","deviceKey":"b"},{"deviceKey":"c"}]})");
+    auto bad = decode_sub_login_batch_reply(
+        R"({"failedSubDevices":[{"productKey":"a","deviceKey":"b"},{"deviceKey":"c"}]})");
     CHECK(bad.code() == errc::missing_field);
     CHECK(detail_mentions(bad, "data.failedSubDevices[1].productKey"));
     CHECK(decode_sub_login_batch_reply(R"({"loginedSubDevices":{}})").code() == errc::wrong_type);
@@ -265,7 +270,8 @@ TEST_CASE("login, batch login and register replies (§3.9, §3.11)", "[unit]") {
 }
 
 TEST_CASE("OTA upgrade and version replies (§3.12, §4.8)", "[unit]") {
-    auto fw = decode_ota_upgrade(R"({"version":"1.1.0","sign":"9e107d9d372bb6826bd81d3542a419d6","signMethod":"md5",
+    auto fw =
+        decode_ota_upgrade(R"({"version":"1.1.0","sign":"9e107d9d372bb6826bd81d3542a419d6","signMethod":"md5",
                                      "fileUrl":"/1b30e0ea83002000/ota/fw-110","fileSize":1024})");
     REQUIRE(fw);
     CHECK(fw->version == "1.1.0");
@@ -306,7 +312,8 @@ TEST_CASE("activate info (§4.10) and query replies (§3.5, §3.6)", "[unit]") {
     CHECK(wrong.code() == errc::wrong_type);
     CHECK_FALSE(detail_mentions(wrong, "123456789"));
 
-    auto attributes = decode_attribute_query_reply(R"({"name":"pump-01","location":{"lat":31.2,"lng":121.5}})");
+    auto attributes =
+        decode_attribute_query_reply(R"({"name":"pump-01","location":{"lat":31.2,"lng":121.5}})");
     REQUIRE(attributes);
     REQUIRE(attributes->size() == 2);
     CHECK(attributes->at(1).second.find("lat")->as_double() == 31.2);

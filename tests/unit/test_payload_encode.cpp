@@ -26,13 +26,15 @@ bool same_json(const rapidjson::Value& a, const rapidjson::Value& b, std::string
             return false;
         }
         const bool equal = a.IsDouble() ? a.GetDouble() == b.GetDouble()
-                           : a.IsInt64() && b.IsInt64() ? a.GetInt64() == b.GetInt64()
-                                                        : a.IsUint64() && b.IsUint64() && a.GetUint64() == b.GetUint64();
+                           : a.IsInt64() && b.IsInt64()
+                               ? a.GetInt64() == b.GetInt64()
+                               : a.IsUint64() && b.IsUint64() && a.GetUint64() == b.GetUint64();
         if (!equal) where += " (number differs)";
         return equal;
     }
     if (a.IsString()) {
-        const bool equal = std::string(a.GetString(), a.GetStringLength()) == std::string(b.GetString(), b.GetStringLength());
+        const bool equal = std::string(a.GetString(), a.GetStringLength()) ==
+                           std::string(b.GetString(), b.GetStringLength());
         if (!equal) where += " (string differs)";
         return equal;
     }
@@ -114,7 +116,9 @@ SubDeviceRegistration registration(std::string pk) {
     return r;
 }
 
-bool mentions(const Status& s, const std::string& text) { return s.error().detail.find(text) != std::string::npos; }
+bool mentions(const Status& s, const std::string& text) {
+    return s.error().detail.find(text) != std::string::npos;
+}
 
 } // namespace
 
@@ -131,13 +135,15 @@ TEST_CASE("measure point post and resume match §3.1 and §3.3", "[unit]") {
 
     // Without a time the member is left out.
     REQUIRE(encode_measurepoint_post(out, "10", {{"n", 3}}, std::nullopt));
-    require_same_json(out, R"({"id":"10","version":"1.1","method":"thing.measurepoint.post","params":{"measurepoints":{"n":3}}})");
+    require_same_json(
+        out,
+        R"({"id":"10","version":"1.1","method":"thing.measurepoint.post","params":{"measurepoints":{"n":3}}})");
 }
 
 TEST_CASE("integers stay integers and floating-point numbers keep their fraction", "[unit]") {
     std::string out;
-    REQUIRE(encode_measurepoint_post(out, "1", {{"i", 1}, {"f", 1.0}, {"big", 1e22}, {"neg", -0.5}, {"u", 7u}},
-                                     std::nullopt));
+    REQUIRE(encode_measurepoint_post(
+        out, "1", {{"i", 1}, {"f", 1.0}, {"big", 1e22}, {"neg", -0.5}, {"u", 7u}}, std::nullopt));
     CHECK(out.find("\"i\":1,") != std::string::npos);
     CHECK(out.find("\"f\":1.0,") != std::string::npos);
     rapidjson::Document doc;
@@ -179,7 +185,8 @@ TEST_CASE("batch post and resume batch carry the flags beside params (§3.2)", "
 
 TEST_CASE("event post names the event in the method (§3.4)", "[unit]") {
     std::string out;
-    REQUIRE(encode_event_post(out, "10", "overTemp", {{"temp", 95.5}, {"level", 2}, {"desc", "temperature too high"}},
+    REQUIRE(encode_event_post(out, "10", "overTemp",
+                              {{"temp", 95.5}, {"level", 2}, {"desc", "temperature too high"}},
                               1700000000456));
     require_same_json(out, R"({"id":"10","version":"1.1","method":"thing.event.overTemp.post",
         "params":{"events":{"temp":95.5,"level":2,"desc":"temperature too high"},"time":1700000000456}})");
@@ -192,23 +199,34 @@ TEST_CASE("event post names the event in the method (§3.4)", "[unit]") {
 TEST_CASE("attribute query, update and delete match §3.5", "[unit]") {
     std::string out;
     REQUIRE(encode_attribute_query(out, "11", {"name", "location"}));
-    require_same_json(out, R"({"id":"11","version":"1.1","method":"thing.attribute.query","params":{"attributes":["name","location"]}})");
+    require_same_json(
+        out,
+        R"({"id":"11","version":"1.1","method":"thing.attribute.query","params":{"attributes":["name","location"]}})");
     REQUIRE(encode_attribute_query(out, "11", {}));
-    require_same_json(out, R"({"id":"11","version":"1.1","method":"thing.attribute.query","params":{"attributes":[]}})");
+    require_same_json(
+        out, R"({"id":"11","version":"1.1","method":"thing.attribute.query","params":{"attributes":[]}})");
     REQUIRE(encode_attribute_update(out, "12", {{"name", "pump-01"}, {"ratedPower", 36.8}}));
-    require_same_json(out, R"({"id":"12","version":"1.1","method":"thing.attribute.update","params":{"attributes":{"name":"pump-01","ratedPower":36.8}}})");
+    require_same_json(
+        out,
+        R"({"id":"12","version":"1.1","method":"thing.attribute.update","params":{"attributes":{"name":"pump-01","ratedPower":36.8}}})");
     REQUIRE(encode_attribute_delete(out, "13", {"location"}));
-    require_same_json(out, R"({"id":"13","version":"1.1","method":"thing.attribute.delete","params":{"attributes":["location"]}})");
+    require_same_json(
+        out,
+        R"({"id":"13","version":"1.1","method":"thing.attribute.delete","params":{"attributes":["location"]}})");
 }
 
 TEST_CASE("tag query, update and delete match §3.6", "[unit]") {
     std::string out;
     REQUIRE(encode_tag_query(out, "14", {"site", "vendor"}));
-    require_same_json(out, R"({"id":"14","version":"1.1","method":"thing.tag.query","params":{"tags":["site","vendor"]}})");
+    require_same_json(
+        out, R"({"id":"14","version":"1.1","method":"thing.tag.query","params":{"tags":["site","vendor"]}})");
     REQUIRE(encode_tag_update(out, "15", {{"site", "SH-01"}}));
-    require_same_json(out, R"({"id":"15","version":"1.1","method":"thing.tag.update","params":[{"tagKey":"site","tagValue":"SH-01"}]})");
+    require_same_json(
+        out,
+        R"({"id":"15","version":"1.1","method":"thing.tag.update","params":[{"tagKey":"site","tagValue":"SH-01"}]})");
     REQUIRE(encode_tag_delete(out, "16", {"site"}));
-    require_same_json(out, R"({"id":"16","version":"1.1","method":"thing.tag.delete","params":{"tags":["site"]}})");
+    require_same_json(
+        out, R"({"id":"16","version":"1.1","method":"thing.tag.delete","params":{"tags":["site"]}})");
 
     const Status no_key = encode_tag_update(out, "15", {{"site", "SH-01"}, {"", "x"}});
     CHECK(no_key.code() == errc::missing_argument);
@@ -248,7 +266,9 @@ TEST_CASE("sub-device registration matches §3.9", "[unit]") {
     SubDeviceRegistration minimal;
     minimal.product_key = "subPK01";
     REQUIRE(encode_device_register(out, "19", {minimal}));
-    require_same_json(out, R"({"id":"19","version":"1.1","method":"thing.device.register","params":[{"productKey":"subPK01"}]})");
+    require_same_json(
+        out,
+        R"({"id":"19","version":"1.1","method":"thing.device.register","params":[{"productKey":"subPK01"}]})");
 
     CHECK(encode_device_register(out, "19", {}).code() == errc::missing_argument);
     minimal.product_key.clear();
@@ -276,7 +296,9 @@ TEST_CASE("topology add signs each sub-device as in §3.10–3.11", "[unit]") {
     CHECK(out.find("430621B7AEC27FB726930F1D8DAE905CF5FC7DB564165DF1EE1271C43653E653") != std::string::npos);
 
     REQUIRE(encode_topo_delete(out, "20", {{"subPK01", "subDev01"}}));
-    require_same_json(out, R"({"id":"20","version":"1.1","method":"thing.topo.delete","params":[{"productKey":"subPK01","deviceKey":"subDev01"}]})");
+    require_same_json(
+        out,
+        R"({"id":"20","version":"1.1","method":"thing.topo.delete","params":[{"productKey":"subPK01","deviceKey":"subDev01"}]})");
 
     sub.secret.clear();
     CHECK(encode_topo_add(out, "19", {sub}).code() == errc::missing_argument);
@@ -317,7 +339,9 @@ TEST_CASE("sub-device login, batch login and logout match §3.11", "[unit]") {
     CHECK(encode_sub_login_batch(out, "22", BatchLogin{}).code() == errc::missing_argument);
 
     REQUIRE(encode_sub_logout(out, "23", "subPK01", "subDev01"));
-    require_same_json(out, R"({"id":"23","version":"1.1","method":"combine.logout","params":{"productKey":"subPK01","deviceKey":"subDev01"}})");
+    require_same_json(
+        out,
+        R"({"id":"23","version":"1.1","method":"combine.logout","params":{"productKey":"subPK01","deviceKey":"subDev01"}})");
     CHECK(encode_sub_logout(out, "23", "", "subDev01").code() == errc::missing_argument);
 }
 
@@ -338,11 +362,16 @@ TEST_CASE("a sub-device login without a timestamp signs the current time", "[uni
 TEST_CASE("OTA inform and progress match §3.12", "[unit]") {
     std::string out;
     REQUIRE(encode_ota_inform(out, "24", "1.0.3"));
-    require_same_json(out, R"({"id":"24","version":"1.1","method":"ota.device.inform","params":{"version":"1.0.3"}})");
+    require_same_json(
+        out, R"({"id":"24","version":"1.1","method":"ota.device.inform","params":{"version":"1.0.3"}})");
     REQUIRE(encode_ota_progress(out, "26", 40, "downloading"));
-    require_same_json(out, R"({"id":"26","version":"1.1","method":"ota.device.progress","params":{"step":"40","desc":"downloading"}})");
+    require_same_json(
+        out,
+        R"({"id":"26","version":"1.1","method":"ota.device.progress","params":{"step":"40","desc":"downloading"}})");
     REQUIRE(encode_ota_progress(out, "27", OtaFailure::verification_failed, "bad digest"));
-    require_same_json(out, R"({"id":"27","version":"1.1","method":"ota.device.progress","params":{"step":"-3","desc":"bad digest"}})");
+    require_same_json(
+        out,
+        R"({"id":"27","version":"1.1","method":"ota.device.progress","params":{"step":"-3","desc":"bad digest"}})");
     CHECK(encode_ota_progress(out, "26", 101).code() == errc::invalid_argument);
     CHECK(encode_ota_inform(out, "24", "").code() == errc::missing_argument);
 }
@@ -354,7 +383,8 @@ TEST_CASE("log post, network status and connection state match §3.13–3.15", "
     require_same_json(out, R"({"id":"27","version":"1.1","method":"thing.log.post",
         "params":{"logs":{"traceId":"abc-123","level":"info","module":"modbus","content":"poll cycle ok","line":42},"time":1700000000789}})");
     REQUIRE(encode_log_post(out, "27", DeviceLog{"", "", "", "", {{"only", "extra"}}}, std::nullopt));
-    require_same_json(out, R"({"id":"27","version":"1.1","method":"thing.log.post","params":{"logs":{"only":"extra"}}})");
+    require_same_json(
+        out, R"({"id":"27","version":"1.1","method":"thing.log.post","params":{"logs":{"only":"extra"}}})");
 
     NetworkStatus status;
     status.report_time_ms = 1700000000000;
@@ -395,16 +425,22 @@ TEST_CASE("integration channel posts match §3.16", "[unit]") {
     std::string out;
     REQUIRE(encode_integration_measurepoint_post(
         out, "30",
-        {{"device1", {{"temp", 23.4}}, 1699990000000}, {"device2", {{"Power", Value::with_quality(2, 9)}}, 1699990000000}}));
+        {{"device1", {{"temp", 23.4}}, 1699990000000},
+         {"device2", {{"Power", Value::with_quality(2, 9)}}, 1699990000000}}));
     require_same_json(out, R"({"id":"30","version":"1.1","method":"integration.measurepoint.post","params":[
         {"deviceKey":"device1","time":1699990000000,"measurepoints":{"temp":23.4}},
         {"deviceKey":"device2","time":1699990000000,"measurepoints":{"Power":{"value":2,"quality":9}}}]})");
     REQUIRE(encode_integration_event_post(
         out, "31",
         {{"device1", {{"highTemp", Value::object({{"temp", 120.0}, {"desc", "too hot"}})}}, 1699990000000}}));
-    require_same_json(out, R"({"id":"31","version":"1.1","method":"integration.event.post","params":[{"deviceKey":"device1","time":1699990000000,"events":{"highTemp":{"temp":120.0,"desc":"too hot"}}}]})");
-    REQUIRE(encode_integration_attribute_post(out, "32", {{"device1", {{"name", "Will-dev"}, {"location", "Shanghai"}}, {}}}));
-    require_same_json(out, R"({"id":"32","version":"1.1","method":"integration.attribute.post","params":[{"deviceKey":"device1","attributes":{"name":"Will-dev","location":"Shanghai"}}]})");
+    require_same_json(
+        out,
+        R"({"id":"31","version":"1.1","method":"integration.event.post","params":[{"deviceKey":"device1","time":1699990000000,"events":{"highTemp":{"temp":120.0,"desc":"too hot"}}}]})");
+    REQUIRE(encode_integration_attribute_post(
+        out, "32", {{"device1", {{"name", "Will-dev"}, {"location", "Shanghai"}}, {}}}));
+    require_same_json(
+        out,
+        R"({"id":"32","version":"1.1","method":"integration.attribute.post","params":[{"deviceKey":"device1","attributes":{"name":"Will-dev","location":"Shanghai"}}]})");
 
     const Status no_dk = encode_integration_measurepoint_post(out, "30", {{"", {{"temp", 1}}, {}}});
     CHECK(no_dk.code() == errc::missing_argument);
@@ -423,10 +459,14 @@ TEST_CASE("each encoder writes the method that belongs to its topic", "[unit]") 
     BatchLogin batch;
     batch.devices = {batch_member("pk", "dk", "secret")};
     CHECK(method_of(encode_measurepoint_post(out, "1", {}, {})) == method_name(UpMethod::measurepoint_post));
-    CHECK(method_of(encode_measurepoint_post(out, "1", {}, {}, true)) == method_name(UpMethod::measurepoint_resume));
-    CHECK(method_of(encode_measurepoint_batch(out, "1", {}, {})) == method_name(UpMethod::measurepoint_post_batch));
-    CHECK(method_of(encode_measurepoint_batch(out, "1", {}, {}, true)) == method_name(UpMethod::measurepoint_resume_batch));
-    CHECK(method_of(encode_event_post(out, "1", "alarm", {}, {})) == method_name(UpMethod::event_post, "alarm"));
+    CHECK(method_of(encode_measurepoint_post(out, "1", {}, {}, true)) ==
+          method_name(UpMethod::measurepoint_resume));
+    CHECK(method_of(encode_measurepoint_batch(out, "1", {}, {})) ==
+          method_name(UpMethod::measurepoint_post_batch));
+    CHECK(method_of(encode_measurepoint_batch(out, "1", {}, {}, true)) ==
+          method_name(UpMethod::measurepoint_resume_batch));
+    CHECK(method_of(encode_event_post(out, "1", "alarm", {}, {})) ==
+          method_name(UpMethod::event_post, "alarm"));
     CHECK(method_of(encode_attribute_query(out, "1", {})) == method_name(UpMethod::attribute_query));
     CHECK(method_of(encode_attribute_update(out, "1", {})) == method_name(UpMethod::attribute_update));
     CHECK(method_of(encode_attribute_delete(out, "1", {})) == method_name(UpMethod::attribute_delete));
@@ -434,7 +474,8 @@ TEST_CASE("each encoder writes the method that belongs to its topic", "[unit]") 
     CHECK(method_of(encode_tag_update(out, "1", {})) == method_name(UpMethod::tag_update));
     CHECK(method_of(encode_tag_delete(out, "1", {})) == method_name(UpMethod::tag_delete));
     CHECK(method_of(encode_tsl_template_get(out, "1")) == method_name(UpMethod::tsl_template_get));
-    CHECK(method_of(encode_device_register(out, "1", {registration("pk")})) == method_name(UpMethod::device_register));
+    CHECK(method_of(encode_device_register(out, "1", {registration("pk")})) ==
+          method_name(UpMethod::device_register));
     CHECK(method_of(encode_topo_add(out, "1", {sub})) == method_name(UpMethod::topo_add));
     CHECK(method_of(encode_topo_get(out, "1")) == method_name(UpMethod::topo_get));
     CHECK(method_of(encode_topo_delete(out, "1", {{"pk", "dk"}})) == method_name(UpMethod::topo_delete));
@@ -445,27 +486,37 @@ TEST_CASE("each encoder writes the method that belongs to its topic", "[unit]") 
     CHECK(method_of(encode_ota_getversion(out, "1")) == method_name(UpMethod::ota_getversion));
     CHECK(method_of(encode_ota_progress(out, "1", 5)) == method_name(UpMethod::ota_progress));
     CHECK(method_of(encode_log_post(out, "1", {}, {})) == method_name(UpMethod::log_post));
-    CHECK(method_of(encode_network_status_report(out, "1", {})) == method_name(UpMethod::network_status_report));
-    CHECK(method_of(encode_connection_state_post(out, "1", {})) == method_name(UpMethod::connection_state_post));
+    CHECK(method_of(encode_network_status_report(out, "1", {})) ==
+          method_name(UpMethod::network_status_report));
+    CHECK(method_of(encode_connection_state_post(out, "1", {})) ==
+          method_name(UpMethod::connection_state_post));
     CHECK(method_of(encode_integration_measurepoint_post(out, "1", {})) ==
           method_name(UpMethod::integration_measurepoint_post));
-    CHECK(method_of(encode_integration_event_post(out, "1", {})) == method_name(UpMethod::integration_event_post));
+    CHECK(method_of(encode_integration_event_post(out, "1", {})) ==
+          method_name(UpMethod::integration_event_post));
     CHECK(method_of(encode_integration_attribute_post(out, "1", {})) ==
           method_name(UpMethod::integration_attribute_post));
 }
 
 TEST_CASE("generic request and reply encoders", "[unit]") {
     std::string out;
-    REQUIRE(encode_request(out, "5003", "thing.service.setPower", Value::object({{"Power", "on"}, {"WindState", 2}})));
-    require_same_json(out, R"({"id":"5003","version":"1.1","method":"thing.service.setPower","params":{"Power":"on","WindState":2}})");
+    REQUIRE(encode_request(out, "5003", "thing.service.setPower",
+                           Value::object({{"Power", "on"}, {"WindState", 2}})));
+    require_same_json(
+        out,
+        R"({"id":"5003","version":"1.1","method":"thing.service.setPower","params":{"Power":"on","WindState":2}})");
     REQUIRE(encode_request(out, "5002", "thing.service.measurepoint.get", Value::array({"power", "temp"})));
-    require_same_json(out, R"({"id":"5002","version":"1.1","method":"thing.service.measurepoint.get","params":["power","temp"]})");
+    require_same_json(
+        out,
+        R"({"id":"5002","version":"1.1","method":"thing.service.measurepoint.get","params":["power","temp"]})");
     REQUIRE(encode_request(out, "1", "thing.enable", Value()));
     require_same_json(out, R"({"id":"1","version":"1.1","method":"thing.enable","params":{}})");
     REQUIRE(encode_request_raw_params(out, "1", "thing.service.x", R"( {"a": [1, 2.5]} )"));
     require_same_json(out, R"({"id":"1","version":"1.1","method":"thing.service.x","params":{"a":[1,2.5]}})");
-    CHECK(encode_request_raw_params(out, "1", "thing.service.x", R"({"a":)").code() == errc::invalid_argument);
-    CHECK(encode_request_raw_params(out, "1", "thing.service.x", R"({} {})").code() == errc::invalid_argument);
+    CHECK(encode_request_raw_params(out, "1", "thing.service.x", R"({"a":)").code() ==
+          errc::invalid_argument);
+    CHECK(encode_request_raw_params(out, "1", "thing.service.x", R"({} {})").code() ==
+          errc::invalid_argument);
     CHECK(encode_request(out, "1", "", Value()).code() == errc::missing_argument);
 
     REQUIRE(encode_reply(out, "5003", 200, "", Value::object({{"result", 1}, {"elapsedMs", 13}})));
@@ -492,9 +543,11 @@ TEST_CASE("strings are escaped and must be UTF-8", "[unit]") {
     CHECK(bad.code() == errc::invalid_argument);
     CHECK(mentions(bad, "params.attributes.name"));
     CHECK(out.empty());
-    CHECK(encode_attribute_update(out, "1", {{"name", "\xED\xA0\x80"}}).code() == errc::invalid_argument); // surrogate
-    CHECK(encode_attribute_update(out, "1", {{"name", "\xC0\xAF"}}).code() == errc::invalid_argument);      // overlong
-    CHECK(encode_attribute_update(out, "1", {{"name", "\xF0\x9F\x98\x80"}}));                              // U+1F600
+    CHECK(encode_attribute_update(out, "1", {{"name", "\xED\xA0\x80"}}).code() ==
+          errc::invalid_argument); // surrogate
+    CHECK(encode_attribute_update(out, "1", {{"name", "\xC0\xAF"}}).code() ==
+          errc::invalid_argument);                                            // overlong
+    CHECK(encode_attribute_update(out, "1", {{"name", "\xF0\x9F\x98\x80"}})); // U+1F600
 }
 
 TEST_CASE("NaN and infinity are refused with the path of the value", "[unit]") {
@@ -505,15 +558,18 @@ TEST_CASE("NaN and infinity are refused with the path of the value", "[unit]") {
     CHECK(mentions(s, "params.measurepoints.temp"));
     CHECK(out.empty());
 
-    s = encode_measurepoint_post(out, "1", {{"Power", Value::with_quality(-std::numeric_limits<double>::infinity(), 9)}}, {});
+    s = encode_measurepoint_post(
+        out, "1", {{"Power", Value::with_quality(-std::numeric_limits<double>::infinity(), 9)}}, {});
     CHECK(s.code() == errc::non_finite_number);
     CHECK(mentions(s, "params.measurepoints.Power.value"));
 
-    s = encode_measurepoint_batch(out, "1", {{"", "", {{"ok", 1.0}}, {}}, {"", "", {{"arr", Value::array({1.0, nan})}}, {}}}, {});
+    s = encode_measurepoint_batch(
+        out, "1", {{"", "", {{"ok", 1.0}}, {}}, {"", "", {{"arr", Value::array({1.0, nan})}}, {}}}, {});
     CHECK(s.code() == errc::non_finite_number);
     CHECK(mentions(s, "params[1].measurepoints.arr[1]"));
 
-    s = encode_event_post(out, "1", "ev", {{"s", Value::object({{"inner", Value::object({{"x", nan}})}})}}, {});
+    s = encode_event_post(out, "1", "ev", {{"s", Value::object({{"inner", Value::object({{"x", nan}})}})}},
+                          {});
     CHECK(mentions(s, "params.events.s.inner.x"));
     CHECK(encode_reply(out, "1", 200, "", nan).code() == errc::non_finite_number);
 }
@@ -529,11 +585,13 @@ TEST_CASE("local limits: item counts, payload size, ids, identifiers, times", "[
     CHECK(encode_tag_delete(out, "1", names).code() == errc::too_many_items);
 
     Points attributes;
-    for (std::size_t i = 0; i <= limits::max_attributes; ++i) attributes.emplace_back("a" + std::to_string(i), 1);
+    for (std::size_t i = 0; i <= limits::max_attributes; ++i)
+        attributes.emplace_back("a" + std::to_string(i), 1);
     const Status too_many = encode_attribute_update(out, "1", attributes);
     CHECK(too_many.code() == errc::too_many_items);
     CHECK(mentions(too_many, "201"));
-    CHECK(encode_integration_attribute_post(out, "1", {{"dev", attributes, {}}}).code() == errc::too_many_items);
+    CHECK(encode_integration_attribute_post(out, "1", {{"dev", attributes, {}}}).code() ==
+          errc::too_many_items);
     attributes.pop_back();
     CHECK(encode_attribute_update(out, "1", attributes));
 

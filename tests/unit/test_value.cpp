@@ -83,11 +83,15 @@ TEST_CASE("to_json writes compact JSON and keeps int vs float", "[unit]") {
 TEST_CASE("to_json stays valid JSON for NaN and broken UTF-8", "[unit]") {
     CHECK(to_json(Value(std::nan(""))) == "null");
     CHECK(to_json(Value(-HUGE_VAL)) == "null");
-    CHECK(to_json(Value(std::string("a\xFF" "b", 3))) == "\"a\xEF\xBF\xBD" "b\"");
+    CHECK(to_json(Value(std::string("a\xFF"
+                                    "b",
+                                    3))) == "\"a\xEF\xBF\xBD"
+                                            "b\"");
 }
 
 TEST_CASE("parse_value keeps integers and floating-point numbers apart", "[unit]") {
-    auto v = parse_value(R"({"i":1,"f":1.0,"e":1e2,"neg":-5,"big":9223372036854775807,"bigger":18446744073709551615})");
+    auto v = parse_value(
+        R"({"i":1,"f":1.0,"e":1e2,"neg":-5,"big":9223372036854775807,"bigger":18446744073709551615})");
     REQUIRE(v);
     CHECK(v->find("i")->is_int());
     CHECK(v->find("f")->is_double());
@@ -113,8 +117,8 @@ TEST_CASE("parse_value keeps member order, duplicates and nesting", "[unit]") {
 }
 
 TEST_CASE("doubles survive a text round trip exactly", "[unit]") {
-    for (double d : {0.1, 1.0 / 3.0, 2.0 / 3.0, 1e22, 1e-7, 123456789.125, -2.5e-300, DBL_MAX, DBL_MIN, 4.9e-324,
-                     9007199254740993.0, 0.30000000000000004}) {
+    for (double d : {0.1, 1.0 / 3.0, 2.0 / 3.0, 1e22, 1e-7, 123456789.125, -2.5e-300, DBL_MAX, DBL_MIN,
+                     4.9e-324, 9007199254740993.0, 0.30000000000000004}) {
         INFO(d);
         const std::string text = to_json(Value(d));
         auto back = parse_value(text);
@@ -157,7 +161,7 @@ TEST_CASE("parse_value refuses what is not exactly one JSON document", "[unit]")
     CHECK(code_of("Infinity") == errc::malformed_json);
     CHECK(code_of("1e400") == errc::malformed_json);
     CHECK(code_of("'single'") == errc::malformed_json);
-    CHECK(code_of("\"\xC3\"") == errc::malformed_json);    // truncated UTF-8
+    CHECK(code_of("\"\xC3\"") == errc::malformed_json);         // truncated UTF-8
     CHECK(code_of("\"\xED\xA0\x80\"") == errc::malformed_json); // encoded surrogate
     CHECK(code_of("// comment\n{}") == errc::malformed_json);
 
@@ -169,7 +173,8 @@ TEST_CASE("parse_value refuses oversize and overly deep input", "[unit]") {
     std::string big = "\"" + std::string(limits::max_payload_bytes, 'x') + "\"";
     CHECK(parse_value(big).code() == errc::input_too_large);
 
-    const std::string deep_ok = std::string(detail::max_json_depth, '[') + std::string(detail::max_json_depth, ']');
+    const std::string deep_ok =
+        std::string(detail::max_json_depth, '[') + std::string(detail::max_json_depth, ']');
     CHECK(parse_value(deep_ok));
     // Far deeper than any stack could recurse through: refused without recursion.
     const std::string deep = std::string(200000, '[') + std::string(200000, ']');

@@ -75,9 +75,13 @@ public:
         if (is_double()) return std::get<double>(data_);
         return is_int() ? static_cast<double>(std::get<std::int64_t>(data_)) : 0.0;
     }
-    const std::string& as_string() const noexcept { return is_string() ? std::get<std::string>(data_) : empty<std::string>(); }
+    const std::string& as_string() const noexcept {
+        return is_string() ? std::get<std::string>(data_) : empty<std::string>();
+    }
     const Array& as_array() const noexcept { return is_array() ? std::get<Array>(data_) : empty<Array>(); }
-    const Object& as_object() const noexcept { return is_object() ? std::get<Object>(data_) : empty<Object>(); }
+    const Object& as_object() const noexcept {
+        return is_object() ? std::get<Object>(data_) : empty<Object>();
+    }
 
     /// Mutable access for building values in place; nullptr when the value has another type.
     Array* mutable_array() noexcept { return std::get_if<Array>(&data_); }
@@ -98,8 +102,7 @@ public:
 private:
     using Storage = std::variant<std::monostate, bool, std::int64_t, double, std::string, Array, Object>;
 
-    template <class T>
-    static Storage from_integer(T n) noexcept {
+    template <class T> static Storage from_integer(T n) noexcept {
         if constexpr (std::is_unsigned_v<T> && sizeof(T) >= sizeof(std::int64_t)) {
             if (n > static_cast<T>(std::numeric_limits<std::int64_t>::max()))
                 return Storage(std::in_place_type<double>, static_cast<double>(n));
@@ -107,8 +110,7 @@ private:
         return Storage(std::in_place_type<std::int64_t>, static_cast<std::int64_t>(n));
     }
 
-    template <class T>
-    static const T& empty() noexcept {
+    template <class T> static const T& empty() noexcept {
         static const T none{};
         return none;
     }
@@ -195,7 +197,8 @@ public:
     bool Int64(std::int64_t n) { return add(Value(n)); }
     bool Uint64(std::uint64_t n) { return add(Value(n)); }
     bool Double(double d) { return add(Value(d)); }
-    bool RawNumber(const char*, rapidjson::SizeType, bool) { return false; } // only with kParseNumbersAsStrings
+    // Only called with kParseNumbersAsStringsFlag, which is not used.
+    bool RawNumber(const char*, rapidjson::SizeType, bool) { return false; }
     bool String(const char* s, rapidjson::SizeType n, bool) { return add(Value(std::string(s, n))); }
     bool Key(const char* s, rapidjson::SizeType n, bool) {
         keys_.emplace_back(s, n);

@@ -33,7 +33,9 @@ inline Error wrong_type_error(const std::string& path, std::string_view expected
                  "field '" + path + "' must be " + std::string(expected) + ", not " + type_name(got.type())};
 }
 
-inline Error missing_field_error(const std::string& path) { return Error{errc::missing_field, "field '" + path + "' is missing"}; }
+inline Error missing_field_error(const std::string& path) {
+    return Error{errc::missing_field, "field '" + path + "' is missing"};
+}
 
 /// Parses the JSON text of a payload part ("params", "data"); empty text means the part was absent.
 inline Result<Value> parse_part(std::string_view json, const std::string& path) {
@@ -76,7 +78,8 @@ inline Status convert(const Value& v, const std::string& path, std::vector<std::
     out.reserve(v.as_array().size());
     for (std::size_t i = 0; i < v.as_array().size(); ++i) {
         const Value& item = v.as_array()[i];
-        if (!item.is_string()) return wrong_type_error(path + "[" + std::to_string(i) + "]", "a string", item);
+        if (!item.is_string())
+            return wrong_type_error(path + "[" + std::to_string(i) + "]", "a string", item);
         out.push_back(item.as_string());
     }
     return {};
@@ -92,8 +95,7 @@ public:
     }
 
     /// A member that must be present (and not null).
-    template <class T>
-    ObjectReader& required(std::string_view key, T& out) {
+    template <class T> ObjectReader& required(std::string_view key, T& out) {
         if (!status_) return *this;
         const Value* v = object_.find(key);
         if (v == nullptr || v->is_null()) {
@@ -105,15 +107,13 @@ public:
     }
 
     /// A member that may be absent or null; `out` is left unchanged then.
-    template <class T>
-    ObjectReader& optional(std::string_view key, T& out) {
+    template <class T> ObjectReader& optional(std::string_view key, T& out) {
         if (!status_) return *this;
         const Value* v = object_.find(key);
         if (v != nullptr && !v->is_null()) status_ = convert(*v, member_path(key), out);
         return *this;
     }
-    template <class T>
-    ObjectReader& optional(std::string_view key, std::optional<T>& out) {
+    template <class T> ObjectReader& optional(std::string_view key, std::optional<T>& out) {
         if (!status_) return *this;
         const Value* v = object_.find(key);
         if (v != nullptr && !v->is_null()) {
@@ -183,8 +183,7 @@ Result<T> decode_object(std::string_view json, const std::string& path, ReadFn r
 }
 
 /// Decodes a payload part that is a single value converted by convert() (Points, names, ...).
-template <class T>
-Result<T> decode_as(std::string_view json, const std::string& path) {
+template <class T> Result<T> decode_as(std::string_view json, const std::string& path) {
     Result<Value> parsed = parse_part(json, path);
     if (!parsed) return parsed.error();
     T out{};

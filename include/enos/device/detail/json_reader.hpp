@@ -23,13 +23,13 @@ inline constexpr std::size_t max_json_depth = 128;
 
 /// Runs `handler` (a RapidJSON SAX handler) over `text`. The handler reports nesting beyond
 /// max_json_depth by returning false with `too_deep()` set.
-template <class Handler>
-Status parse_json(std::string_view text, Handler& handler) {
+template <class Handler> Status parse_json(std::string_view text, Handler& handler) {
     if (text.size() >= limits::max_payload_bytes)
-        return Error{errc::input_too_large, "payload is " + std::to_string(text.size()) + " bytes; the limit is " +
+        return Error{errc::input_too_large, "payload is " + std::to_string(text.size()) +
+                                                " bytes; the limit is " +
                                                 std::to_string(limits::max_payload_bytes)};
-    constexpr unsigned flags =
-        rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag | rapidjson::kParseFullPrecisionFlag;
+    constexpr unsigned flags = rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag |
+                               rapidjson::kParseFullPrecisionFlag;
     rapidjson::MemoryStream stream(text.data(), text.size());
     rapidjson::Reader reader;
     const rapidjson::ParseResult result = reader.Parse<flags>(stream, handler);
@@ -37,15 +37,16 @@ Status parse_json(std::string_view text, Handler& handler) {
         return Error{errc::input_too_large,
                      "JSON nested deeper than " + std::to_string(max_json_depth) + " levels"};
     if (result.IsError()) {
-        if (result.Code() == rapidjson::kParseErrorDocumentEmpty) return Error{errc::malformed_json, "payload is empty"};
+        if (result.Code() == rapidjson::kParseErrorDocumentEmpty)
+            return Error{errc::malformed_json, "payload is empty"};
         std::string what = rapidjson::GetParseError_En(result.Code());
         if (!what.empty() && what.back() == '.') what.pop_back();
         return Error{errc::malformed_json, what + " at offset " + std::to_string(result.Offset())};
     }
     // The reader stops at a NUL byte as if the input ended there; anything after it is garbage too.
     if (stream.Tell() != text.size())
-        return Error{errc::malformed_json, "unexpected data after the JSON document at offset " +
-                                               std::to_string(stream.Tell())};
+        return Error{errc::malformed_json,
+                     "unexpected data after the JSON document at offset " + std::to_string(stream.Tell())};
     return {};
 }
 

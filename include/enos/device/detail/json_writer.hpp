@@ -105,7 +105,8 @@ inline bool append_json_double(std::string& out, double d) {
     char buf[40];
     const auto r = std::to_chars(buf, buf + sizeof buf - 2, d);
     char* last = r.ptr;
-    if (std::string_view(buf, static_cast<std::size_t>(last - buf)).find_first_of(".e") == std::string_view::npos) {
+    if (std::string_view(buf, static_cast<std::size_t>(last - buf)).find_first_of(".e") ==
+        std::string_view::npos) {
         *last++ = '.';
         *last++ = '0';
     }

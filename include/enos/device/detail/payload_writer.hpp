@@ -27,7 +27,8 @@ struct Field {
     std::string_view suffix;
 
     Field(const char* p) : prefix(p) {}
-    Field(std::string_view p, std::size_t i = no_index, std::string_view s = {}) : prefix(p), index(i), suffix(s) {}
+    Field(std::string_view p, std::size_t i = no_index, std::string_view s = {})
+        : prefix(p), index(i), suffix(s) {}
 
     std::string name() const {
         std::string text(prefix);
@@ -50,9 +51,11 @@ public:
         out_.append("{\"id\":", 6);
         if (!id_string(id)) return false;
         out_.append(",\"version\":\"1.1\",\"method\":\"", 27);
-        if (method.empty() && middle.empty() && tail.empty()) return fail(errc::missing_argument, "method is empty");
+        if (method.empty() && middle.empty() && tail.empty())
+            return fail(errc::missing_argument, "method is empty");
         for (std::string_view part : {method, middle, tail})
-            if (!append_json_string_content(out_, part)) return fail(errc::invalid_argument, "method is not valid UTF-8");
+            if (!append_json_string_content(out_, part))
+                return fail(errc::invalid_argument, "method is not valid UTF-8");
         out_.push_back('"');
         return true;
     }
@@ -109,7 +112,8 @@ public:
         for (const auto& [key, v] : points) {
             if (first_written) out_.push_back(',');
             first_written = true;
-            if (key.empty()) return fail(errc::invalid_argument, "field '" + field.name() + "' has an empty identifier");
+            if (key.empty())
+                return fail(errc::invalid_argument, "field '" + field.name() + "' has an empty identifier");
             if (!append_json_string(out_, key)) {
                 return fail(errc::invalid_argument,
                             "field '" + field.name() + "' has an identifier that is not valid UTF-8");
@@ -211,7 +215,8 @@ inline Status check_json_text(std::string_view json) {
 
 inline bool PayloadWriter::raw_json(std::string_view json, std::string_view field) {
     if (Status valid = check_json_text(json); !valid) {
-        const errc code = valid.code() == errc::input_too_large ? errc::payload_too_large : errc::invalid_argument;
+        const errc code =
+            valid.code() == errc::input_too_large ? errc::payload_too_large : errc::invalid_argument;
         return fail(code, "field '" + std::string(field) + "' is not valid JSON: " + valid.error().detail);
     }
     out_.append(json);

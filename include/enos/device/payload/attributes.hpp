@@ -37,9 +37,11 @@ inline Status encode_name_list(std::string& out, std::string_view id, std::strin
 } // namespace detail
 
 /// thing.attribute.query; no names = all attributes.
-inline Status encode_attribute_query(std::string& out, std::string_view id, const std::vector<std::string>& names) {
-    return detail::encode_name_list(out, id, "thing.attribute.query", ",\"params\":{\"attributes\":",
-                                    "params.attributes", names, limits::max_attributes);
+inline Status encode_attribute_query(std::string& out, std::string_view id,
+                                     const std::vector<std::string>& names) {
+    return detail::encode_name_list(out, id, "thing.attribute.query",
+                                    ",\"params\":{\"attributes\":", "params.attributes", names,
+                                    limits::max_attributes);
 }
 
 /// thing.attribute.update: identifier -> value.
@@ -55,22 +57,25 @@ inline Status encode_attribute_update(std::string& out, std::string_view id, con
 }
 
 /// thing.attribute.delete; no names = nothing deleted.
-inline Status encode_attribute_delete(std::string& out, std::string_view id, const std::vector<std::string>& names) {
-    return detail::encode_name_list(out, id, "thing.attribute.delete", ",\"params\":{\"attributes\":",
-                                    "params.attributes", names, limits::max_attributes);
+inline Status encode_attribute_delete(std::string& out, std::string_view id,
+                                      const std::vector<std::string>& names) {
+    return detail::encode_name_list(out, id, "thing.attribute.delete",
+                                    ",\"params\":{\"attributes\":", "params.attributes", names,
+                                    limits::max_attributes);
 }
 
 /// thing.tag.query; no names = all tags.
 inline Status encode_tag_query(std::string& out, std::string_view id, const std::vector<std::string>& names) {
-    return detail::encode_name_list(out, id, "thing.tag.query", ",\"params\":{\"tags\":", "params.tags", names,
-                                    limits::max_tags);
+    return detail::encode_name_list(out, id, "thing.tag.query", ",\"params\":{\"tags\":", "params.tags",
+                                    names, limits::max_tags);
 }
 
 /// thing.tag.update: key -> value pairs, both non-empty; params is an array of {tagKey, tagValue}.
 inline Status encode_tag_update(std::string& out, std::string_view id,
                                 const std::vector<std::pair<std::string, std::string>>& tags) {
     detail::PayloadWriter w(out);
-    if (!w.begin_request(id, "thing.tag.update") || !detail::check_count(w, tags.size(), limits::max_tags, "params"))
+    if (!w.begin_request(id, "thing.tag.update") ||
+        !detail::check_count(w, tags.size(), limits::max_tags, "params"))
         return w.error();
     w.raw(",\"params\":[");
     for (std::size_t i = 0; i < tags.size(); ++i) {
@@ -86,9 +91,10 @@ inline Status encode_tag_update(std::string& out, std::string_view id,
 }
 
 /// thing.tag.delete
-inline Status encode_tag_delete(std::string& out, std::string_view id, const std::vector<std::string>& names) {
-    return detail::encode_name_list(out, id, "thing.tag.delete", ",\"params\":{\"tags\":", "params.tags", names,
-                                    limits::max_tags);
+inline Status encode_tag_delete(std::string& out, std::string_view id,
+                                const std::vector<std::string>& names) {
+    return detail::encode_name_list(out, id, "thing.tag.delete", ",\"params\":{\"tags\":", "params.tags",
+                                    names, limits::max_tags);
 }
 
 /// "data" of a thing.attribute.query reply: attribute -> value.

@@ -36,12 +36,13 @@ inline Result<Points> decode_service_params(std::string_view params_json) {
 
 /// §4.10 thing.activate.info
 inline Result<ActivateInfo> decode_activate_info(std::string_view params_json) {
-    return detail::decode_object<ActivateInfo>(params_json, "params", [](detail::ObjectReader& r, ActivateInfo& a) {
-        r.required("productKey", a.product_key)
-            .required("deviceKey", a.device_key)
-            .required("deviceSecret", a.device_secret)
-            .optional("assetId", a.asset_id);
-    });
+    return detail::decode_object<ActivateInfo>(params_json, "params",
+                                               [](detail::ObjectReader& r, ActivateInfo& a) {
+                                                   r.required("productKey", a.product_key)
+                                                       .required("deviceKey", a.device_key)
+                                                       .required("deviceSecret", a.device_secret)
+                                                       .optional("assetId", a.asset_id);
+                                               });
 }
 
 } // namespace enos::device

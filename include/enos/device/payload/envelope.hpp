@@ -29,7 +29,8 @@ inline Status check_qos(int qos) {
 }
 
 /// {"id":id,"version":"1.1","method":method,"params":params}. A null `params` is written as {}.
-inline Status encode_request(std::string& out, std::string_view id, std::string_view method, const Value& params) {
+inline Status encode_request(std::string& out, std::string_view id, std::string_view method,
+                             const Value& params) {
     detail::PayloadWriter w(out);
     if (!w.begin_request(id, method)) return w.error();
     w.raw(",\"params\":");
@@ -97,8 +98,8 @@ struct Reply {
 /// A request envelope as received: commands from the cloud, and on the hub side the device's
 /// requests.
 struct Request {
-    std::string id;          ///< as sent; a numeric id is given in decimal
-    std::string version;     ///< empty when absent
+    std::string id;      ///< as sent; a numeric id is given in decimal
+    std::string version; ///< empty when absent
     std::string method;
     std::string params_json; ///< compact JSON text of "params"; empty when absent or null
     std::optional<bool> allow_offline_sub_device, skip_invalid_measurepoints; ///< batch flags, when present
@@ -166,7 +167,8 @@ inline Result<Reply> decode_reply(std::string_view payload) {
     if (message == nullptr || message->is_null()) message = envelope.find("msg");
     if (message != nullptr && !message->is_null()) {
         if (!message->is_string())
-            return detail::wrong_type_error(envelope.find("message") ? "message" : "msg", "a string", *message);
+            return detail::wrong_type_error(envelope.find("message") ? "message" : "msg", "a string",
+                                            *message);
         reply.message = message->as_string();
     }
     reply.data_json = detail::member_json(envelope, "data");

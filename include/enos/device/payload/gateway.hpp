@@ -32,7 +32,8 @@ struct SubDeviceRegistration {
     std::string product_key; ///< mandatory
     std::string device_key;  ///< empty: the cloud generates one
     std::string name;        ///< deviceName.defaultValue
-    std::vector<std::pair<std::string, std::string>> localized_names; ///< deviceName.i18nValue: locale -> name
+    std::vector<std::pair<std::string, std::string>>
+        localized_names;     ///< deviceName.i18nValue: locale -> name
     std::string description; ///< deviceDesc
     std::string timezone;    ///< UTC offset, e.g. "+08:00"
     Points attributes;       ///< deviceAttributes
@@ -41,10 +42,10 @@ struct SubDeviceRegistration {
 /// What a gateway needs to sign for one sub-device (topo add, login).
 struct SubDeviceCredentials {
     std::string product_key, device_key;
-    std::string secret;     ///< deviceSecret, or the sub-product's productSecret for dynamic activation
+    std::string secret; ///< deviceSecret, or the sub-product's productSecret for dynamic activation
     SecureMode mode = SecureMode::static_secret; ///< login only: static_secret or dynamic_activation
-    std::string client_id;  ///< empty: "{pk}.{dk}.{timestamp}", as the reference SDK does
-    std::string timestamp;  ///< epoch ms as a decimal string; empty: now
+    std::string client_id; ///< empty: "{pk}.{dk}.{timestamp}", as the reference SDK does
+    std::string timestamp; ///< epoch ms as a decimal string; empty: now
     SignMethod method = SignMethod::sha256;
     HexCase hex_case = HexCase::platform;
 };
@@ -113,7 +114,8 @@ inline bool check_login_mode(PayloadWriter& w, SecureMode mode, const Field& fie
 inline bool write_signed_sub_device(PayloadWriter& w, const SubDeviceCredentials& c, std::string_view list,
                                     std::size_t index, bool with_secure_mode) {
     if (!write_identity(w, c.product_key, c.device_key, list, index)) return false;
-    if (c.secret.empty()) return w.fail(errc::missing_argument, "secret of " + Field(list, index).name() + " is empty");
+    if (c.secret.empty())
+        return w.fail(errc::missing_argument, "secret of " + Field(list, index).name() + " is empty");
     const std::string timestamp = c.timestamp.empty() ? now_ms_string() : c.timestamp;
     const std::string client_id =
         c.client_id.empty() ? c.product_key + "." + c.device_key + "." + timestamp : c.client_id;
@@ -152,7 +154,8 @@ inline void read_login(ObjectReader& r, SubDeviceLogin& d) {
 inline Status encode_device_register(std::string& out, std::string_view id,
                                      const std::vector<SubDeviceRegistration>& devices) {
     detail::PayloadWriter w(out);
-    if (!w.begin_request(id, "thing.device.register") || !detail::check_not_empty(w, devices.size(), "params") ||
+    if (!w.begin_request(id, "thing.device.register") ||
+        !detail::check_not_empty(w, devices.size(), "params") ||
         !detail::check_count(w, devices.size(), limits::max_registrations, "params"))
         return w.error();
     w.raw(",\"params\":[");
@@ -179,9 +182,12 @@ inline Status encode_device_register(std::string& out, std::string_view id,
                 w.raw(d.name.empty() ? "\"i18nValue\":{" : ",\"i18nValue\":{");
                 for (std::size_t n = 0; n < d.localized_names.size(); ++n) {
                     if (n != 0) w.raw(',');
-                    if (!w.required_string(d.localized_names[n].first, {"params", i, ".deviceName.i18nValue"})) return w.error();
+                    if (!w.required_string(d.localized_names[n].first,
+                                           {"params", i, ".deviceName.i18nValue"}))
+                        return w.error();
                     w.raw(':');
-                    if (!w.string(d.localized_names[n].second, {"params", i, ".deviceName.i18nValue"})) return w.error();
+                    if (!w.string(d.localized_names[n].second, {"params", i, ".deviceName.i18nValue"}))
+                        return w.error();
                 }
                 w.raw('}');
             }
@@ -206,7 +212,8 @@ inline Status encode_device_register(std::string& out, std::string_view id,
 }
 
 /// thing.topo.add: binds sub-devices to the gateway, each with its signature.
-inline Status encode_topo_add(std::string& out, std::string_view id, const std::vector<SubDeviceCredentials>& devices) {
+inline Status encode_topo_add(std::string& out, std::string_view id,
+                              const std::vector<SubDeviceCredentials>& devices) {
     detail::PayloadWriter w(out);
     if (!w.begin_request(id, "thing.topo.add") || !detail::check_not_empty(w, devices.size(), "params"))
         return w.error();
@@ -227,7 +234,8 @@ inline Status encode_topo_get(std::string& out, std::string_view id) {
 }
 
 /// thing.topo.delete
-inline Status encode_topo_delete(std::string& out, std::string_view id, const std::vector<DeviceIdentity>& devices) {
+inline Status encode_topo_delete(std::string& out, std::string_view id,
+                                 const std::vector<DeviceIdentity>& devices) {
     detail::PayloadWriter w(out);
     if (!w.begin_request(id, "thing.topo.delete") || !detail::check_not_empty(w, devices.size(), "params"))
         return w.error();
@@ -235,7 +243,8 @@ inline Status encode_topo_delete(std::string& out, std::string_view id, const st
     for (std::size_t i = 0; i < devices.size(); ++i) {
         if (i != 0) w.raw(',');
         w.raw('{');
-        if (!detail::write_identity(w, devices[i].product_key, devices[i].device_key, "params", i)) return w.error();
+        if (!detail::write_identity(w, devices[i].product_key, devices[i].device_key, "params", i))
+            return w.error();
         w.raw('}');
     }
     w.raw("]}");
@@ -249,7 +258,8 @@ inline Status encode_sub_login(std::string& out, std::string_view id, const SubD
     detail::PayloadWriter w(out);
     if (!w.begin_request(id, "combine.login")) return w.error();
     w.raw(",\"params\":{");
-    if (!detail::write_signed_sub_device(w, device, "params", detail::Field::no_index, true)) return w.error();
+    if (!detail::write_signed_sub_device(w, device, "params", detail::Field::no_index, true))
+        return w.error();
     if (clean_session) w.raw(",\"cleanSession\":\"true\"");
     w.raw("}}");
     return w.finish();
@@ -281,13 +291,15 @@ inline Status encode_sub_login_batch(std::string& out, std::string_view id, cons
             !detail::check_login_mode(w, d.mode, {"params.subDevices", i, ".secureMode"}))
             return w.error();
         if (d.secret.empty()) {
-            w.fail(errc::missing_argument, "secret of " + detail::Field("params.subDevices", i).name() + " is empty");
+            w.fail(errc::missing_argument,
+                   "secret of " + detail::Field("params.subDevices", i).name() + " is empty");
             return w.error();
         }
         w.raw(",\"secureMode\":\"");
         w.integer(static_cast<int>(d.mode));
         w.raw("\",\"sign\":\"");
-        w.raw(sign({batch.client_id, d.device_key, d.product_key, timestamp}, d.secret, batch.method, batch.hex_case));
+        w.raw(sign({batch.client_id, d.device_key, d.product_key, timestamp}, d.secret, batch.method,
+                   batch.hex_case));
         w.raw("\"}");
     }
     w.raw("]}}");
@@ -300,19 +312,21 @@ inline Status encode_sub_logout(std::string& out, std::string_view id, std::stri
     detail::PayloadWriter w(out);
     if (!w.begin_request(id, "combine.logout")) return w.error();
     w.raw(",\"params\":{");
-    if (!detail::write_identity(w, product_key, device_key, "params", detail::Field::no_index)) return w.error();
+    if (!detail::write_identity(w, product_key, device_key, "params", detail::Field::no_index))
+        return w.error();
     w.raw("}}");
     return w.finish();
 }
 
 /// "data" of a thing.device.register reply.
 inline Result<std::vector<RegisteredDevice>> decode_device_register_reply(std::string_view data_json) {
-    return detail::decode_list<RegisteredDevice>(data_json, "data", [](detail::ObjectReader& r, RegisteredDevice& d) {
-        r.required("productKey", d.product_key)
-            .required("deviceKey", d.device_key)
-            .optional("deviceSecret", d.device_secret)
-            .optional("assetId", d.asset_id);
-    });
+    return detail::decode_list<RegisteredDevice>(data_json, "data",
+                                                 [](detail::ObjectReader& r, RegisteredDevice& d) {
+                                                     r.required("productKey", d.product_key)
+                                                         .required("deviceKey", d.device_key)
+                                                         .optional("deviceSecret", d.device_secret)
+                                                         .optional("assetId", d.asset_id);
+                                                 });
 }
 
 /// "data" of a thing.topo.get reply: the gateway's sub-devices.
@@ -327,10 +341,11 @@ inline Result<SubDeviceLogin> decode_sub_login_reply(std::string_view data_json)
 
 /// "data" of a combine.login.batch reply; absent lists are empty.
 inline Result<BatchLoginResult> decode_sub_login_batch_reply(std::string_view data_json) {
-    return detail::decode_object<BatchLoginResult>(data_json, "data", [](detail::ObjectReader& r, BatchLoginResult& b) {
-        r.optional_list("loginedSubDevices", b.logged_in, detail::read_login)
-            .optional_list("failedSubDevices", b.failed, detail::read_identity);
-    });
+    return detail::decode_object<BatchLoginResult>(
+        data_json, "data", [](detail::ObjectReader& r, BatchLoginResult& b) {
+            r.optional_list("loginedSubDevices", b.logged_in, detail::read_login)
+                .optional_list("failedSubDevices", b.failed, detail::read_identity);
+        });
 }
 
 /// "params" of combine.enable / combine.disable / combine.delete (§4.6): the affected sub-devices.

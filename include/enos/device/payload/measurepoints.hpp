@@ -40,7 +40,8 @@ struct IntegrationRecord {
 inline Status encode_measurepoint_post(std::string& out, std::string_view id, const Points& points,
                                        std::optional<std::int64_t> time_ms, bool resume = false) {
     detail::PayloadWriter w(out);
-    if (!w.begin_request(id, resume ? "thing.measurepoint.resume" : "thing.measurepoint.post")) return w.error();
+    if (!w.begin_request(id, resume ? "thing.measurepoint.resume" : "thing.measurepoint.post"))
+        return w.error();
     w.raw(",\"params\":{\"measurepoints\":");
     if (!w.points(points, "params.measurepoints") || !w.time(",\"time\":", time_ms, "params.time"))
         return w.error();
@@ -125,8 +126,9 @@ inline Status encode_integration(std::string& out, std::string_view id, std::str
         w.raw("{\"deviceKey\":");
         if (!w.required_string(record.device_key, {"params", i, ".deviceKey"})) return w.error();
         if (record.values.size() > max_values) {
-            w.fail(errc::too_many_items, "field '" + Field("params", i, values_key).name() + "' has " + std::to_string(record.values.size()) +
-                                             " items; the limit is " + std::to_string(max_values));
+            w.fail(errc::too_many_items, "field '" + Field("params", i, values_key).name() + "' has " +
+                                             std::to_string(record.values.size()) + " items; the limit is " +
+                                             std::to_string(max_values));
             return w.error();
         }
         if (!w.time(",\"time\":", record.time_ms, {"params", i, ".time"})) return w.error();

@@ -16,19 +16,19 @@ namespace enos::device {
 
 /// Negative progress steps: why an upgrade failed. Values below -5 are free for the application.
 enum class OtaFailure : int {
-    upgrade_failed = -1,      ///< cause not given
+    upgrade_failed = -1, ///< cause not given
     download_failed = -2,
     verification_failed = -3,
-    write_failed = -4,        ///< burning / flashing
-    ignored = -5,             ///< the device declined this upgrade
+    write_failed = -4, ///< burning / flashing
+    ignored = -5,      ///< the device declined this upgrade
 };
 
 /// A firmware offer: the upgrade command's params, or one entry of an ota.device.getversion reply.
 struct Firmware {
     std::string version;
-    std::string file_url;    ///< path on the EnOS file service
-    std::string sign;        ///< digest of the file, hex
-    std::string sign_method; ///< e.g. "md5"
+    std::string file_url;                  ///< path on the EnOS file service
+    std::string sign;                      ///< digest of the file, hex
+    std::string sign_method;               ///< e.g. "md5"
     std::optional<std::int64_t> file_size; ///< bytes
 };
 
@@ -49,7 +49,8 @@ inline Status encode_ota_getversion(std::string& out, std::string_view id) {
 
 /// ota.device.progress: `step` 0..100 is percent done, a negative step a failure (see OtaFailure).
 /// The step travels as a string; `desc` (optional) says what happened.
-inline Status encode_ota_progress(std::string& out, std::string_view id, int step, std::string_view desc = {}) {
+inline Status encode_ota_progress(std::string& out, std::string_view id, int step,
+                                  std::string_view desc = {}) {
     detail::PayloadWriter w(out);
     if (!w.begin_request(id, "ota.device.progress")) return w.error();
     if (step > 100) {

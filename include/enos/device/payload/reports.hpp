@@ -88,7 +88,8 @@ inline Status encode_log_post(std::string& out, std::string_view id, const Devic
 }
 
 /// network.status.report
-inline Status encode_network_status_report(std::string& out, std::string_view id, const NetworkStatus& status) {
+inline Status encode_network_status_report(std::string& out, std::string_view id,
+                                           const NetworkStatus& status) {
     detail::PayloadWriter w(out);
     if (!w.begin_request(id, "network.status.report")) return w.error();
     w.raw(",\"params\":{\"reportTime\":");
