@@ -55,9 +55,11 @@
 
 namespace enos::device {
 
+class DeviceClient;
 namespace detail {
 class ClientCore;
-}
+void run_due_timers(DeviceClient& client);
+} // namespace detail
 
 /// A successful reply of the cloud (code 200).
 struct Response {
@@ -245,6 +247,7 @@ public:
     explicit DeviceClient(std::shared_ptr<detail::ClientCore> core) noexcept;
 
 private:
+    friend void detail::run_due_timers(DeviceClient& client);
     std::shared_ptr<detail::ClientCore> core_;
 };
 

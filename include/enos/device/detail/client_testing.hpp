@@ -1,0 +1,21 @@
+// Hooks for the SDK's own unit tests: a client over a substitute transport and clock. Not part of
+// the stable API.
+#pragma once
+
+#include <enos/device/client.hpp>
+#include <enos/device/detail/clock.hpp>
+#include <enos/device/detail/transport.hpp>
+
+#include <memory>
+
+namespace enos::device::detail {
+
+/// Like DeviceClient::create(), with the given transport and clock.
+Result<DeviceClient> create_client(ClientOptions options, std::unique_ptr<Transport> transport,
+                                   std::shared_ptr<const Clock> clock);
+
+/// Runs the timers that are due by the client's clock, on the calling thread (for a manual clock;
+/// with the steady clock the SDK's timer thread does it by itself).
+void run_due_timers(DeviceClient& client);
+
+} // namespace enos::device::detail

@@ -1,0 +1,1055 @@
+#include "client/client_core.hpp"
+
+#include "crypto/tls_check.hpp"
+
+#include <enos/device/payload.hpp>
+#include <enos/device/topics.hpp>
+
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <fstream>
+#include <sstream>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+namespace enos::device::detail {
+namespace {
+
+// '#' cannot appear in a topic name, so "reply topic#id" is unambiguous.
+std::string pending_key(const std::string& reply_topic, std::string_view id) {
+    std::string key;
+    key.reserve(reply_topic.size() + 1 + id.size());
+    key.append(reply_topic).append(1, '#').append(id);
+    return key;
+}
+
+constexpr std::size_t remembered_expired_keys = 4096;
+
+bool is_refusal(const Error& e) {
+    return e == errc::bad_credentials || e == errc::not_authorized || e == errc::identifier_rejected ||
+           e == errc::protocol_rejected;
+}
+
+bool has_scheme(const std::string& url, std::string_view scheme) { return url.compare(0, scheme.size(), scheme) == 0; }
+
+std::string trim(std::string text) {
+    const char* space = " \t\r\n";
+    const std::size_t first = text.find_first_not_of(space);
+    if (first == std::string::npos) return {};
+    return text.substr(first, text.find_last_not_of(space) - first + 1);
+}
+
+/// The stored device secret; empty when there is no file yet.
+Result<std::string> read_secret_file(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+        if (errno == ENOENT) return std::string{};
+        return Error{errc::store_error, "cannot read the device secret file '" + path + "': " + std::strerror(errno)};
+    }
+    std::ostringstream text;
+    text << in.rdbuf();
+    return trim(text.str());
+}
+
+/// Written to a temporary file, flushed to disk and renamed, so a crash never leaves half a secret.
+Status write_secret_file(const std::string& path, const std::string& secret) {
+    const std::string temp = path + ".tmp";
+    auto fail = [&](const char* step) {
+        return Error{errc::store_error,
+                     std::string("cannot store the device secret in '") + path + "' (" + step + "): " + std::strerror(errno)};
+    };
+    const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) return fail("open");
+    const std::string line = secret + "\n";
+    const bool written = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());
+    const bool synced = written && ::fsync(fd) == 0;
+    ::close(fd);
+    if (!written || !synced) {
+        ::unlink(temp.c_str());
+        return fail(written ? "fsync" : "write");
+    }
+    if (::rename(temp.c_str(), path.c_str()) != 0) {
+        ::unlink(temp.c_str());
+        return fail("rename");
+    }
+    return {};
+}
+
+Status validate(const ClientOptions& o) {
+    if (Status s = check_key("product_key", o.product_key); !s) return s;
+    if (Status s = check_key("device_key", o.device_key); !s) return s;
+    if (!has_scheme(o.server_url, "tcp://") && !has_scheme(o.server_url, "ssl://"))
+        return Error{errc::invalid_argument, "server_url must start with tcp:// or ssl:// (got '" + o.server_url + "')"};
+    if (o.keep_alive < std::chrono::seconds(60) || o.keep_alive > std::chrono::seconds(300))
+        return Error{errc::invalid_argument, "keep_alive must be 60..300 s (EnOS accepts no other heartbeat)"};
+    if (o.connect_timeout <= std::chrono::milliseconds(0) || o.request_timeout <= std::chrono::milliseconds(0) ||
+        o.activation_timeout <= std::chrono::milliseconds(0) || o.shutdown_timeout < std::chrono::milliseconds(0))
+        return Error{errc::invalid_argument, "timeouts must be positive"};
+    if (o.max_inflight < 1) return Error{errc::invalid_argument, "max_inflight must be at least 1"};
+    if (o.device_secret.empty() && o.product_secret.empty() && o.device_secret_file.empty())
+        return Error{errc::missing_argument,
+                     "no secret: set device_secret, or product_secret for dynamic activation"};
+    // The credentials are rebuilt at every connect; check once now that they can be built at all.
+    CredentialInput in;
+    in.product_key = o.product_key;
+    in.device_key = o.device_key;
+    in.secret = "x";
+    in.method = o.sign_method;
+    in.hex_case = o.hex_case;
+    in.client_id = o.client_id;
+    if (auto c = make_connect_credentials(in); !c) return c.error();
+    if (has_scheme(o.server_url, "ssl://")) return check_tls_files(o.tls, std::time(nullptr));
+    if (!o.tls.cert_file.empty() || !o.tls.key_file.empty())
+        return Error{errc::invalid_argument, "a client certificate needs an ssl:// server_url"};
+    return {};
+}
+
+} // namespace
+
+// ---- construction and teardown ----------------------------------------------------------------
+
+ClientCore::ClientCore(ClientOptions options, std::unique_ptr<Transport> transport, std::shared_ptr<const Clock> clock)
+    : options_(std::move(options)),
+      clock_(std::move(clock)),
+      transport_(std::move(transport)),
+      dispatcher_(std::make_shared<Dispatcher>()),
+      timers_(clock_),
+      backoff_(options_.reconnect_backoff,
+               std::hash<std::string>{}(options_.product_key + "/" + options_.device_key) ^
+                   static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count())),
+      device_secret_(options_.device_secret) {}
+
+Result<std::shared_ptr<ClientCore>> ClientCore::create(ClientOptions options, std::unique_ptr<Transport> transport,
+                                                       std::shared_ptr<const Clock> clock) {
+    if (Status s = validate(options); !s) return s.error();
+    std::shared_ptr<ClientCore> core(new ClientCore(std::move(options), std::move(transport), std::move(clock)));
+    std::weak_ptr<ClientCore> weak = core;
+    core->transport_->set_events(TransportEvents{
+        [weak](const std::string& topic, const std::string& payload) {
+            if (auto c = weak.lock()) c->on_message(topic, payload);
+        },
+        [weak](const Error& cause) {
+            if (auto c = weak.lock()) c->on_connection_lost(cause);
+        }});
+    return core;
+}
+
+ClientCore::~ClientCore() {
+    shutdown();
+}
+
+void ClientCore::shutdown() {
+    Failed failed;
+    Events events;
+    {
+        std::lock_guard lock(mutex_);
+        if (closing_) return;
+        closing_ = true;
+        end_session_locked(Error{errc::shutting_down, "the client is being destroyed"}, failed);
+        state_ = ConnectionState::closed;
+        ConnectionEvent closed;
+        closed.kind = ConnectionEventKind::closed;
+        closed.state = state_;
+        events.push_back(closed);
+    }
+    changed_.notify_all();
+    run_failed(failed);
+    {
+        std::lock_guard link(link_mutex_);
+        transport_->disconnect(options_.shutdown_timeout);  // no transport callback runs after this
+    }
+    emit(events);
+    timers_.stop();
+    dispatcher_->stop(options_.shutdown_timeout);
+}
+
+// ---- small helpers ---------------------------------------------------------------------------------
+
+void ClientCore::log(LogLevel level, const std::string& message) const {
+    if (level < options_.log_level || level == LogLevel::off || !options_.log_sink) return;
+    try {
+        options_.log_sink(level, message);
+    } catch (...) {
+    }
+}
+
+void ClientCore::post(Dispatcher::Task task) {
+    if (!dispatcher_->post(std::move(task))) task();
+}
+
+void ClientCore::emit(Events& events) {
+    for (ConnectionEvent& event : events) {
+        std::weak_ptr<ClientCore> weak = weak_from_this();
+        post([weak, event] {
+            auto core = weak.lock();
+            if (!core) return;
+            std::shared_ptr<const ConnectionHandler> handler;
+            {
+                std::lock_guard lock(core->handlers_mutex_);
+                handler = core->connection_handler_;
+            }
+            if (!handler || !*handler) return;
+            try {
+                (*handler)(event);
+            } catch (const std::exception& e) {
+                core->log(LogLevel::error, std::string("connection handler threw: ") + e.what());
+            } catch (...) {
+                core->log(LogLevel::error, "connection handler threw");
+            }
+        });
+    }
+    events.clear();
+}
+
+void ClientCore::run_failed(Failed& failed) {
+    for (auto& [done, error] : failed) done(std::move(error));
+    failed.clear();
+}
+
+std::shared_ptr<bool> ClientCore::wake_at_locked(Clock::time_point when) {
+    auto flag = std::make_shared<bool>(false);
+    std::weak_ptr<ClientCore> weak = weak_from_this();
+    timers_.schedule(when, [weak, flag] {
+        if (auto core = weak.lock()) {
+            {
+                std::lock_guard lock(core->mutex_);
+                *flag = true;
+            }
+            core->changed_.notify_all();
+        }
+    });
+    return flag;
+}
+
+ConnectionState ClientCore::state() const {
+    std::lock_guard lock(mutex_);
+    return state_;
+}
+
+ClientStats ClientCore::stats() const {
+    ClientStats s;
+    s.connects = counters_.connects;
+    s.connection_losses = counters_.connection_losses;
+    s.requests_sent = counters_.requests_sent;
+    s.replies_received = counters_.replies_received;
+    s.requests_timed_out = counters_.requests_timed_out;
+    s.requests_failed = counters_.requests_failed;
+    s.late_replies = counters_.late_replies;
+    s.unmatched_replies = counters_.unmatched_replies;
+    s.commands_received = counters_.commands_received;
+    s.commands_replied = counters_.commands_replied;
+    s.commands_unhandled = counters_.commands_unhandled;
+    s.commands_failed = counters_.commands_failed;
+    s.commands_malformed = counters_.commands_malformed;
+    s.messages_ignored = counters_.messages_ignored;
+    std::lock_guard lock(mutex_);
+    s.pending_requests = pending_.size();
+    return s;
+}
+
+void ClientCore::set_connection_handler(ConnectionHandler handler) {
+    auto shared = std::make_shared<const ConnectionHandler>(std::move(handler));
+    std::lock_guard lock(handlers_mutex_);
+    connection_handler_ = std::move(shared);
+}
+
+void ClientCore::set_service_handler(std::string service_id, HandlerSlot slot) {
+    std::lock_guard lock(handlers_mutex_);
+    if (slot)
+        services_[std::move(service_id)] = std::make_shared<const HandlerSlot>(std::move(slot));
+    else
+        services_.erase(service_id);
+}
+
+void ClientCore::set_rrpc_handler(HandlerSlot slot) {
+    std::lock_guard lock(handlers_mutex_);
+    rrpc_ = slot ? std::make_shared<const HandlerSlot>(std::move(slot)) : nullptr;
+}
+
+void ClientCore::set_command_handler(CommandKind kind, HandlerSlot slot) {
+    std::lock_guard lock(handlers_mutex_);
+    if (slot)
+        commands_[kind] = std::make_shared<const HandlerSlot>(std::move(slot));
+    else
+        commands_.erase(kind);
+}
+
+// ---- connecting ------------------------------------------------------------------------------------
+
+Result<TransportConnectParams> ClientCore::connect_params_locked(bool activation) const {
+    CredentialInput in;
+    in.product_key = options_.product_key;
+    in.device_key = options_.device_key;
+    in.secret = activation ? options_.product_secret : device_secret_;
+    in.mode = activation ? SecureMode::dynamic_activation : SecureMode::static_secret;
+    in.method = options_.sign_method;
+    in.hex_case = options_.hex_case;
+    in.client_id = options_.client_id;
+    Result<ConnectCredentials> credentials = make_connect_credentials(in);
+    if (!credentials) return credentials.error();
+    TransportConnectParams p;
+    p.server_url = options_.server_url;
+    p.client_id = std::move(credentials->client_id);
+    p.username = std::move(credentials->username);
+    p.password = std::move(credentials->password);
+    p.keep_alive = options_.keep_alive;
+    p.connect_timeout = options_.connect_timeout;
+    p.max_inflight = options_.max_inflight;
+    p.tcp_nodelay = options_.tcp_nodelay;
+    p.tls = options_.tls;
+    return p;
+}
+
+std::vector<std::string> ClientCore::command_topics(bool activation) const {
+    const std::string& pk = options_.product_key;
+    const std::string& dk = options_.device_key;
+    if (activation) return {command_topic(DownKind::activate_info, pk, dk)};
+    if (!options_.subscribe_commands) return {};
+    // thing/service/+ also matches the device's own ".../service/{id}_reply" publishes; those echoes
+    // are recognised and dropped in on_message().
+    return {command_topic(DownKind::service_invoke, pk, dk, "+"),
+            command_topic(DownKind::measurepoint_set, pk, dk),
+            command_topic(DownKind::measurepoint_get, pk, dk),
+            command_topic(DownKind::rrpc_request, pk, dk, "+"),
+            command_topic(DownKind::raw_down, pk, dk),
+            command_topic(DownKind::sub_device_enable, pk, dk),
+            command_topic(DownKind::sub_device_disable, pk, dk),
+            command_topic(DownKind::sub_device_delete, pk, dk),
+            command_topic(DownKind::device_enable, pk, dk),
+            command_topic(DownKind::device_disable, pk, dk),
+            command_topic(DownKind::device_delete, pk, dk),
+            command_topic(DownKind::ota_upgrade, pk, dk),
+            command_topic(DownKind::traffic_control, pk, dk)};
+}
+
+Status ClientCore::connect() {
+    std::unique_lock lock(mutex_);
+    changed_.wait(lock, [&] { return closing_ || state_ != ConnectionState::connecting; });
+    if (closing_) return Error{errc::shutting_down, "the client is closed"};
+    if (state_ == ConnectionState::connected) return {};
+
+    if (has_scheme(options_.server_url, "ssl://"))  // certificates expire and clocks jump
+        if (Status s = check_tls_files(options_.tls, std::time(nullptr)); !s) return s;
+    if (options_.device_secret.empty() && !options_.device_secret_file.empty()) {
+        Result<std::string> stored = read_secret_file(options_.device_secret_file);
+        if (!stored) return stored.error();
+        if (!stored->empty()) device_secret_ = std::move(*stored);
+    }
+    if (device_secret_.empty()) {
+        if (Status s = activate(lock); !s) return s;
+    }
+    Status result = connect_once(false, lock);
+    if (result) want_connected_ = true;
+    return result;
+}
+
+Status ClientCore::connect_once(bool activation, std::unique_lock<std::mutex>& lock) {
+    const std::uint64_t session = ++session_;
+    Result<TransportConnectParams> params = connect_params_locked(activation);
+    if (!params) return params.error();
+    state_ = ConnectionState::connecting;
+    retry_attempt_ = 0;
+    Attempt& attempt = attempts_[session];
+    attempt.activation = activation;
+    backoff_.record_attempt(clock_->now());
+    lock.unlock();
+    launch(session);
+    lock.lock();
+    changed_.wait(lock, [&] { return attempts_[session].finished; });
+    Status result = attempts_[session].result;
+    attempts_.erase(session);
+    return result;
+}
+
+void ClientCore::launch(std::uint64_t session) {
+    std::weak_ptr<ClientCore> weak = weak_from_this();
+    std::lock_guard link(link_mutex_);
+    TransportConnectParams params;
+    {
+        std::lock_guard lock(mutex_);
+        if (session != session_ || closing_) return;  // superseded while we waited for the link lock
+        Result<TransportConnectParams> p = connect_params_locked(attempts_[session].activation);
+        if (!p) {
+            attempts_[session].finished = true;  // cannot happen after validate(); never leave a waiter
+            attempts_[session].result = p.error();
+            changed_.notify_all();
+            return;
+        }
+        params = std::move(*p);
+        // One bound for the whole attempt: TCP, TLS, CONNACK and the SUBACK of the command topics.
+        timers_.schedule(clock_->now() + options_.connect_timeout, [weak, session] {
+            if (auto core = weak.lock())
+                core->attempt_failed(session, Error{errc::timeout, "no answer from the broker within connect_timeout"});
+        });
+    }
+    log(LogLevel::debug, "connecting to " + params.server_url + " as " + params.client_id);
+    transport_->connect(params, [weak, session](Status status) {
+        if (auto core = weak.lock()) core->on_transport_connected(session, std::move(status));
+    });
+}
+
+void ClientCore::on_transport_connected(std::uint64_t session, Status status) {
+    if (!status) {
+        attempt_failed(session, status.error());
+        return;
+    }
+    std::vector<std::string> topics;
+    std::vector<std::string> reply_topics;
+    {
+        std::lock_guard lock(mutex_);
+        auto it = attempts_.find(session);
+        if (session != session_ || closing_ || it == attempts_.end()) return;
+        it->second.link_up = true;
+        topics = command_topics(it->second.activation);
+        // Clean session: the broker forgot every subscription, so the known reply topics are
+        // subscribed again before the link counts as up.
+        if (!it->second.activation)
+            for (const auto& [topic, sub] : reply_subscriptions_) reply_topics.push_back(topic);
+    }
+    const std::size_t command_count = topics.size();
+    topics.insert(topics.end(), reply_topics.begin(), reply_topics.end());
+    if (topics.empty()) {
+        on_session_subscribed(session, 0, reply_topics, std::vector<bool>{});
+        return;
+    }
+    std::weak_ptr<ClientCore> weak = weak_from_this();
+    Status s = transport_->subscribe(topics, 1, [weak, session, command_count, reply_topics](Result<std::vector<bool>> granted) {
+        if (auto core = weak.lock()) core->on_session_subscribed(session, command_count, reply_topics, std::move(granted));
+    });
+    if (!s) attempt_failed(session, s.error());
+}
+
+void ClientCore::on_session_subscribed(std::uint64_t session, std::size_t command_count,
+                                       const std::vector<std::string>& reply_topics,
+                                       Result<std::vector<bool>> granted) {
+    if (!granted) {
+        attempt_failed(session, granted.error());
+        return;
+    }
+    std::vector<bool>& ok = *granted;
+    ok.resize(command_count + reply_topics.size(), true);
+    Events events;
+    bool refused_commands = false;
+    for (std::size_t i = 0; i < command_count; ++i) refused_commands |= !ok[i];
+    {
+        std::lock_guard lock(mutex_);
+        auto it = attempts_.find(session);
+        if (session != session_ || closing_ || it == attempts_.end()) return;
+        for (std::size_t i = 0; i < reply_topics.size(); ++i)
+            reply_subscriptions_[reply_topics[i]].state = ok[command_count + i] ? SubState::active : SubState::none;
+        state_ = ConnectionState::connected;
+        next_id_ = 1;
+        expired_.clear();
+        expired_order_.clear();
+        backoff_.reset();
+        ++counters_.connects;
+        Attempt& attempt = it->second;
+        attempt.finished = true;
+        if (!attempt.activation) {
+            ConnectionEvent event;
+            event.kind = ConnectionEventKind::connected;
+            event.state = state_;
+            event.reconnect = attempt.automatic;
+            events.push_back(event);
+        }
+        if (attempt.automatic) attempts_.erase(it);  // nobody waits for automatic attempts
+        retry_attempt_ = 0;
+    }
+    changed_.notify_all();
+    if (refused_commands)
+        log(LogLevel::warn, "the broker refused some command subscriptions; commands arrive only if it delivers them anyway");
+    log(LogLevel::info, "connected to " + options_.server_url);
+    emit(events);
+}
+
+void ClientCore::attempt_failed(std::uint64_t session, const Error& error) {
+    Events events;
+    bool link_was_up = false;
+    {
+        std::lock_guard lock(mutex_);
+        auto it = attempts_.find(session);
+        if (session != session_ || closing_ || it == attempts_.end() || it->second.finished) return;
+        ++session_;  // whatever this attempt still reports is stale now
+        Attempt& attempt = it->second;
+        link_was_up = attempt.link_up;
+        attempt.finished = true;
+        attempt.result = error;
+        const bool automatic = attempt.automatic;
+        if (automatic) attempts_.erase(it);
+        ConnectionEvent event;
+        event.reason = error;
+        if (is_refusal(error)) {
+            // A wrong secret or a disabled device does not heal by retrying, and every retry counts
+            // against the platform's connect limits: report and wait for the application.
+            want_connected_ = false;
+            state_ = ConnectionState::disconnected;
+            event.kind = ConnectionEventKind::refused;
+            event.state = state_;
+            events.push_back(event);
+        } else if (automatic && want_connected_ && options_.auto_reconnect) {
+            schedule_retry_locked(error, events);
+        } else {
+            state_ = ConnectionState::disconnected;
+        }
+    }
+    changed_.notify_all();
+    log(LogLevel::warn, "connect attempt failed: " + error.message());
+    if (link_was_up) abort_link_later(session + 1);
+    emit(events);
+}
+
+void ClientCore::abort_link_later(std::uint64_t session) {
+    // The half-open link of a failed attempt is closed off the transport's thread (Paho forbids
+    // closing a client from its own callbacks), unless a newer attempt replaced it already.
+    std::weak_ptr<ClientCore> weak = weak_from_this();
+    timers_.schedule(clock_->now(), [weak, session] {
+        auto core = weak.lock();
+        if (!core) return;
+        std::lock_guard link(core->link_mutex_);
+        {
+            std::lock_guard lock(core->mutex_);
+            if (session != core->session_ || core->closing_) return;
+        }
+        core->transport_->disconnect(std::chrono::milliseconds(0));
+    });
+}
+
+void ClientCore::on_connection_lost(const Error& cause) {
+    Failed failed;
+    Events events;
+    {
+        std::lock_guard lock(mutex_);
+        // During an attempt the attempt's own callbacks report the failure.
+        if (state_ != ConnectionState::connected || closing_) return;
+        ++counters_.connection_losses;
+        end_session_locked(Error{errc::disconnected, cause.detail}, failed);
+        ConnectionEvent lost;
+        lost.kind = ConnectionEventKind::lost;
+        lost.reason = cause;
+        if (want_connected_ && options_.auto_reconnect) {
+            lost.state = ConnectionState::waiting_retry;
+            events.push_back(lost);
+            schedule_retry_locked(cause, events);
+        } else {
+            state_ = ConnectionState::disconnected;
+            lost.state = state_;
+            events.push_back(lost);
+        }
+    }
+    changed_.notify_all();
+    log(LogLevel::warn, "connection lost: " + cause.message());
+    run_failed(failed);
+    emit(events);
+}
+
+void ClientCore::end_session_locked(const Error& why, Failed& failed) {
+    ++session_;
+    for (auto& [key, pending] : pending_) {
+        failed.emplace_back(std::move(pending.done), why);
+        remember_expired_locked(key);
+    }
+    counters_.requests_failed += pending_.size();
+    pending_.clear();
+    deadlines_.clear();
+    for (auto& [topic, sub] : reply_subscriptions_) {
+        sub.state = SubState::none;  // clean session: the broker forgets them with the link
+        sub.waiting.clear();
+    }
+    for (auto& [id, attempt] : attempts_) {
+        if (attempt.finished) continue;
+        attempt.finished = true;
+        attempt.result = why;
+    }
+}
+
+void ClientCore::schedule_retry_locked(const Error& why, Events& events) {
+    state_ = ConnectionState::waiting_retry;
+    const auto delay = backoff_.next_delay(clock_->now());
+    ++retry_attempt_;
+    const std::uint64_t session = session_;
+    std::weak_ptr<ClientCore> weak = weak_from_this();
+    timers_.schedule(clock_->now() + delay, [weak, session] {
+        if (auto core = weak.lock()) core->on_retry_timer(session);
+    });
+    ConnectionEvent event;
+    event.kind = ConnectionEventKind::retrying;
+    event.state = state_;
+    event.reason = why;
+    event.retry_in = delay;
+    event.attempt = retry_attempt_;
+    events.push_back(event);
+}
+
+void ClientCore::on_retry_timer(std::uint64_t session) {
+    std::uint64_t attempt_session;
+    {
+        std::lock_guard lock(mutex_);
+        if (session != session_ || closing_ || state_ != ConnectionState::waiting_retry) return;
+        attempt_session = ++session_;
+        state_ = ConnectionState::connecting;
+        Attempt& attempt = attempts_[attempt_session];
+        attempt.automatic = true;
+        backoff_.record_attempt(clock_->now());
+    }
+    launch(attempt_session);
+}
+
+Status ClientCore::disconnect() {
+    Failed failed;
+    Events events;
+    {
+        std::lock_guard lock(mutex_);
+        if (closing_) return Error{errc::shutting_down, "the client is closed"};
+        want_connected_ = false;
+        const bool was_up = state_ != ConnectionState::disconnected;
+        end_session_locked(Error{errc::shutting_down, "disconnect() was called"}, failed);
+        state_ = ConnectionState::disconnected;
+        if (was_up) {
+            ConnectionEvent closed;
+            closed.kind = ConnectionEventKind::closed;
+            closed.state = state_;
+            events.push_back(closed);
+        }
+    }
+    changed_.notify_all();
+    run_failed(failed);
+    {
+        std::lock_guard link(link_mutex_);
+        transport_->disconnect(options_.shutdown_timeout);
+    }
+    emit(events);
+    return {};
+}
+
+// ---- dynamic activation (PROTOCOL.md §1.8) ------------------------------------------------------
+
+Status ClientCore::activate(std::unique_lock<std::mutex>& lock) {
+    if (options_.product_secret.empty())
+        return Error{errc::missing_argument,
+                     "no device secret: set device_secret, or product_secret for dynamic activation"};
+    activation_payload_.reset();
+    if (Status s = connect_once(true, lock); !s) {
+        Error e = s.error();
+        e.detail = "dynamic activation: " + e.detail;
+        return e;
+    }
+    const std::uint64_t session = session_;
+    auto give_up = wake_at_locked(clock_->now() + options_.activation_timeout);
+    changed_.wait(lock, [&] {
+        return activation_payload_ || *give_up || closing_ || session != session_;
+    });
+    std::optional<std::string> payload = std::move(activation_payload_);
+    activation_payload_.reset();
+    const bool link_still_up = session == session_ && !closing_;
+
+    auto end_link = [&] {
+        ++session_;
+        state_ = ConnectionState::disconnected;
+        lock.unlock();
+        {
+            std::lock_guard link(link_mutex_);
+            transport_->disconnect(options_.shutdown_timeout);
+        }
+        lock.lock();
+    };
+    if (!payload) {
+        if (link_still_up) end_link();
+        if (closing_) return Error{errc::shutting_down, "the client was closed during dynamic activation"};
+        if (!link_still_up) return Error{errc::disconnected, "the link dropped during dynamic activation"};
+        return Error{errc::timeout, "dynamic activation: the cloud sent no device secret within activation_timeout"};
+    }
+
+    Result<Request> request = decode_request(*payload);
+    Result<ActivateInfo> info = request ? decode_activate_info(request->params_json) : Result<ActivateInfo>(request.error());
+    if (info && (info->product_key != options_.product_key || info->device_key != options_.device_key))
+        info = Error{errc::invalid_argument, "the activation names another device (" + info->product_key + "/" +
+                                                 info->device_key + ")"};
+    if (!info) {
+        end_link();
+        return Error{info.error().code, "dynamic activation: malformed activation message: " + info.error().detail};
+    }
+
+    lock.unlock();
+    Status stored;
+    if (!options_.device_secret_file.empty()) stored = write_secret_file(options_.device_secret_file, info->device_secret);
+    if (stored && options_.on_device_secret) {
+        try {
+            stored = options_.on_device_secret(info->device_secret);
+        } catch (const std::exception& e) {
+            stored = Error{errc::store_error, std::string("on_device_secret threw: ") + e.what()};
+        } catch (...) {
+            stored = Error{errc::store_error, "on_device_secret threw"};
+        }
+    }
+    // Acknowledge only what was kept, and only after it was kept (the cloud then forgets the offer).
+    if (stored) {
+        std::string reply;
+        ArrivedTopic arrived;
+        arrived.kind = DownKind::activate_info;
+        arrived.product_key = options_.product_key;
+        arrived.device_key = options_.device_key;
+        if (Status s = encode_reply(reply, request->id, 200, "persistent the device secret success"); !s) stored = s;
+        struct Sent {
+            std::mutex mutex;
+            std::condition_variable cv;
+            bool done = false;
+            Status status;
+        };
+        auto sent = std::make_shared<Sent>();
+        if (stored)
+            stored = transport_->publish(command_reply_topic(arrived), reply, 0, [sent](Status s) {
+                {
+                    std::lock_guard l(sent->mutex);
+                    sent->done = true;
+                    sent->status = std::move(s);
+                }
+                sent->cv.notify_all();
+            });
+        if (stored) {
+            std::unique_lock l(sent->mutex);
+            sent->cv.wait(l, [&] { return sent->done; });  // the transport completes it, or fails it on link loss
+            stored = sent->status;
+        }
+    }
+    lock.lock();
+    end_link();
+    if (!stored) {
+        Error e = stored.error();
+        e.detail = "dynamic activation: " + e.detail;
+        return e;
+    }
+    device_secret_ = info->device_secret;
+    Events events;
+    ConnectionEvent activated;
+    activated.kind = ConnectionEventKind::activated;
+    activated.state = state_;
+    events.push_back(activated);
+    log(LogLevel::info, "dynamic activation done; connecting with the device secret");
+
+    // The platform accepts one CONNECT per second per device.
+    const Clock::time_point earliest = clock_->now() + backoff_.next_delay(clock_->now());
+    backoff_.reset();
+    auto ready = wake_at_locked(earliest);
+    changed_.wait(lock, [&] { return *ready || closing_; });
+    lock.unlock();
+    emit(events);
+    lock.lock();
+    if (closing_) return Error{errc::shutting_down, "the client was closed during dynamic activation"};
+    return {};
+}
+
+// ---- requests --------------------------------------------------------------------------------------
+
+Result<PreparedRequest> ClientCore::prepare(UpMethod method, const RequestOptions& options,
+                                            const std::function<Status(std::string& out, const std::string& id)>& encode) {
+    PreparedRequest r;
+    r.method = method;
+    r.qos = options.qos < 0 ? default_qos(method) : options.qos;
+    if (Status s = check_qos(r.qos); !s) return s.error();
+    const std::string& pk = options.product_key.empty() ? options_.product_key : options.product_key;
+    const std::string& dk = options.device_key.empty() ? options_.device_key : options.device_key;
+    if (!options.product_key.empty() || !options.device_key.empty()) {
+        if (Status s = check_key("product_key", pk); !s) return s.error();
+        if (!is_integration(method))
+            if (Status s = check_key("device_key", dk); !s) return s.error();
+    }
+    if (method == UpMethod::event_post && !is_valid_topic_level(options.event_id))
+        return Error{errc::invalid_argument, "event id must be a non-empty topic level (no '/', '+', '#')"};
+    r.topic = request_topic(method, pk, dk, options.event_id);
+    r.reply_topic = reply_topic(method, pk, dk, options.event_id);
+    if (!is_raw(method)) r.id = std::to_string(next_id_++);
+    if (Status s = encode(r.payload, r.id); !s) return s.error();
+    r.timeout = options.timeout > std::chrono::milliseconds(0) ? options.timeout : options_.request_timeout;
+    return r;
+}
+
+Result<Response> ClientCore::send_blocking(PreparedRequest request) {
+    struct Waiter {
+        std::mutex mutex;
+        std::condition_variable cv;
+        std::optional<Result<Response>> result;
+    };
+    auto waiter = std::make_shared<Waiter>();
+    // Completed by the transport thread (reply, link loss), the timer thread (timeout) or inline:
+    // never by the dispatcher, so a handler may block here.
+    submit(std::move(request), [waiter](Result<Response> result) {
+        {
+            std::lock_guard lock(waiter->mutex);
+            waiter->result.emplace(std::move(result));
+        }
+        waiter->cv.notify_all();
+    });
+    std::unique_lock lock(waiter->mutex);
+    waiter->cv.wait(lock, [&] { return waiter->result.has_value(); });
+    return std::move(*waiter->result);
+}
+
+void ClientCore::send_async(PreparedRequest request, ResponseCallback callback) {
+    std::weak_ptr<ClientCore> weak = weak_from_this();
+    std::shared_ptr<Dispatcher> dispatcher = dispatcher_;
+    submit(std::move(request), [weak, dispatcher, callback = std::move(callback)](Result<Response> result) {
+        Dispatcher::Task task = [weak, callback, result = std::move(result)]() mutable {
+            if (!callback) return;
+            try {
+                callback(std::move(result));
+            } catch (const std::exception& e) {
+                if (auto core = weak.lock()) core->log(LogLevel::error, std::string("response callback threw: ") + e.what());
+            } catch (...) {
+                if (auto core = weak.lock()) core->log(LogLevel::error, "response callback threw");
+            }
+        };
+        if (!dispatcher->post(std::move(task))) task();
+    });
+}
+
+void ClientCore::fail_async(ResponseCallback callback, Error error) {
+    std::weak_ptr<ClientCore> weak = weak_from_this();
+    post([weak, callback = std::move(callback), error = std::move(error)] {
+        if (!callback) return;
+        try {
+            callback(error);
+        } catch (...) {
+            if (auto core = weak.lock()) core->log(LogLevel::error, "response callback threw");
+        }
+    });
+}
+
+Status ClientCore::send_nowait(const PreparedRequest& request) {
+    {
+        std::lock_guard lock(mutex_);
+        if (closing_) return Error{errc::shutting_down, "the client is closed"};
+        if (state_ != ConnectionState::connected) return Error{errc::not_connected, "not connected to the broker"};
+    }
+    Status s = transport_->publish(request.topic, request.payload, request.qos, nullptr);
+    if (s) ++counters_.requests_sent;
+    return s;
+}
+
+void ClientCore::submit(PreparedRequest request, Completion done) {
+    std::string key = pending_key(request.reply_topic, request.id);
+    bool subscribe_now = false;
+    bool publish_now = false;
+    std::uint64_t seq;
+    std::uint64_t session;
+    {
+        std::unique_lock lock(mutex_);
+        Error refusal;
+        if (closing_)
+            refusal = Error{errc::shutting_down, "the client is closed"};
+        else if (state_ != ConnectionState::connected)
+            refusal = Error{errc::not_connected, "not connected to the broker"};
+        else if (pending_.count(key))
+            refusal = Error{errc::invalid_argument, "a raw request on " + request.topic +
+                                                        " still waits for its reply (raw replies carry no id)"};
+        if (refusal.code) {
+            lock.unlock();
+            done(std::move(refusal));
+            return;
+        }
+        seq = next_seq_++;
+        session = session_;
+        const Clock::time_point deadline = clock_->now() + request.timeout;
+        pending_.emplace(key, Pending{seq, deadline, std::move(done)});
+        deadlines_.emplace(Deadline{deadline, seq}, key);
+        arm_request_timer_locked();
+        ReplySubscription& sub = reply_subscriptions_[request.reply_topic];
+        if (sub.state == SubState::active) {
+            publish_now = true;
+        } else {
+            // The broker forwards replies only to subscribers: hold the request until the SUBACK.
+            sub.waiting.push_back(Unsent{key, seq, request.topic, std::move(request.payload), request.qos});
+            if (sub.state == SubState::none) {
+                sub.state = SubState::subscribing;
+                subscribe_now = true;
+            }
+        }
+    }
+    if (subscribe_now) {
+        std::weak_ptr<ClientCore> weak = weak_from_this();
+        const std::string topic = request.reply_topic;
+        Status s = transport_->subscribe({topic}, 1, [weak, topic, session](Result<std::vector<bool>> granted) {
+            if (auto core = weak.lock()) core->on_reply_subscribed(topic, session, std::move(granted));
+        });
+        if (!s) on_reply_subscribed(topic, session, s.error());
+    }
+    if (publish_now) publish_request(key, seq, request.topic, request.payload, request.qos);
+}
+
+void ClientCore::publish_request(const std::string& key, std::uint64_t seq, const std::string& topic,
+                                 const std::string& payload, int qos) {
+    // No per-publish acknowledgement listener: a publish that fails later fails with its link, and
+    // on_connection_lost() completes every pending request then.
+    Status s = transport_->publish(topic, payload, qos, nullptr);
+    if (s)
+        ++counters_.requests_sent;
+    else
+        fail_request(key, seq, s.error());
+}
+
+void ClientCore::on_reply_subscribed(const std::string& reply_topic, std::uint64_t session,
+                                     Result<std::vector<bool>> granted) {
+    std::vector<Unsent> to_publish;
+    Failed failed;
+    {
+        std::lock_guard lock(mutex_);
+        if (session != session_ || closing_) return;  // that link is gone and its requests with it
+        ReplySubscription& sub = reply_subscriptions_[reply_topic];
+        std::vector<Unsent> waiting = std::move(sub.waiting);
+        sub.waiting.clear();
+        const bool ok = granted && !granted->empty() && granted->front();
+        sub.state = ok ? SubState::active : SubState::none;
+        Error error = granted ? Error{errc::not_authorized, "the broker refused the subscription to " + reply_topic}
+                              : granted.error();
+        for (Unsent& u : waiting) {
+            if (ok) {
+                auto it = pending_.find(u.key);
+                if (it != pending_.end() && it->second.seq == u.seq) to_publish.push_back(std::move(u));
+            } else {
+                Completion done;
+                if (take_pending_locked(u.key, u.seq, done)) {
+                    failed.emplace_back(std::move(done), error);
+                    ++counters_.requests_failed;
+                }
+            }
+        }
+    }
+    for (const Unsent& u : to_publish) publish_request(u.key, u.seq, u.topic, u.payload, u.qos);
+    run_failed(failed);
+}
+
+bool ClientCore::take_pending_locked(const std::string& key, std::uint64_t seq, Completion& done) {
+    auto it = pending_.find(key);
+    if (it == pending_.end() || it->second.seq != seq) return false;
+    done = std::move(it->second.done);
+    deadlines_.erase(Deadline{it->second.deadline, seq});
+    pending_.erase(it);
+    remember_expired_locked(key);
+    return true;
+}
+
+void ClientCore::fail_request(const std::string& key, std::uint64_t seq, const Error& error) {
+    Completion done;
+    {
+        std::lock_guard lock(mutex_);
+        if (!take_pending_locked(key, seq, done)) return;
+        ++counters_.requests_failed;
+    }
+    done(error);
+}
+
+void ClientCore::remember_expired_locked(const std::string& key) {
+    if (expired_.insert(key).second) expired_order_.push_back(key);
+    if (expired_order_.size() > remembered_expired_keys) {
+        expired_.erase(expired_order_.front());
+        expired_order_.pop_front();
+    }
+}
+
+void ClientCore::arm_request_timer_locked() {
+    if (deadlines_.empty()) return;
+    const Clock::time_point next = deadlines_.begin()->first.first;
+    if (request_timer_at_ && *request_timer_at_ <= next) return;
+    request_timer_at_ = next;
+    std::weak_ptr<ClientCore> weak = weak_from_this();
+    timers_.schedule(next, [weak] {
+        if (auto core = weak.lock()) core->on_request_timer();
+    });
+}
+
+void ClientCore::on_request_timer() {
+    Failed expired;
+    {
+        std::lock_guard lock(mutex_);
+        request_timer_at_.reset();
+        const Clock::time_point now = clock_->now();
+        while (!deadlines_.empty() && deadlines_.begin()->first.first <= now) {
+            const auto [deadline, seq] = deadlines_.begin()->first;
+            const std::string key = deadlines_.begin()->second;
+            Completion done;
+            if (take_pending_locked(key, seq, done)) {
+                expired.emplace_back(std::move(done), Error{errc::timeout, "no reply on " + key.substr(0, key.rfind('#'))});
+                ++counters_.requests_timed_out;
+            } else {
+                deadlines_.erase(deadlines_.begin());
+            }
+        }
+        arm_request_timer_locked();
+    }
+    run_failed(expired);
+}
+
+// ---- arriving messages ---------------------------------------------------------------------------
+
+void ClientCore::on_message(const std::string& topic, const std::string& payload) {
+    Result<ArrivedTopic> arrived = parse_arrived_topic(topic);
+    if (!arrived) {
+        // Our own answer to a service, echoed back by the thing/service/+ subscription.
+        if (parse_command_reply_topic(topic)) return;
+        ++counters_.messages_ignored;
+        log(LogLevel::debug, "ignored a message on " + topic);
+        return;
+    }
+    switch (arrived->kind) {
+    case DownKind::reply: on_reply(*arrived, topic, payload); return;
+    case DownKind::activate_info:
+        {
+            std::lock_guard lock(mutex_);
+            activation_payload_ = payload;
+        }
+        changed_.notify_all();
+        return;
+    default: break;
+    }
+    ++counters_.commands_received;
+    std::weak_ptr<ClientCore> weak = weak_from_this();
+    Dispatcher::Task task = [weak, arrived = std::move(*arrived), topic, payload] {
+        if (auto core = weak.lock()) core->handle_command(arrived, topic, payload);
+    };
+    // User code never runs on the transport's thread: once the dispatcher stopped, commands are dropped.
+    if (!dispatcher_->post(std::move(task))) log(LogLevel::warn, "command on " + topic + " dropped: the client is closing");
+}
+
+void ClientCore::on_reply(const ArrivedTopic& arrived, const std::string& topic, const std::string& payload) {
+    Response response;
+    std::string key;
+    if (is_raw(arrived.reply_to)) {
+        key = pending_key(topic, {});
+        response.raw = payload;
+    } else {
+        Result<Reply> reply = decode_reply(payload);
+        if (!reply) {
+            ++counters_.unmatched_replies;
+            log(LogLevel::warn, "undecodable reply on " + topic + ": " + reply.error().message());
+            return;
+        }
+        key = pending_key(topic, reply->id);
+        response.id = std::move(reply->id);
+        response.code = reply->code;
+        response.message = std::move(reply->message);
+        response.data_json = std::move(reply->data_json);
+    }
+    Completion done;
+    {
+        std::lock_guard lock(mutex_);
+        auto it = pending_.find(key);
+        if (it == pending_.end()) {
+            if (expired_.count(key))
+                ++counters_.late_replies;
+            else
+                ++counters_.unmatched_replies;
+            return;
+        }
+        done = std::move(it->second.done);
+        deadlines_.erase(Deadline{it->second.deadline, it->second.seq});
+        pending_.erase(it);
+    }
+    ++counters_.replies_received;
+    if (response.code != 200)
+        done(Error{make_cloud_error(response.code), response.message});
+    else
+        done(std::move(response));
+}
+
+} // namespace enos::device::detail

@@ -1,0 +1,221 @@
+// The private core behind DeviceClient (DESIGN.md §3): one pending-request table, one deadline
+// queue, one dispatcher thread for user code. The facade owns it through a shared_ptr; transport
+// callbacks, timers and responders hold weak references.
+#pragma once
+
+#include "client/dispatcher.hpp"
+#include "client/timer_queue.hpp"
+
+#include <enos/device/backoff.hpp>
+#include <enos/device/client.hpp>
+#include <enos/device/credentials.hpp>
+#include <enos/device/detail/clock.hpp>
+#include <enos/device/detail/transport.hpp>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+namespace enos::device::detail {
+
+/// A request ready to go: everything but its completion.
+struct PreparedRequest {
+    UpMethod method{};
+    std::string id;           ///< empty for raw requests (correlated by topic only)
+    std::string topic;
+    std::string reply_topic;
+    std::string payload;
+    int qos = 1;
+    std::chrono::milliseconds timeout{0};
+};
+
+/// Runs exactly once with the outcome; never user code itself (it wakes a waiter or posts the
+/// user's callback to the dispatcher), so it may run on any thread.
+using Completion = std::function<void(Result<Response>)>;
+
+/// A registered command handler: exactly one of the two is set.
+struct HandlerSlot {
+    CommandHandler sync;
+    AsyncCommandHandler async;
+    explicit operator bool() const noexcept { return sync || async; }
+};
+
+class ClientCore : public std::enable_shared_from_this<ClientCore> {
+public:
+    static Result<std::shared_ptr<ClientCore>> create(ClientOptions options, std::unique_ptr<Transport> transport,
+                                                      std::shared_ptr<const Clock> clock);
+    ~ClientCore();
+    ClientCore(const ClientCore&) = delete;
+    ClientCore& operator=(const ClientCore&) = delete;
+
+    Status connect();
+    Status disconnect();
+    /// What the facade's destructor does: disconnect, complete everything, stop the threads (bounded).
+    void shutdown();
+
+    ConnectionState state() const;
+    ClientStats stats() const;
+    const ClientOptions& options() const noexcept { return options_; }
+    void set_connection_handler(ConnectionHandler handler);
+
+    void set_service_handler(std::string service_id, HandlerSlot slot);
+    void set_rrpc_handler(HandlerSlot slot);
+    void set_command_handler(CommandKind kind, HandlerSlot slot);
+
+    /// Builds topic, reply topic, id and payload; `encode` writes the payload for the given id.
+    Result<PreparedRequest> prepare(UpMethod method, const RequestOptions& options,
+                                    const std::function<Status(std::string& out, const std::string& id)>& encode);
+    Result<Response> send_blocking(PreparedRequest request);
+    void send_async(PreparedRequest request, ResponseCallback callback);
+    Status send_nowait(const PreparedRequest& request);
+    /// Completes a request that failed before it was sent, on the dispatcher like any other.
+    void fail_async(ResponseCallback callback, Error error);
+
+    void run_due_timers() { timers_.run_due(); }
+
+    /// Publishes a command reply (QoS 0): for handler results and for Responders.
+    void send_command_reply(const Command& command, const std::string& reply_topic, const CommandReply& reply);
+    void log(LogLevel level, const std::string& message) const;
+
+private:
+    ClientCore(ClientOptions options, std::unique_ptr<Transport> transport, std::shared_ptr<const Clock> clock);
+
+    using Deadline = std::pair<Clock::time_point, std::uint64_t>;  ///< (when, seq)
+    struct Pending {
+        std::uint64_t seq = 0;
+        Clock::time_point deadline;
+        Completion done;
+    };
+    /// A request waiting for its reply topic's SUBACK before it is published.
+    struct Unsent {
+        std::string key;
+        std::uint64_t seq;
+        std::string topic;
+        std::string payload;
+        int qos;
+    };
+    enum class SubState { none, subscribing, active };
+    struct ReplySubscription {
+        SubState state = SubState::none;
+        std::vector<Unsent> waiting;
+    };
+    struct Attempt {  ///< outcome of one connect attempt, for connect() waiting on it
+        bool activation = false;
+        bool automatic = false;
+        bool link_up = false;
+        bool finished = false;
+        Status result;
+    };
+    struct Counters {
+        std::atomic<std::uint64_t> connects{0}, connection_losses{0}, requests_sent{0}, replies_received{0},
+            requests_timed_out{0}, requests_failed{0}, late_replies{0}, unmatched_replies{0}, commands_received{0},
+            commands_replied{0}, commands_unhandled{0}, commands_failed{0}, commands_malformed{0},
+            messages_ignored{0};
+    };
+    using Failed = std::vector<std::pair<Completion, Error>>;
+    using Events = std::vector<ConnectionEvent>;
+    using Slot = std::shared_ptr<const HandlerSlot>;
+
+    // connecting
+    Status connect_once(bool activation, std::unique_lock<std::mutex>& lock);
+    Status activate(std::unique_lock<std::mutex>& lock);
+    void launch(std::uint64_t session);
+    void on_transport_connected(std::uint64_t session, Status status);
+    void on_session_subscribed(std::uint64_t session, std::size_t command_count,
+                               const std::vector<std::string>& reply_topics, Result<std::vector<bool>> granted);
+    void attempt_failed(std::uint64_t session, const Error& error);
+    void on_connection_lost(const Error& cause);
+    void schedule_retry_locked(const Error& why, Events& events);
+    void on_retry_timer(std::uint64_t session);
+    void abort_link_later(std::uint64_t session);
+    Result<TransportConnectParams> connect_params_locked(bool activation) const;
+    std::vector<std::string> command_topics(bool activation) const;
+    /// A flag the timer queue sets at `when` (and wakes changed_), so waits work with any clock.
+    std::shared_ptr<bool> wake_at_locked(Clock::time_point when);
+    void end_session_locked(const Error& why, Failed& failed);
+
+    // requests
+    void submit(PreparedRequest request, Completion done);
+    void publish_request(const std::string& key, std::uint64_t seq, const std::string& topic,
+                         const std::string& payload, int qos);
+    void on_reply_subscribed(const std::string& reply_topic, std::uint64_t session, Result<std::vector<bool>> granted);
+    void fail_request(const std::string& key, std::uint64_t seq, const Error& error);
+    bool take_pending_locked(const std::string& key, std::uint64_t seq, Completion& done);
+    void arm_request_timer_locked();
+    void on_request_timer();
+    void remember_expired_locked(const std::string& key);
+    static void run_failed(Failed& failed);
+
+    // arriving messages
+    void on_message(const std::string& topic, const std::string& payload);
+    void on_reply(const ArrivedTopic& arrived, const std::string& topic, const std::string& payload);
+    void handle_command(const ArrivedTopic& arrived, const std::string& topic, const std::string& payload);
+    Slot find_handler(const Command& command) const;
+
+    /// Runs a task on the dispatcher; inline when the dispatcher has stopped (only user threads get
+    /// there: the transport is closed before the dispatcher stops).
+    void post(Dispatcher::Task task);
+    void emit(Events& events);
+
+    const ClientOptions options_;
+    const std::shared_ptr<const Clock> clock_;
+    std::unique_ptr<Transport> transport_;
+    std::shared_ptr<Dispatcher> dispatcher_;
+    TimerQueue timers_;
+    Counters counters_;
+    std::atomic<std::uint64_t> next_id_{1};
+
+    std::mutex link_mutex_;            ///< serialises transport connect/disconnect; taken before mutex_
+    mutable std::mutex mutex_;
+    std::condition_variable changed_;  ///< attempts finished, activation secret arrived, wake-ups fired
+    ConnectionState state_ = ConnectionState::disconnected;
+    std::uint64_t session_ = 0;        ///< bumped per attempt and whenever a link ends: stale callbacks are ignored
+    bool closing_ = false;
+    bool want_connected_ = false;      ///< reconnect after a loss (set by a successful connect())
+    int retry_attempt_ = 0;
+    Backoff backoff_;
+    std::map<std::uint64_t, Attempt> attempts_;
+    std::string device_secret_;        ///< mode 2 secret: configured, read from the file, or activated
+    std::optional<std::string> activation_payload_;
+    std::uint64_t next_seq_ = 1;
+    std::unordered_map<std::string, Pending> pending_;
+    std::map<Deadline, std::string> deadlines_;
+    std::optional<Clock::time_point> request_timer_at_;
+    std::unordered_set<std::string> expired_;  ///< keys of requests that ended without their reply
+    std::deque<std::string> expired_order_;
+    std::map<std::string, ReplySubscription> reply_subscriptions_;
+
+    mutable std::mutex handlers_mutex_;
+    std::shared_ptr<const ConnectionHandler> connection_handler_;
+    std::unordered_map<std::string, Slot> services_;
+    Slot rrpc_;
+    std::map<CommandKind, Slot> commands_;
+
+    friend struct ResponderState;
+};
+
+/// Shared by the copies of one Responder (commands.cpp).
+struct ResponderState {
+    std::weak_ptr<ClientCore> core;
+    Command command;
+    std::string reply_topic;
+    std::atomic<bool> replied{false};
+
+    ResponderState(std::weak_ptr<ClientCore> c, Command cmd, std::string topic)
+        : core(std::move(c)), command(std::move(cmd)), reply_topic(std::move(topic)) {}
+    ~ResponderState();
+    ResponderState(const ResponderState&) = delete;
+    ResponderState& operator=(const ResponderState&) = delete;
+};
+
+} // namespace enos::device::detail

@@ -1,0 +1,444 @@
+#include "transport/paho_transport.hpp"
+
+#include "transport/tcp_nodelay.hpp"
+
+#include <mqtt/async_client.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <optional>
+
+namespace enos::device::detail {
+namespace {
+
+// Set while a Paho callback runs on this thread: Paho clients must never be destroyed from there.
+thread_local bool in_paho_callback = false;
+
+// Paho's own buffer of outgoing messages also caps publishes while connected (error -12), so it is
+// set far above any window the core keeps in flight.
+constexpr int max_buffered_messages = 1 << 20;
+
+void* op_context(std::uint64_t op) { return reinterpret_cast<void*>(static_cast<std::uintptr_t>(op)); }
+
+std::string join(const std::vector<std::string>& lines) {
+    std::string out;
+    for (const std::string& line : lines) {
+        if (line.empty()) continue;
+        if (!out.empty()) out += "; ";
+        out += line;
+    }
+    return out;
+}
+
+bool contains(const std::string& text, std::string_view part) { return text.find(part) != std::string::npos; }
+
+Error publish_error(int rc) {
+    switch (rc) {
+    case MQTTASYNC_DISCONNECTED: return Error{errc::not_connected, "the link to the broker is down"};
+    case MQTTASYNC_MAX_BUFFERED_MESSAGES:
+        return Error{errc::queue_full, "the MQTT library's send buffer is full"};
+    case MQTTASYNC_BAD_QOS: return Error{errc::invalid_argument, "bad QoS"};
+    case MQTTASYNC_BAD_UTF8_STRING: return Error{errc::invalid_argument, "the topic is not valid UTF-8"};
+    default: return Error{errc::not_connected, "publish failed (MQTT library error " + std::to_string(rc) + ")"};
+    }
+}
+
+} // namespace
+
+struct PahoTransport::ConnectAttempt {
+    Done done;
+    std::string server_url;
+    bool ssl = false;
+    std::unique_ptr<ConnectGate> gate;  ///< held from the socket snapshot until CONNACK
+    std::optional<BrokerAddress> broker;
+    std::vector<unsigned long> sockets_before;
+    std::mutex mutex;
+    std::vector<std::string> tls_errors;  ///< OpenSSL's words for a failed handshake
+};
+
+class PahoTransport::CallbackScope {
+public:
+    /// generation 0: any generation (operation completions are matched through their op id).
+    CallbackScope(PahoTransport& transport, std::uint64_t generation) : transport_(transport) {
+        std::lock_guard lock(transport_.mutex_);
+        active_ = !transport_.closed_ && (generation == 0 || generation == transport_.generation_);
+        ++transport_.callbacks_running_;
+        in_paho_callback = true;
+    }
+    ~CallbackScope() {
+        in_paho_callback = false;
+        std::lock_guard lock(transport_.mutex_);
+        if (--transport_.callbacks_running_ == 0) transport_.callbacks_idle_.notify_all();
+    }
+    CallbackScope(const CallbackScope&) = delete;
+    CallbackScope& operator=(const CallbackScope&) = delete;
+    bool active() const noexcept { return active_; }
+
+private:
+    PahoTransport& transport_;
+    bool active_ = false;
+};
+
+class PahoTransport::Listener final : public mqtt::iaction_listener {
+public:
+    explicit Listener(PahoTransport& transport) : transport_(transport) {}
+    void on_success(const mqtt::token& token) override { transport_.finish_op(token, true); }
+    void on_failure(const mqtt::token& token) override { transport_.finish_op(token, false); }
+
+private:
+    PahoTransport& transport_;
+};
+
+PahoTransport::PahoTransport(Logger log) : log_(std::move(log)), listener_(std::make_unique<Listener>(*this)) {}
+
+PahoTransport::~PahoTransport() {
+    disconnect(std::chrono::milliseconds(0));
+    {
+        std::lock_guard lock(mutex_);
+        closed_ = true;
+    }
+    release_retired(std::chrono::milliseconds(2000));
+    std::unique_lock lock(mutex_);
+    callbacks_idle_.wait_for(lock, std::chrono::milliseconds(2000), [&] { return callbacks_running_ == 0; });
+}
+
+void PahoTransport::set_events(TransportEvents events) { events_ = std::move(events); }
+
+std::shared_ptr<mqtt::async_client> PahoTransport::current(std::uint64_t& generation) {
+    std::lock_guard lock(mutex_);
+    generation = generation_;
+    return link_up_ ? client_ : nullptr;
+}
+
+std::uint64_t PahoTransport::add_op(std::uint64_t generation, std::function<void(const mqtt::token*, bool)> complete) {
+    std::lock_guard lock(mutex_);
+    const std::uint64_t id = next_op_++;
+    ops_.emplace(id, Op{generation, std::move(complete)});
+    return id;
+}
+
+void PahoTransport::finish_op(const mqtt::token& token, bool ok) {
+    CallbackScope scope(*this, 0);
+    Op op;
+    {
+        std::lock_guard lock(mutex_);
+        auto it = ops_.find(static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(token.get_user_context())));
+        if (it == ops_.end()) return;  // already failed when its link went away
+        op = std::move(it->second);
+        ops_.erase(it);
+    }
+    try {
+        op.complete(&token, ok);
+    } catch (...) {
+    }
+}
+
+void PahoTransport::fail_ops_of(std::uint64_t generation) {
+    std::vector<Op> failed;
+    {
+        std::lock_guard lock(mutex_);
+        for (auto it = ops_.begin(); it != ops_.end();) {
+            if (it->second.generation == generation) {
+                failed.push_back(std::move(it->second));
+                it = ops_.erase(it);
+            } else {
+                ++it;
+            }
+        }
+    }
+    for (Op& op : failed) {
+        try {
+            op.complete(nullptr, false);
+        } catch (...) {
+        }
+    }
+}
+
+void PahoTransport::retire_current_locked() {
+    if (client_) retired_.push_back(std::move(client_));
+    client_.reset();
+    link_up_ = false;
+}
+
+void PahoTransport::release_retired(std::chrono::milliseconds bound) {
+    if (in_paho_callback) return;  // Paho forbids destroying a client from its own callback thread
+    std::vector<std::shared_ptr<mqtt::async_client>> doomed;
+    {
+        std::unique_lock lock(mutex_);
+        callbacks_idle_.wait_for(lock, bound, [&] { return callbacks_running_ == 0; });
+        doomed.swap(retired_);
+    }
+    for (auto& client : doomed) {
+        try {
+            client->disable_callbacks();
+            if (client->is_connected()) client->disconnect(0)->wait_for(std::chrono::milliseconds(100));
+        } catch (...) {
+        }
+        client.reset();
+    }
+}
+
+void PahoTransport::connect(const TransportConnectParams& params, Done done) {
+    std::uint64_t generation;
+    {
+        std::lock_guard lock(mutex_);
+        if (closed_) {
+            done(Error{errc::shutting_down});
+            return;
+        }
+        retire_current_locked();
+        generation = ++generation_;
+    }
+    release_retired(params.connect_timeout);
+
+    auto attempt = std::make_shared<ConnectAttempt>();
+    attempt->done = std::move(done);
+    attempt->server_url = params.server_url;
+    attempt->ssl = params.server_url.compare(0, 6, "ssl://") == 0;
+    if (params.tcp_nodelay) {
+        if (Result<BrokerAddress> broker = resolve_broker(params.server_url)) {
+            attempt->gate = std::make_unique<ConnectGate>(params.connect_timeout);
+            if (attempt->gate->acquired()) {
+                attempt->broker = std::move(*broker);
+                attempt->sockets_before = socket_snapshot();
+            }
+        }
+    }
+
+    std::optional<std::uint64_t> op;
+    try {
+        mqtt::create_options create(MQTTVERSION_3_1_1, max_buffered_messages);
+        create.set_send_while_disconnected(false);
+        auto client = std::make_shared<mqtt::async_client>(params.server_url, params.client_id, create,
+                                                           static_cast<mqtt::iclient_persistence*>(nullptr));
+        client->set_message_callback([this, generation](mqtt::const_message_ptr message) {
+            CallbackScope scope(*this, generation);
+            if (scope.active() && message) on_message(generation, message->get_topic(), message->get_payload_str());
+        });
+        client->set_connection_lost_handler([this, generation](const std::string& cause) {
+            CallbackScope scope(*this, generation);
+            if (scope.active()) on_connection_lost(generation, cause);
+        });
+
+        mqtt::connect_options options;
+        options.set_mqtt_version(MQTTVERSION_3_1_1);  // explicit: Paho would otherwise retry with 3.1
+        options.set_clean_session(true);
+        options.set_automatic_reconnect(false);
+        options.set_keep_alive_interval(static_cast<int>(params.keep_alive.count()));
+        options.set_connect_timeout(
+            static_cast<int>(std::max<std::int64_t>(1, (params.connect_timeout.count() + 999) / 1000)));
+        options.set_max_inflight(params.max_inflight);
+        options.set_user_name(params.username);
+        options.set_password(params.password);
+        if (attempt->ssl) {
+            mqtt::ssl_options ssl;
+            if (!params.tls.ca_file.empty()) ssl.set_trust_store(params.tls.ca_file);
+            ssl.set_enable_server_cert_auth(params.tls.verify_server);
+            ssl.set_verify(params.tls.verify_server && params.tls.verify_hostname);
+            if (!params.tls.cert_file.empty()) {
+                ssl.set_key_store(params.tls.cert_file);
+                ssl.set_private_key(params.tls.key_file);
+                if (!params.tls.key_password.empty()) ssl.set_private_key_password(params.tls.key_password);
+            }
+            std::weak_ptr<ConnectAttempt> weak = attempt;
+            ssl.set_error_handler([weak](const std::string& text) {
+                if (auto a = weak.lock()) {
+                    std::lock_guard lock(a->mutex);
+                    if (a->tls_errors.size() < 8) a->tls_errors.push_back(text);
+                }
+            });
+            options.set_ssl(std::move(ssl));
+        }
+        {
+            std::lock_guard lock(mutex_);
+            if (generation != generation_ || closed_) throw mqtt::exception(MQTTASYNC_DISCONNECTED);
+            client_ = client;
+        }
+        op = add_op(generation, [this, attempt](const mqtt::token* token, bool ok) {
+            on_connect_result(attempt, token, ok);
+        });
+        client->connect(options, op_context(*op), *listener_);
+    } catch (const std::exception& e) {
+        bool mine = true;
+        if (op) {
+            std::lock_guard lock(mutex_);
+            mine = ops_.erase(*op) == 1;  // else the listener already completed it
+        }
+        if (mine) {
+            attempt->gate.reset();
+            const auto* paho = dynamic_cast<const mqtt::exception*>(&e);
+            attempt->done(Error{errc::connect_failed,
+                                "cannot start connecting to " + params.server_url +
+                                    (paho ? " (MQTT library error " + std::to_string(paho->get_return_code()) + ")"
+                                          : std::string(": ") + e.what())});
+        }
+    }
+}
+
+void PahoTransport::on_connect_result(const std::shared_ptr<ConnectAttempt>& attempt, const mqtt::token* token,
+                                      bool ok) {
+    if (ok) {
+        if (attempt->broker) {
+            if (Status s = set_nodelay_on_new_socket(attempt->sockets_before, *attempt->broker); !s)
+                log_(LogLevel::warn, "TCP_NODELAY not set, small messages may wait up to ~40 ms: " + s.error().detail);
+        }
+        attempt->gate.reset();
+        {
+            std::lock_guard lock(mutex_);
+            link_up_ = client_ != nullptr;
+        }
+        attempt->done({});
+        return;
+    }
+    attempt->gate.reset();
+    const int rc = token ? token->get_return_code() : MQTTASYNC_DISCONNECTED;
+    std::string tls;
+    {
+        std::lock_guard lock(attempt->mutex);
+        tls = join(attempt->tls_errors);
+    }
+    const std::string& url = attempt->server_url;
+    Error error;
+    switch (rc) {
+    case 1: error = Error{errc::protocol_rejected, "CONNACK 1 from " + url}; break;
+    case 2: error = Error{errc::identifier_rejected, "CONNACK 2 from " + url + ": check the client id"}; break;
+    case 3: error = Error{errc::server_unavailable, "CONNACK 3 from " + url + ": try again later"}; break;
+    case 4:
+        error = Error{errc::bad_credentials,
+                      "CONNACK 4 from " + url + ": check the product key, device key and secret"};
+        break;
+    case 5:
+        error = Error{errc::not_authorized, "CONNACK 5 from " + url +
+                                                ": the device is unknown or disabled, its activation is not "
+                                                "allowed, or it connects too often"};
+        break;
+    default:
+        if (!token) {
+            error = Error{errc::disconnected, "the attempt was abandoned"};
+        } else if (attempt->ssl && contains(tls, "expired")) {
+            error = Error{errc::certificate_expired, "TLS with " + url + ": " + tls + " (check the device clock)"};
+        } else if (attempt->ssl && contains(tls, "not yet valid")) {
+            error = Error{errc::certificate_not_yet_valid,
+                          "TLS with " + url + ": " + tls + " (check the device clock)"};
+        } else if (attempt->ssl && !tls.empty()) {
+            error = Error{errc::tls_error, "TLS handshake with " + url + " failed: " + tls};
+        } else {
+            error = Error{errc::host_unreachable, "cannot connect to " + url + " (MQTT library error " +
+                                                      std::to_string(rc) + ")"};
+        }
+    }
+    attempt->done(std::move(error));
+}
+
+void PahoTransport::disconnect(std::chrono::milliseconds timeout) {
+    std::shared_ptr<mqtt::async_client> client;
+    std::uint64_t generation;
+    {
+        std::lock_guard lock(mutex_);
+        client = client_;
+        generation = generation_;
+        retire_current_locked();
+        ++generation_;  // whatever the old client still reports is ignored, incl. its connection loss
+    }
+    if (client) {
+        try {
+            if (client->is_connected())
+                client->disconnect(static_cast<int>(timeout.count()))->wait_for(timeout + std::chrono::milliseconds(100));
+        } catch (...) {
+            // Already gone: nothing to close.
+        }
+    }
+    client.reset();
+    fail_ops_of(generation);
+    release_retired(timeout);
+}
+
+Status PahoTransport::subscribe(const std::vector<std::string>& topics, int qos, SubscribeDone done) {
+    std::uint64_t generation;
+    auto client = current(generation);
+    if (!client) return Error{errc::not_connected, "the link to the broker is down"};
+    const std::size_t count = topics.size();
+    const std::uint64_t op = add_op(generation, [count, done = std::move(done)](const mqtt::token* token, bool ok) {
+        if (!token) {
+            done(Error{errc::disconnected, "the link dropped before the broker confirmed the subscription"});
+            return;
+        }
+        std::vector<bool> granted(count, false);
+        if (ok) {
+            try {
+                const auto codes = token->get_subscribe_response().get_reason_codes();
+                for (std::size_t i = 0; i < count && i < codes.size(); ++i) granted[i] = codes[i] < 0x80;
+                if (codes.empty()) granted.assign(count, true);
+            } catch (...) {
+                granted.assign(count, true);
+            }
+            done(std::move(granted));
+        } else if (token->get_return_code() == 0x80) {
+            done(std::move(granted));  // the broker refused every topic
+        } else {
+            done(Error{errc::disconnected, "subscribe failed (MQTT library error " +
+                                               std::to_string(token->get_return_code()) + ")"});
+        }
+    });
+    try {
+        auto filters = mqtt::string_collection::create(topics);
+        mqtt::iasync_client::qos_collection qos_list(count, qos);
+        client->subscribe(filters, qos_list, op_context(op), *listener_);
+    } catch (const mqtt::exception& e) {
+        std::lock_guard lock(mutex_);
+        if (ops_.erase(op) == 1) return publish_error(e.get_return_code());
+    }
+    return {};
+}
+
+Status PahoTransport::publish(const std::string& topic, const std::string& payload, int qos, Done done) {
+    std::uint64_t generation;
+    auto client = current(generation);
+    if (!client) return Error{errc::not_connected, "the link to the broker is down"};
+    std::optional<std::uint64_t> op;
+    try {
+        auto message = mqtt::make_message(topic, payload, qos, false);
+        if (done) {
+            op = add_op(generation, [done = std::move(done)](const mqtt::token* token, bool ok) {
+                if (ok)
+                    done({});
+                else if (!token)
+                    done(Error{errc::disconnected, "the link dropped before the broker acknowledged the message"});
+                else
+                    done(publish_error(token->get_return_code()));
+            });
+            client->publish(message, op_context(*op), *listener_);
+        } else {
+            client->publish(message);
+        }
+    } catch (const mqtt::exception& e) {
+        if (!op) return publish_error(e.get_return_code());
+        std::lock_guard lock(mutex_);
+        if (ops_.erase(*op) == 1) return publish_error(e.get_return_code());
+    }
+    return {};
+}
+
+void PahoTransport::on_message(std::uint64_t, const std::string& topic, const std::string& payload) {
+    try {
+        if (events_.message) events_.message(topic, payload);
+    } catch (...) {
+    }
+}
+
+void PahoTransport::on_connection_lost(std::uint64_t generation, const std::string& cause) {
+    {
+        std::lock_guard lock(mutex_);
+        if (generation != generation_) return;
+        link_up_ = false;
+    }
+    fail_ops_of(generation);
+    try {
+        if (events_.connection_lost)
+            events_.connection_lost(
+                Error{errc::disconnected, cause.empty() ? "the broker closed the connection" : "connection lost: " + cause});
+    } catch (...) {
+    }
+}
+
+} // namespace enos::device::detail

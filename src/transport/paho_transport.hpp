@@ -1,0 +1,75 @@
+// Transport over Paho MQTT C++ (async_client over the C library with OpenSSL). Every Paho exception
+// stops here; every Paho callback is guarded so none runs into a closed transport.
+#pragma once
+
+#include <enos/device/detail/transport.hpp>
+#include <enos/device/log.hpp>
+
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace mqtt {
+class async_client;
+class token;
+} // namespace mqtt
+
+namespace enos::device::detail {
+
+class PahoTransport final : public Transport {
+public:
+    using Logger = std::function<void(LogLevel, const std::string&)>;
+
+    explicit PahoTransport(Logger log);
+    ~PahoTransport() override;
+
+    void set_events(TransportEvents events) override;
+    void connect(const TransportConnectParams& params, Done done) override;
+    void disconnect(std::chrono::milliseconds timeout) override;
+    Status subscribe(const std::vector<std::string>& topics, int qos, SubscribeDone done) override;
+    Status publish(const std::string& topic, const std::string& payload, int qos, Done done) override;
+
+private:
+    class Listener;
+    class CallbackScope;
+    struct ConnectAttempt;
+    /// A pending Paho operation; `complete` gets the token, or nullptr when the link went away first.
+    struct Op {
+        std::uint64_t generation;
+        std::function<void(const mqtt::token*, bool ok)> complete;
+    };
+
+    std::uint64_t add_op(std::uint64_t generation, std::function<void(const mqtt::token*, bool)> complete);
+    void finish_op(const mqtt::token& token, bool ok);
+    void fail_ops_of(std::uint64_t generation);
+    void on_message(std::uint64_t generation, const std::string& topic, const std::string& payload);
+    void on_connection_lost(std::uint64_t generation, const std::string& cause);
+    void on_connect_result(const std::shared_ptr<ConnectAttempt>& attempt, const mqtt::token* token, bool ok);
+    /// Takes the current client out of service; it is destroyed by release_retired().
+    void retire_current_locked();
+    /// Destroys retired clients once no Paho callback runs (never called on a Paho thread).
+    void release_retired(std::chrono::milliseconds bound);
+    std::shared_ptr<mqtt::async_client> current(std::uint64_t& generation);
+
+    Logger log_;
+    std::unique_ptr<Listener> listener_;
+    TransportEvents events_;
+
+    std::mutex mutex_;
+    std::condition_variable callbacks_idle_;
+    std::shared_ptr<mqtt::async_client> client_;
+    std::vector<std::shared_ptr<mqtt::async_client>> retired_;
+    std::uint64_t generation_ = 0;   ///< of client_; callbacks of older clients are ignored
+    bool link_up_ = false;
+    bool closed_ = false;
+    int callbacks_running_ = 0;
+    std::uint64_t next_op_ = 1;
+    std::unordered_map<std::uint64_t, Op> ops_;
+};
+
+} // namespace enos::device::detail

@@ -1,0 +1,144 @@
+#include "transport/tcp_nodelay.hpp"
+
+#include <algorithm>
+#include <condition_variable>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+
+#include <dirent.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace enos::device::detail {
+namespace {
+
+std::mutex gate_mutex;
+std::condition_variable gate_free;
+bool gate_taken = false;
+
+bool same_endpoint(const sockaddr_storage& a, const sockaddr_storage& b) {
+    if (a.ss_family != b.ss_family) return false;
+    if (a.ss_family == AF_INET) {
+        const auto& x = reinterpret_cast<const sockaddr_in&>(a);
+        const auto& y = reinterpret_cast<const sockaddr_in&>(b);
+        return x.sin_port == y.sin_port && x.sin_addr.s_addr == y.sin_addr.s_addr;
+    }
+    if (a.ss_family == AF_INET6) {
+        const auto& x = reinterpret_cast<const sockaddr_in6&>(a);
+        const auto& y = reinterpret_cast<const sockaddr_in6&>(b);
+        return x.sin6_port == y.sin6_port && std::memcmp(&x.sin6_addr, &y.sin6_addr, sizeof x.sin6_addr) == 0;
+    }
+    return false;
+}
+
+// Calls fn(fd, inode) for every socket among the process's open file descriptors.
+template <class Fn>
+void for_each_socket(Fn fn) {
+    DIR* dir = opendir("/proc/self/fd");
+    if (dir == nullptr) return;
+    const int own = dirfd(dir);
+    while (const dirent* entry = readdir(dir)) {
+        char* end = nullptr;
+        const long fd = std::strtol(entry->d_name, &end, 10);
+        if (end == entry->d_name || *end != '\0' || fd == own) continue;
+        struct stat st {};
+        if (fstat(static_cast<int>(fd), &st) != 0 || !S_ISSOCK(st.st_mode)) continue;
+        fn(static_cast<int>(fd), static_cast<unsigned long>(st.st_ino));
+    }
+    closedir(dir);
+}
+
+} // namespace
+
+Result<BrokerAddress> resolve_broker(const std::string& server_url) {
+    const std::size_t scheme_end = server_url.find("://");
+    if (scheme_end == std::string::npos) return Error{errc::invalid_argument, "server_url has no scheme"};
+    std::string authority = server_url.substr(scheme_end + 3);
+    authority = authority.substr(0, authority.find('/'));
+    std::string host, port;
+    if (!authority.empty() && authority.front() == '[') {  // [v6]:port
+        const std::size_t close = authority.find(']');
+        if (close == std::string::npos) return Error{errc::invalid_argument, "server_url has an unclosed '['"};
+        host = authority.substr(1, close - 1);
+        if (close + 1 < authority.size() && authority[close + 1] == ':') port = authority.substr(close + 2);
+    } else {
+        const std::size_t colon = authority.rfind(':');
+        host = authority.substr(0, colon);
+        if (colon != std::string::npos) port = authority.substr(colon + 1);
+    }
+    if (host.empty()) return Error{errc::invalid_argument, "server_url has no host"};
+    if (port.empty()) port = server_url.compare(0, 6, "ssl://") == 0 ? "8883" : "1883";
+
+    addrinfo hints{};
+    hints.ai_socktype = SOCK_STREAM;
+    addrinfo* found = nullptr;
+    if (int rc = getaddrinfo(host.c_str(), port.c_str(), &hints, &found); rc != 0)
+        return Error{errc::host_unreachable, "cannot resolve '" + host + "': " + gai_strerror(rc)};
+    BrokerAddress broker;
+    for (const addrinfo* ai = found; ai != nullptr; ai = ai->ai_next) {
+        sockaddr_storage address{};
+        std::memcpy(&address, ai->ai_addr, std::min<std::size_t>(ai->ai_addrlen, sizeof address));
+        broker.addresses.push_back(address);
+    }
+    freeaddrinfo(found);
+    broker.port = static_cast<unsigned short>(std::atoi(port.c_str()));
+    return broker;
+}
+
+std::vector<unsigned long> socket_snapshot() {
+    std::vector<unsigned long> inodes;
+    for_each_socket([&](int, unsigned long inode) { inodes.push_back(inode); });
+    std::sort(inodes.begin(), inodes.end());
+    return inodes;
+}
+
+Status set_nodelay_on_new_socket(const std::vector<unsigned long>& before, const BrokerAddress& broker) {
+    int match = -1;
+    unsigned long match_inode = 0;
+    int matches = 0;
+    for_each_socket([&](int fd, unsigned long inode) {
+        if (std::binary_search(before.begin(), before.end(), inode)) return;
+        sockaddr_storage peer{};
+        socklen_t length = sizeof peer;
+        if (getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &length) != 0) return;
+        const bool to_broker = std::any_of(broker.addresses.begin(), broker.addresses.end(),
+                                           [&](const sockaddr_storage& a) { return same_endpoint(a, peer); });
+        if (!to_broker) return;
+        ++matches;
+        match = fd;
+        match_inode = inode;
+    });
+    if (matches == 0) return Error{errc::connect_failed, "no new socket to the broker found"};
+    if (matches > 1)
+        return Error{errc::connect_failed, "other code in this process connected to the broker at the same time"};
+    // The descriptor could have been closed and reused since the search; set the option only on
+    // the very socket we identified.
+    struct stat st {};
+    if (fstat(match, &st) != 0 || static_cast<unsigned long>(st.st_ino) != match_inode)
+        return Error{errc::connect_failed, "the socket closed while it was being identified"};
+    const int on = 1;
+    if (setsockopt(match, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on) != 0)
+        return Error{errc::connect_failed, std::string("setsockopt(TCP_NODELAY): ") + std::strerror(errno)};
+    return {};
+}
+
+ConnectGate::ConnectGate(std::chrono::milliseconds timeout) {
+    std::unique_lock lock(gate_mutex);
+    acquired_ = gate_free.wait_for(lock, timeout, [] { return !gate_taken; });
+    if (acquired_) gate_taken = true;
+}
+
+ConnectGate::~ConnectGate() {
+    if (!acquired_) return;
+    {
+        std::lock_guard lock(gate_mutex);
+        gate_taken = false;
+    }
+    gate_free.notify_one();
+}
+
+} // namespace enos::device::detail

@@ -1,0 +1,56 @@
+// Turning off Nagle's algorithm on Paho's socket.
+//
+// Paho never sets TCP_NODELAY and offers no hook to reach its socket, so a small publish that
+// follows another one (a command reply after the PUBACK of the command, a request after the
+// previous one) waits for the delayed ACK of the peer: ~40 ms on Linux. We find our own socket
+// after every connect instead:
+//   1. Before the attempt, take a snapshot of the process's open sockets (their inode numbers).
+//   2. When CONNACK arrives, look for sockets that are new since the snapshot and whose peer is the
+//      broker's address and port. That is ours only if exactly one matches.
+//   3. Set TCP_NODELAY on it.
+// Step 2 is ambiguous only if something else in the process opened a connection to the same broker
+// during our attempt. Connect attempts of all DeviceClients in the process take turns through one
+// ConnectGate, so only foreign code (e.g. a raw Paho client) can cause that; then we touch nothing
+// and say so in the log. Socket options never change the bytes on the wire, only their timing.
+#pragma once
+
+#include <enos/device/result.hpp>
+
+#include <chrono>
+#include <string>
+#include <sys/socket.h>
+#include <vector>
+
+namespace enos::device::detail {
+
+/// Where the broker of a server URL lives (all addresses its host name resolves to).
+struct BrokerAddress {
+    std::vector<sockaddr_storage> addresses;
+    unsigned short port = 0;
+};
+
+/// Resolves "tcp://host:port" / "ssl://host:port". Errors when the URL or the host is unusable.
+Result<BrokerAddress> resolve_broker(const std::string& server_url);
+
+/// Inode numbers of the process's sockets, sorted.
+std::vector<unsigned long> socket_snapshot();
+
+/// Sets TCP_NODELAY on the one socket opened since `before` whose peer is `broker`. The error says
+/// why not (no candidate, several candidates, setsockopt failure).
+Status set_nodelay_on_new_socket(const std::vector<unsigned long>& before, const BrokerAddress& broker);
+
+/// Process-wide turn-taking of connect attempts between the snapshot and the search.
+class ConnectGate {
+public:
+    /// Waits up to `timeout` for the turn. A gate that was not acquired does nothing on release.
+    explicit ConnectGate(std::chrono::milliseconds timeout);
+    ~ConnectGate();
+    ConnectGate(const ConnectGate&) = delete;
+    ConnectGate& operator=(const ConnectGate&) = delete;
+    bool acquired() const noexcept { return acquired_; }
+
+private:
+    bool acquired_ = false;
+};
+
+} // namespace enos::device::detail
