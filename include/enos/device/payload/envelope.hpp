@@ -163,13 +163,12 @@ inline Result<Reply> decode_reply(std::string_view payload) {
         return Error{errc::wrong_type, "field 'code' is out of range: " + std::to_string(number)};
     reply.code = static_cast<int>(number);
 
-    const Value* message = envelope.find("message");
-    if (message == nullptr || message->is_null()) message = envelope.find("msg");
-    if (message != nullptr && !message->is_null()) {
-        if (!message->is_string())
-            return detail::wrong_type_error(envelope.find("message") ? "message" : "msg", "a string",
-                                            *message);
+    for (const char* key : {"message", "msg"}) {
+        const Value* message = envelope.find(key);
+        if (message == nullptr || message->is_null()) continue;
+        if (!message->is_string()) return detail::wrong_type_error(key, "a string", *message);
         reply.message = message->as_string();
+        break;
     }
     reply.data_json = detail::member_json(envelope, "data");
     return reply;
