@@ -1,0 +1,956 @@
+#include "launcher.hpp"
+
+#include "registry.hpp"
+
+#include <rapidjson/document.h>
+#include <rapidjson/prettywriter.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <pwd.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <optional>
+#include <random>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#ifndef ENOS_HUB_PLUGIN_RELDIR
+#define ENOS_HUB_PLUGIN_RELDIR "../lib/enos-hub"
+#endif
+
+namespace enos::hub {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+namespace {
+
+constexpr const char* plugin_file_name = "libenos_hub_plugin.so";
+constexpr const char* admin_username = "enos-hub-admin";
+constexpr std::uint16_t default_port = 11883;
+constexpr int exit_ok = 0, exit_failure = 1, exit_usage = 2, exit_timeout = 5;
+
+// ---- command-line arguments --------------------------------------------------------------------
+
+/// "--name value", "--name=value" and boolean "--flag"; anything else is a usage error.
+class Args {
+public:
+    Args(int argc, char** argv, std::set<std::string> flags, std::set<std::string> options) {
+        for (int i = 1; i < argc; ++i) { // argv[0] is the command name
+            std::string arg = argv[i];
+            if (arg.rfind("--", 0) != 0) {
+                error_ = "unexpected argument '" + arg + "'";
+                return;
+            }
+            arg.erase(0, 2);
+            std::optional<std::string> inline_value;
+            if (const auto eq = arg.find('='); eq != std::string::npos) {
+                inline_value = arg.substr(eq + 1);
+                arg.erase(eq);
+            }
+            if (flags.count(arg) && !inline_value) {
+                values_[arg] = "";
+            } else if (options.count(arg)) {
+                if (!inline_value && i + 1 >= argc) {
+                    error_ = "--" + arg + " needs a value";
+                    return;
+                }
+                values_[arg] = inline_value ? *inline_value : argv[++i];
+            } else {
+                error_ = "unknown option --" + arg;
+                return;
+            }
+        }
+    }
+
+    const std::string& error() const { return error_; }
+    bool has(const std::string& name) const { return values_.count(name) != 0; }
+    std::optional<std::string> get(const std::string& name) const {
+        const auto it = values_.find(name);
+        if (it == values_.end()) return std::nullopt;
+        return it->second;
+    }
+
+private:
+    std::map<std::string, std::string> values_;
+    std::string error_;
+};
+
+struct UsageError : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+struct Failure : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+struct Timeout : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+std::optional<long long> parse_integer(const std::string& text) {
+    if (text.empty()) return std::nullopt;
+    char* end = nullptr;
+    errno = 0;
+    const long long v = std::strtoll(text.c_str(), &end, 10);
+    if (errno != 0 || *end != '\0') return std::nullopt;
+    return v;
+}
+
+long long integer_option(const Args& args, const std::string& name, long long fallback, long long min,
+                         long long max) {
+    const auto text = args.get(name);
+    if (!text) return fallback;
+    const auto v = parse_integer(*text);
+    if (!v || *v < min || *v > max)
+        throw UsageError("--" + name + " must be an integer from " + std::to_string(min) + " to " +
+                         std::to_string(max));
+    return *v;
+}
+
+std::uint16_t port_option(const Args& args, const std::string& name, std::uint16_t fallback) {
+    return static_cast<std::uint16_t>(integer_option(args, name, fallback, 0, 65535));
+}
+
+// ---- files -------------------------------------------------------------------------------------
+
+std::string read_file(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    std::ostringstream text;
+    text << in.rdbuf();
+    return text.str();
+}
+
+void write_file(const std::string& path, const std::string& text, mode_t mode = 0644) {
+    const std::string tmp = path + ".tmp";
+    {
+        std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+        out << text;
+        if (!out.flush()) throw Failure("cannot write " + tmp + ": " + std::strerror(errno));
+    }
+    ::chmod(tmp.c_str(), mode);
+    if (std::rename(tmp.c_str(), path.c_str()) != 0)
+        throw Failure("cannot write " + path + ": " + std::strerror(errno));
+}
+
+std::string log_tail(const std::string& path, std::size_t lines = 8) {
+    std::istringstream in(read_file(path));
+    std::vector<std::string> all;
+    for (std::string line; std::getline(in, line);) all.push_back(line);
+    std::string out;
+    for (std::size_t i = all.size() > lines ? all.size() - lines : 0; i < all.size(); ++i) out += "  " + all[i] + "\n";
+    return out;
+}
+
+/// The run directory and the files `start` writes into it (see tools/hub/README.md).
+struct RunDir {
+    std::string dir;
+
+    explicit RunDir(const std::optional<std::string>& flag) {
+        std::string d = flag ? *flag : (std::getenv("ENOS_HUB_DIR") ? std::getenv("ENOS_HUB_DIR") : ".enos-hub");
+        if (d.empty()) throw UsageError("--dir must not be empty");
+        dir = fs::absolute(d).lexically_normal().string();
+        while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+    }
+    std::string file(const char* name) const { return dir + "/" + name; }
+    std::string hub_json() const { return file("hub.json"); }
+    std::string certs() const { return file("certs"); }
+};
+
+/// hub.json: how every other command finds this hub.
+struct HubInfo {
+    std::uint16_t port = 0;
+    std::uint16_t tls_port = 0; ///< 0: no TLS listener
+    bool require_client_cert = false;
+    std::string ca_file, ca_key_file, registry, store;
+    pid_t broker_pid = 0, simulator_pid = 0;
+};
+
+void write_hub_info(const RunDir& run, const HubInfo& info) {
+    rapidjson::StringBuffer buffer;
+    rapidjson::PrettyWriter<rapidjson::StringBuffer> w(buffer);
+    const auto str = [&w](const char* key, const std::string& value) {
+        w.Key(key);
+        if (value.empty())
+            w.Null();
+        else
+            w.String(value.c_str(), static_cast<rapidjson::SizeType>(value.size()));
+    };
+    const auto num = [&w](const char* key, long long value) {
+        w.Key(key);
+        if (value == 0)
+            w.Null();
+        else
+            w.Int64(value);
+    };
+    w.StartObject();
+    str("host", "127.0.0.1");
+    num("port", info.port);
+    num("tls_port", info.tls_port);
+    w.Key("require_client_cert");
+    w.Bool(info.require_client_cert);
+    str("ca_file", info.ca_file);
+    str("ca_key_file", info.ca_key_file);
+    str("registry", info.registry);
+    str("store", info.store);
+    str("admin_username", admin_username);
+    str("admin_token_file", run.file("admin.token"));
+    str("dir", run.dir);
+    num("broker_pid", info.broker_pid);
+    num("simulator_pid", info.simulator_pid);
+    w.EndObject();
+    write_file(run.hub_json(), std::string(buffer.GetString(), buffer.GetSize()) + "\n");
+}
+
+std::optional<HubInfo> read_hub_info(const RunDir& run) {
+    const std::string text = read_file(run.hub_json());
+    if (text.empty()) return std::nullopt;
+    rapidjson::Document doc;
+    doc.Parse(text.c_str(), text.size());
+    if (doc.HasParseError() || !doc.IsObject()) throw Failure(run.hub_json() + " is not valid JSON");
+    HubInfo info;
+    const auto integer = [&doc](const char* key) -> long long {
+        const auto it = doc.FindMember(key);
+        return it != doc.MemberEnd() && it->value.IsInt64() ? it->value.GetInt64() : 0;
+    };
+    const auto string = [&doc](const char* key) -> std::string {
+        const auto it = doc.FindMember(key);
+        return it != doc.MemberEnd() && it->value.IsString() ? it->value.GetString() : "";
+    };
+    info.port = static_cast<std::uint16_t>(integer("port"));
+    info.tls_port = static_cast<std::uint16_t>(integer("tls_port"));
+    const auto cert = doc.FindMember("require_client_cert");
+    info.require_client_cert = cert != doc.MemberEnd() && cert->value.IsBool() && cert->value.GetBool();
+    info.ca_file = string("ca_file");
+    info.ca_key_file = string("ca_key_file");
+    info.registry = string("registry");
+    info.store = string("store");
+    info.broker_pid = static_cast<pid_t>(integer("broker_pid"));
+    info.simulator_pid = static_cast<pid_t>(integer("simulator_pid"));
+    return info;
+}
+
+// ---- processes ---------------------------------------------------------------------------------
+
+std::string self_executable() {
+    std::error_code ec;
+    const auto path = fs::read_symlink("/proc/self/exe", ec);
+    if (ec) throw Failure("cannot find the enos-hub executable: " + ec.message());
+    return path.string();
+}
+
+std::optional<std::string> find_in_path(const std::string& name, const std::vector<std::string>& extra_dirs) {
+    std::vector<std::string> dirs;
+    if (const char* path = std::getenv("PATH")) {
+        std::istringstream in(path);
+        for (std::string dir; std::getline(in, dir, ':');)
+            if (!dir.empty()) dirs.push_back(dir);
+    }
+    dirs.insert(dirs.end(), extra_dirs.begin(), extra_dirs.end());
+    for (const auto& dir : dirs) {
+        const std::string candidate = dir + "/" + name;
+        if (::access(candidate.c_str(), X_OK) == 0) return candidate;
+    }
+    return std::nullopt;
+}
+
+std::vector<char*> c_argv(std::vector<std::string>& args) {
+    std::vector<char*> out;
+    for (auto& a : args) out.push_back(a.data());
+    out.push_back(nullptr);
+    return out;
+}
+
+// In the child between fork and exec: nothing inherited may keep a pipe of the caller open (a
+// test harness reading our stdout would otherwise wait for the daemon to exit).
+void close_inherited_fds() {
+    const long max_fd = ::sysconf(_SC_OPEN_MAX);
+    for (int fd = 3; fd < (max_fd > 0 ? max_fd : 1024); ++fd) ::close(fd);
+}
+
+/// Starts a daemon in its own session, stdin from /dev/null, stdout and stderr appended to `log_path`.
+/// Returns its pid once exec succeeded.
+pid_t spawn_daemon(std::vector<std::string> args, const std::string& log_path) {
+    int report[2];
+    if (::pipe2(report, O_CLOEXEC) != 0) throw Failure(std::string("pipe: ") + std::strerror(errno));
+    auto argv = c_argv(args);
+    const pid_t pid = ::fork();
+    if (pid < 0) throw Failure(std::string("fork: ") + std::strerror(errno));
+    if (pid == 0) {
+        ::setsid();
+        const int null_fd = ::open("/dev/null", O_RDONLY);
+        const int log_fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+        if (null_fd >= 0) ::dup2(null_fd, STDIN_FILENO);
+        if (log_fd >= 0) {
+            ::dup2(log_fd, STDOUT_FILENO);
+            ::dup2(log_fd, STDERR_FILENO);
+        }
+        const int keep = report[1];
+        const long max_fd = ::sysconf(_SC_OPEN_MAX);
+        for (int fd = 3; fd < (max_fd > 0 ? max_fd : 1024); ++fd)
+            if (fd != keep) ::close(fd);
+        ::execv(argv[0], argv.data());
+        const int err = errno;
+        (void)!::write(keep, &err, sizeof err);
+        ::_exit(127);
+    }
+    ::close(report[1]);
+    int err = 0;
+    const ssize_t n = ::read(report[0], &err, sizeof err);
+    ::close(report[0]);
+    if (n == sizeof err) {
+        ::waitpid(pid, nullptr, 0);
+        throw Failure("cannot run " + args[0] + ": " + std::strerror(err));
+    }
+    return pid;
+}
+
+/// Runs a tool to completion; returns its exit status and combined output.
+int run_tool(std::vector<std::string> args, std::string& output) {
+    int out[2];
+    if (::pipe2(out, O_CLOEXEC) != 0) throw Failure(std::string("pipe: ") + std::strerror(errno));
+    auto argv = c_argv(args);
+    const pid_t pid = ::fork();
+    if (pid < 0) throw Failure(std::string("fork: ") + std::strerror(errno));
+    if (pid == 0) {
+        const int null_fd = ::open("/dev/null", O_RDONLY);
+        if (null_fd >= 0) ::dup2(null_fd, STDIN_FILENO);
+        ::dup2(out[1], STDOUT_FILENO);
+        ::dup2(out[1], STDERR_FILENO);
+        close_inherited_fds();
+        ::execv(argv[0], argv.data());
+        std::fprintf(stderr, "cannot run %s: %s\n", argv[0], std::strerror(errno));
+        ::_exit(127);
+    }
+    ::close(out[1]);
+    char buf[4096];
+    for (ssize_t n; (n = ::read(out[0], buf, sizeof buf)) != 0;) {
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) break;
+        output.append(buf, static_cast<std::size_t>(n));
+    }
+    ::close(out[0]);
+    int status = 0;
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/// Alive means the pid exists and is not a zombie (a daemon whose parent exited may stay a zombie
+/// when nothing reaps it).
+bool process_alive(pid_t pid) {
+    if (pid <= 0) return false;
+    const std::string stat = read_file("/proc/" + std::to_string(pid) + "/stat");
+    const auto paren = stat.rfind(')');
+    if (paren == std::string::npos || paren + 2 >= stat.size()) return false;
+    const char state = stat[paren + 2];
+    return state != 'Z' && state != 'X';
+}
+
+std::vector<std::string> process_args(pid_t pid) {
+    const std::string raw = read_file("/proc/" + std::to_string(pid) + "/cmdline");
+    std::vector<std::string> args;
+    std::size_t start = 0;
+    for (std::size_t i = 0; i < raw.size(); ++i)
+        if (raw[i] == '\0') {
+            args.push_back(raw.substr(start, i - start));
+            start = i + 1;
+        }
+    return args;
+}
+
+// A recorded pid is only signalled while it still runs the program we started with these
+// arguments: after a reboot or a crash the number may belong to something else.
+bool runs_with(pid_t pid, const std::string& arg) {
+    if (!process_alive(pid)) return false;
+    for (const auto& a : process_args(pid))
+        if (a == arg) return true;
+    return false;
+}
+
+/// SIGTERM, then SIGKILL after `grace`; true when the process is gone.
+bool stop_process(pid_t pid, milliseconds grace) {
+    if (!process_alive(pid)) return true;
+    ::kill(pid, SIGTERM);
+    for (int round = 0; round < 2; ++round) {
+        const auto deadline = Clock::now() + (round == 0 ? grace : milliseconds(5000));
+        while (Clock::now() < deadline) {
+            // Reaps it when it is our own child (broker-start/stop within one launcher run).
+            ::waitpid(pid, nullptr, WNOHANG);
+            if (!process_alive(pid)) return true;
+            std::this_thread::sleep_for(milliseconds(20));
+        }
+        ::kill(pid, SIGKILL);
+    }
+    return !process_alive(pid);
+}
+
+/// True once our own child `pid` has exited (it is reaped here).
+bool child_exited(pid_t pid) {
+    int status = 0;
+    return ::waitpid(pid, &status, WNOHANG) == pid;
+}
+
+// ---- network -----------------------------------------------------------------------------------
+
+std::uint16_t free_port() {
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) throw Failure(std::string("socket: ") + std::strerror(errno));
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof addr;
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+        ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+        ::close(fd);
+        throw Failure(std::string("cannot find a free port: ") + std::strerror(errno));
+    }
+    ::close(fd);
+    return ntohs(addr.sin_port);
+}
+
+bool port_accepts(std::uint16_t port) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return false;
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(port);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    const bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+    ::close(fd);
+    return ok;
+}
+
+bool port_free(std::uint16_t port) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return false;
+    const int one = 1;
+    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(port);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    const bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+    ::close(fd);
+    return ok;
+}
+
+// ---- the broker --------------------------------------------------------------------------------
+
+std::string find_mosquitto(const Args& args) {
+    if (auto given = args.get("mosquitto")) {
+        if (::access(given->c_str(), X_OK) != 0) throw Failure("--mosquitto " + *given + " is not an executable");
+        return *given;
+    }
+    if (const char* env = std::getenv("ENOS_HUB_MOSQUITTO"); env && *env) return env;
+    if (auto found = find_in_path("mosquitto", {"/usr/sbin", "/usr/local/sbin", "/sbin"})) return *found;
+    throw Failure("mosquitto not found: install it (Debian: apt-get install mosquitto) or pass --mosquitto PATH");
+}
+
+std::string find_plugin(const Args& args) {
+    if (auto given = args.get("plugin")) {
+        if (!fs::exists(*given)) throw Failure("--plugin " + *given + " does not exist");
+        return fs::absolute(*given).string();
+    }
+    if (const char* env = std::getenv("ENOS_HUB_PLUGIN"); env && *env) return env;
+    const fs::path bin_dir = fs::path(self_executable()).parent_path();
+    for (const fs::path& dir : {bin_dir, bin_dir / ENOS_HUB_PLUGIN_RELDIR, bin_dir / "../lib/enos-hub"}) {
+        const fs::path candidate = dir / plugin_file_name;
+        if (fs::exists(candidate)) return fs::canonical(candidate).string();
+    }
+    throw Failure(std::string("cannot find ") + plugin_file_name + " next to enos-hub or in " +
+                  ENOS_HUB_PLUGIN_RELDIR + "; pass --plugin PATH");
+}
+
+std::string current_user() {
+    if (const passwd* pw = ::getpwuid(::geteuid())) return pw->pw_name;
+    return "root";
+}
+
+void check_config_value(const std::string& what, const std::string& value) {
+    if (value.find_first_of("\r\n") != std::string::npos) throw Failure(what + " must not contain a line break");
+}
+
+struct BrokerConfig {
+    std::string plugin, registry;
+    std::uint16_t port = 0, tls_port = 0;
+    std::string ca_file, cert_file, key_file;
+    bool require_client_cert = false;
+    std::vector<std::pair<std::string, std::string>> limit_options;
+};
+
+std::string mosquitto_conf(const RunDir& run, const BrokerConfig& c) {
+    std::ostringstream conf;
+    conf << "# Written by enos-hub start; rewritten on every start.\n"
+         << "per_listener_settings false\n"
+         << "allow_anonymous false\n"
+         << "persistence false\n"
+         << "set_tcp_nodelay true\n"
+         // Stay the user who started the hub: the run directory and the plugin belong to it.
+         << "user " << current_user() << "\n"
+         << "log_dest file " << run.file("mosquitto.log") << "\n"
+         << "log_type error\nlog_type warning\nlog_type notice\nlog_type information\n"
+         << "connection_messages true\n"
+         // The simulator receives every device message; do not drop bursts for a busy subscriber.
+         << "max_queued_messages 100000\n"
+         << "max_inflight_messages 1000\n"
+         << "plugin " << c.plugin << "\n"
+         << "plugin_opt_registry " << c.registry << "\n"
+         << "plugin_opt_admin_token_file " << run.file("admin.token") << "\n"
+         << "plugin_opt_admin_username " << admin_username << "\n"
+         << "plugin_opt_store " << run.file("hub.db") << "\n";
+    for (const auto& [key, value] : c.limit_options) conf << "plugin_opt_" << key << " " << value << "\n";
+    conf << "\nlistener " << c.port << " 127.0.0.1\n";
+    if (c.tls_port != 0) {
+        conf << "\nlistener " << c.tls_port << " 127.0.0.1\n"
+             << "cafile " << c.ca_file << "\n"
+             << "certfile " << c.cert_file << "\n"
+             << "keyfile " << c.key_file << "\n"
+             << "require_certificate " << (c.require_client_cert ? "true" : "false") << "\n";
+    }
+    return conf.str();
+}
+
+/// What happened while waiting for the broker to listen.
+enum class BrokerStart { ready, port_taken };
+
+BrokerStart wait_for_broker(const RunDir& run, pid_t pid, const HubInfo& info, Clock::time_point deadline) {
+    const std::string log = run.file("mosquitto.log");
+    while (Clock::now() < deadline) {
+        if (child_exited(pid)) {
+            const std::string tail = log_tail(log);
+            if (tail.find("Address already in use") != std::string::npos) return BrokerStart::port_taken;
+            throw Failure("mosquitto exited during start-up; end of " + log + ":\n" + tail);
+        }
+        if (port_accepts(info.port) && (info.tls_port == 0 || port_accepts(info.tls_port))) return BrokerStart::ready;
+        std::this_thread::sleep_for(milliseconds(20));
+    }
+    stop_process(pid, milliseconds(2000));
+    throw Timeout("mosquitto did not accept connections in time; end of " + log + ":\n" + log_tail(log));
+}
+
+pid_t launch_broker(const RunDir& run, const std::string& mosquitto) {
+    return spawn_daemon({mosquitto, "-c", run.file("mosquitto.conf")}, run.file("mosquitto.log"));
+}
+
+// ---- certificates ------------------------------------------------------------------------------
+
+constexpr const char* openssl_conf = R"([req]
+distinguished_name = dn
+prompt = no
+[dn]
+CN = enos-hub
+[ca_ext]
+basicConstraints = critical,CA:TRUE
+keyUsage = critical,keyCertSign,cRLSign
+subjectKeyIdentifier = hash
+[server_ext]
+basicConstraints = CA:FALSE
+keyUsage = critical,digitalSignature,keyEncipherment
+extendedKeyUsage = serverAuth
+subjectAltName = IP:127.0.0.1,DNS:localhost
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+[client_ext]
+basicConstraints = CA:FALSE
+keyUsage = critical,digitalSignature,keyEncipherment
+extendedKeyUsage = clientAuth
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+)";
+
+class Openssl {
+public:
+    explicit Openssl(const RunDir& run) : conf_(run.certs() + "/openssl.cnf") {
+        auto found = find_in_path("openssl", {"/usr/bin", "/usr/local/bin"});
+        if (!found) throw Failure("openssl not found: install it (Debian: apt-get install openssl)");
+        binary_ = *found;
+        fs::create_directories(run.certs());
+        write_file(conf_, openssl_conf);
+    }
+
+    void make_ca(const std::string& cert, const std::string& key) const {
+        run({"req", "-config", conf_, "-x509", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+             "-nodes", "-keyout", key, "-out", cert, "-days", "3650", "-subj", "/CN=enos-hub local CA",
+             "-extensions", "ca_ext"});
+        ::chmod(key.c_str(), 0600);
+    }
+
+    /// A key and a certificate signed by the CA, with the extensions of `section` in openssl.cnf.
+    void issue(const std::string& subject, const char* section, const std::string& ca_cert, const std::string& ca_key,
+               const std::string& cert, const std::string& key, int days) const {
+        const std::string csr = cert + ".csr";
+        run({"req", "-config", conf_, "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+             "-keyout", key, "-out", csr, "-subj", subject});
+        ::chmod(key.c_str(), 0600);
+        run({"x509", "-req", "-in", csr, "-CA", ca_cert, "-CAkey", ca_key, "-set_serial", random_serial(), "-days",
+             std::to_string(days), "-out", cert, "-extfile", conf_, "-extensions", section});
+        fs::remove(csr);
+    }
+
+private:
+    void run(std::vector<std::string> args) const {
+        args.insert(args.begin(), binary_);
+        std::string output;
+        if (run_tool(args, output) != 0) throw Failure("openssl " + args[1] + " failed:\n" + output);
+    }
+
+    static std::string random_serial() {
+        std::random_device rd;
+        char hex[2 + 16 + 1];
+        std::snprintf(hex, sizeof hex, "0x%08x%08x", rd() & 0x7fffffffu, rd());
+        return hex;
+    }
+
+    std::string binary_, conf_;
+};
+
+// Characters with a meaning in openssl's "-subj /O=../CN=.." syntax are escaped.
+std::string subject_value(const std::string& value) {
+    std::string out;
+    for (char c : value) {
+        if (c == '/' || c == '\\' || c == '=' || c == '+' || c == ',') out += '\\';
+        out += c;
+    }
+    return out;
+}
+
+// ---- start / stop ------------------------------------------------------------------------------
+
+std::string random_token() {
+    std::random_device rd;
+    std::string token;
+    char hex[9];
+    for (int i = 0; i < 8; ++i) {
+        std::snprintf(hex, sizeof hex, "%08x", rd());
+        token += hex;
+    }
+    return token;
+}
+
+/// Stops whatever the run directory records as running. Returns a note per process for stderr.
+std::vector<std::string> stop_recorded(const RunDir& run, bool broker, bool simulator) {
+    std::vector<std::string> notes;
+    const auto pid_from = [&run](const char* file) -> pid_t {
+        std::istringstream in(read_file(run.file(file)));
+        long long pid = 0;
+        return in >> pid && pid > 0 ? static_cast<pid_t>(pid) : 0;
+    };
+    const auto stop_one = [&](const char* what, const char* pid_file, const std::string& marker) {
+        const pid_t pid = pid_from(pid_file);
+        if (pid == 0) return;
+        if (!runs_with(pid, marker)) {
+            notes.push_back(std::string(what) + " (pid " + std::to_string(pid) + ") was not running");
+        } else if (!stop_process(pid, milliseconds(5000))) {
+            throw Failure(std::string("cannot stop the ") + what + " (pid " + std::to_string(pid) + ")");
+        }
+        fs::remove(run.file(pid_file));
+    };
+    // The simulator first, so it does not log a lost broker connection on every stop.
+    if (simulator) stop_one("simulator", "simulator.pid", run.dir);
+    if (broker) stop_one("broker", "broker.pid", run.file("mosquitto.conf"));
+    if (simulator) fs::remove(run.file("simulator.ready"));
+    return notes;
+}
+
+bool hub_running(const RunDir& run) {
+    const auto info = read_hub_info(run);
+    if (!info) return false;
+    return runs_with(info->broker_pid, run.file("mosquitto.conf")) || runs_with(info->simulator_pid, run.dir);
+}
+
+std::vector<std::pair<std::string, std::string>> limit_options(const Args& args) {
+    std::vector<std::pair<std::string, std::string>> out;
+    if (args.has("no-connect-limit")) {
+        out.emplace_back("connect_limit", "off");
+        return out;
+    }
+    constexpr long long day_ms = 24LL * 3600 * 1000;
+    out.emplace_back("connect_limit", "on");
+    out.emplace_back("connect_min_interval_ms",
+                     std::to_string(integer_option(args, "connect-min-interval-ms", 1000, 0, day_ms)));
+    out.emplace_back("connect_window_ms", std::to_string(integer_option(args, "connect-window-ms", 120000, 0, day_ms)));
+    out.emplace_back("connect_window_max", std::to_string(integer_option(args, "connect-window-max", 4, 1, 1000000)));
+    out.emplace_back("connect_block_ms", std::to_string(integer_option(args, "connect-block-ms", 300000, 0, day_ms)));
+    return out;
+}
+
+void print_started(const RunDir& run, const HubInfo& info) {
+    rapidjson::StringBuffer buffer;
+    rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
+    w.StartObject();
+    w.Key("host");
+    w.String("127.0.0.1");
+    w.Key("port");
+    w.Uint(info.port);
+    w.Key("tls_port");
+    info.tls_port ? w.Uint(info.tls_port) : w.Null();
+    w.Key("ca_file");
+    info.ca_file.empty() ? w.Null() : w.String(info.ca_file.c_str());
+    w.Key("dir");
+    w.String(run.dir.c_str());
+    w.Key("broker_pid");
+    w.Int(info.broker_pid);
+    w.Key("simulator_pid");
+    info.simulator_pid ? w.Int(info.simulator_pid) : w.Null();
+    w.EndObject();
+    std::cout << buffer.GetString() << std::endl;
+}
+
+const char* start_usage =
+    "usage: enos-hub start --registry FILE [--port P] [--tls-port P2] [--dir RUNDIR]\n"
+    "                      [--ca-cert FILE --ca-key FILE] [--require-client-cert]\n"
+    "                      [--no-connect-limit | --connect-min-interval-ms MS --connect-window-ms MS\n"
+    "                       --connect-window-max N --connect-block-ms MS]\n"
+    "                      [--fresh] [--replace] [--no-simulator] [--timeout-ms MS]\n"
+    "                      [--mosquitto PATH] [--plugin PATH]\n"
+    "Port 0 picks a free port. Prints one JSON line with the ports once broker and simulator are ready.\n";
+
+int start(const Args& args) {
+    const RunDir run(args.get("dir"));
+    const auto registry_arg = args.get("registry");
+    if (!registry_arg) throw UsageError("--registry FILE is required");
+    const std::string registry_path = fs::absolute(*registry_arg).lexically_normal().string();
+    if (auto registry = load_registry(registry_path); !registry) throw Failure(registry.error().detail);
+
+    const std::uint16_t wanted_port = port_option(args, "port", default_port);
+    const bool tls = args.has("tls-port");
+    const std::uint16_t wanted_tls_port = tls ? port_option(args, "tls-port", 0) : 0;
+    if (args.has("require-client-cert") && !tls) throw UsageError("--require-client-cert needs --tls-port");
+    if (args.has("ca-cert") != args.has("ca-key")) throw UsageError("--ca-cert and --ca-key go together");
+    if (args.has("ca-cert") && !tls) throw UsageError("--ca-cert needs --tls-port");
+    const auto timeout = milliseconds(integer_option(args, "timeout-ms", 30000, 1, 3600000));
+    const auto limits = limit_options(args);
+    const std::string mosquitto = find_mosquitto(args);
+    const std::string plugin = find_plugin(args);
+    for (const auto& [what, value] : {std::pair{"the run directory", run.dir}, std::pair{"the registry path", registry_path},
+                                      std::pair{"the plugin path", plugin}})
+        check_config_value(what, value);
+
+    fs::create_directories(run.dir);
+    if (hub_running(run)) {
+        if (!args.has("replace"))
+            throw Failure("a hub is already running in " + run.dir + "; stop it with: enos-hub stop --dir " + run.dir +
+                          " (or pass --replace)");
+        stop_recorded(run, true, true);
+    }
+    if (wanted_port != 0 && !port_free(wanted_port))
+        throw Failure("port " + std::to_string(wanted_port) + " on 127.0.0.1 is already in use; pick another with --port");
+    if (wanted_tls_port != 0 && !port_free(wanted_tls_port))
+        throw Failure("port " + std::to_string(wanted_tls_port) + " on 127.0.0.1 is already in use; pick another with --tls-port");
+
+    for (const char* stale : {"hub.json", "broker.pid", "simulator.pid", "simulator.ready"}) fs::remove(run.file(stale));
+    if (args.has("fresh"))
+        for (const char* store : {"hub.db", "hub.db-wal", "hub.db-shm", "hub.db-journal"}) fs::remove(run.file(store));
+    write_file(run.file("admin.token"), random_token() + "\n", 0600);
+
+    HubInfo info;
+    info.registry = registry_path;
+    info.store = run.file("hub.db");
+    BrokerConfig config;
+    config.plugin = plugin;
+    config.registry = registry_path;
+    config.limit_options = limits;
+    if (tls) {
+        const Openssl openssl(run);
+        if (args.has("ca-cert")) {
+            info.ca_file = fs::absolute(*args.get("ca-cert")).string();
+            info.ca_key_file = fs::absolute(*args.get("ca-key")).string();
+        } else {
+            info.ca_file = run.certs() + "/ca.crt";
+            info.ca_key_file = run.certs() + "/ca.key";
+            // Kept across restarts, so devices that stored the CA keep trusting the hub.
+            if (!fs::exists(info.ca_file) || !fs::exists(info.ca_key_file)) openssl.make_ca(info.ca_file, info.ca_key_file);
+        }
+        check_config_value("the CA path", info.ca_file);
+        config.ca_file = info.ca_file;
+        config.cert_file = run.certs() + "/server.crt";
+        config.key_file = run.certs() + "/server.key";
+        openssl.issue("/CN=localhost", "server_ext", info.ca_file, info.ca_key_file, config.cert_file, config.key_file,
+                      825);
+        config.require_client_cert = info.require_client_cert = args.has("require-client-cert");
+    }
+
+    // With picked ports another process may grab one between the probe and mosquitto's bind: retry.
+    const auto deadline = Clock::now() + timeout;
+    for (int attempt = 1;; ++attempt) {
+        info.port = config.port = wanted_port ? wanted_port : free_port();
+        info.tls_port = config.tls_port = tls ? (wanted_tls_port ? wanted_tls_port : free_port()) : 0;
+        if (info.tls_port == info.port) continue;
+        write_file(run.file("mosquitto.conf"), mosquitto_conf(run, config));
+        info.broker_pid = launch_broker(run, mosquitto);
+        const BrokerStart result = wait_for_broker(run, info.broker_pid, info, deadline);
+        if (result == BrokerStart::ready) break;
+        const bool picked = wanted_port == 0 && (!tls || wanted_tls_port == 0);
+        if (!picked || attempt >= 5)
+            throw Failure("port " + std::to_string(info.port) + (tls ? " or " + std::to_string(info.tls_port) : "") +
+                          " is already in use");
+    }
+    write_file(run.file("broker.pid"), std::to_string(info.broker_pid) + "\n");
+    write_hub_info(run, info);
+
+    if (!args.has("no-simulator")) {
+        try {
+            info.simulator_pid =
+                spawn_daemon({self_executable(), "simulate", "--dir", run.dir}, run.file("simulator.log"));
+            write_file(run.file("simulator.pid"), std::to_string(info.simulator_pid) + "\n");
+            while (!fs::exists(run.file("simulator.ready"))) {
+                if (child_exited(info.simulator_pid))
+                    throw Failure("the simulator exited during start-up; end of " + run.file("simulator.log") + ":\n" +
+                                  log_tail(run.file("simulator.log")));
+                if (Clock::now() >= deadline)
+                    throw Timeout("the simulator did not become ready in time; end of " + run.file("simulator.log") +
+                                  ":\n" + log_tail(run.file("simulator.log")));
+                std::this_thread::sleep_for(milliseconds(20));
+            }
+        } catch (...) {
+            stop_recorded(run, true, true);
+            fs::remove(run.hub_json());
+            throw;
+        }
+    }
+    write_hub_info(run, info);
+    print_started(run, info);
+    return exit_ok;
+}
+
+RunDir existing_hub(const Args& args, HubInfo& info) {
+    RunDir run(args.get("dir"));
+    auto recorded = read_hub_info(run);
+    if (!recorded) throw Failure("no hub in " + run.dir + " (no hub.json): start one with enos-hub start --dir " + run.dir);
+    info = *recorded;
+    return run;
+}
+
+template <class Fn>
+int guarded(const char* command, const char* usage, int argc, char** argv, std::set<std::string> flags,
+            std::set<std::string> options, Fn&& body) {
+    const Args args(argc, argv, std::move(flags), std::move(options));
+    try {
+        if (args.has("help")) {
+            std::cout << usage;
+            return exit_ok;
+        }
+        if (!args.error().empty()) throw UsageError(args.error());
+        return body(args);
+    } catch (const UsageError& e) {
+        std::cerr << "enos-hub " << command << ": " << e.what() << "\n" << usage;
+        return exit_usage;
+    } catch (const Timeout& e) {
+        std::cerr << "enos-hub " << command << ": " << e.what();
+        return exit_timeout;
+    } catch (const std::exception& e) {
+        std::cerr << "enos-hub " << command << ": " << e.what() << "\n";
+        return exit_failure;
+    }
+}
+
+} // namespace
+
+int start_main(int argc, char** argv) {
+    return guarded("start", start_usage, argc, argv,
+                   {"help", "require-client-cert", "no-simulator", "replace", "fresh", "no-connect-limit"},
+                   {"registry", "port", "tls-port", "dir", "ca-cert", "ca-key", "mosquitto", "plugin", "timeout-ms",
+                    "connect-min-interval-ms", "connect-window-ms", "connect-window-max", "connect-block-ms"},
+                   [](const Args& args) { return start(args); });
+}
+
+int stop_main(int argc, char** argv) {
+    return guarded("stop", "usage: enos-hub stop [--dir RUNDIR]\nStops the broker and the simulator by their recorded pids.\n",
+                   argc, argv, {"help"}, {"dir"}, [](const Args& args) {
+                       const RunDir run(args.get("dir"));
+                       if (!fs::exists(run.hub_json()) && !fs::exists(run.file("broker.pid"))) {
+                           std::cerr << "enos-hub stop: no hub recorded in " << run.dir << "\n";
+                           return exit_ok;
+                       }
+                       for (const auto& note : stop_recorded(run, true, true)) std::cerr << "enos-hub stop: " << note << "\n";
+                       fs::remove(run.hub_json());
+                       return exit_ok;
+                   });
+}
+
+int broker_stop_main(int argc, char** argv) {
+    return guarded("broker-stop",
+                   "usage: enos-hub broker-stop [--dir RUNDIR]\nStops only mosquitto (an outage); broker-start brings it "
+                   "back on the same ports.\n",
+                   argc, argv, {"help"}, {"dir"}, [](const Args& args) {
+                       HubInfo info;
+                       const RunDir run = existing_hub(args, info);
+                       for (const auto& note : stop_recorded(run, true, false))
+                           std::cerr << "enos-hub broker-stop: " << note << "\n";
+                       info.broker_pid = 0;
+                       write_hub_info(run, info);
+                       return exit_ok;
+                   });
+}
+
+int broker_start_main(int argc, char** argv) {
+    return guarded("broker-start", "usage: enos-hub broker-start [--dir RUNDIR] [--timeout-ms MS] [--mosquitto PATH]\n",
+                   argc, argv, {"help"}, {"dir", "timeout-ms", "mosquitto"}, [](const Args& args) {
+                       HubInfo info;
+                       const RunDir run = existing_hub(args, info);
+                       if (runs_with(info.broker_pid, run.file("mosquitto.conf")))
+                           throw Failure("the broker is already running (pid " + std::to_string(info.broker_pid) + ")");
+                       const auto timeout = milliseconds(integer_option(args, "timeout-ms", 30000, 1, 3600000));
+                       info.broker_pid = launch_broker(run, find_mosquitto(args));
+                       if (wait_for_broker(run, info.broker_pid, info, Clock::now() + timeout) != BrokerStart::ready)
+                           throw Failure("port " + std::to_string(info.port) + " is taken by another process");
+                       write_file(run.file("broker.pid"), std::to_string(info.broker_pid) + "\n");
+                       write_hub_info(run, info);
+                       print_started(run, info);
+                       return exit_ok;
+                   });
+}
+
+int issue_cert_main(int argc, char** argv) {
+    return guarded(
+        "issue-cert",
+        "usage: enos-hub issue-cert [--dir RUNDIR] --pk PK --dk DK --out-cert FILE --out-key FILE [--days N]\n"
+        "Issues a device (client) certificate signed by the hub's CA (subject O=PK, CN=DK).\n",
+        argc, argv, {"help"}, {"dir", "pk", "dk", "out-cert", "out-key", "days"}, [](const Args& args) {
+            HubInfo info;
+            const RunDir run = existing_hub(args, info);
+            for (const char* required : {"pk", "dk", "out-cert", "out-key"})
+                if (!args.has(required) || args.get(required)->empty())
+                    throw UsageError(std::string("--") + required + " is required");
+            if (info.ca_file.empty() || info.ca_key_file.empty())
+                throw Failure("the hub in " + run.dir + " has no CA: start it with --tls-port");
+            const int days = static_cast<int>(integer_option(args, "days", 825, 1, 36500));
+            const Openssl openssl(run);
+            const std::string cert = fs::absolute(*args.get("out-cert")).string();
+            const std::string key = fs::absolute(*args.get("out-key")).string();
+            openssl.issue("/O=" + subject_value(*args.get("pk")) + "/CN=" + subject_value(*args.get("dk")), "client_ext",
+                          info.ca_file, info.ca_key_file, cert, key, days);
+            rapidjson::StringBuffer buffer;
+            rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
+            w.StartObject();
+            w.Key("cert");
+            w.String(cert.c_str());
+            w.Key("key");
+            w.String(key.c_str());
+            w.EndObject();
+            std::cout << buffer.GetString() << std::endl;
+            return exit_ok;
+        });
+}
+
+} // namespace enos::hub

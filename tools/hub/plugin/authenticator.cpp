@@ -1,0 +1,102 @@
+#include "authenticator.hpp"
+
+#include <enos/device/credentials.hpp>
+#include <enos/device/sign.hpp>
+
+namespace enos::hub::plugin {
+
+namespace dev = enos::device;
+
+namespace {
+
+AuthResult refuse(std::string reason) { return AuthResult{std::nullopt, std::move(reason)}; }
+
+// Exact comparison whose duration does not depend on where the inputs differ.
+bool token_equals(std::string_view a, std::string_view b) {
+    if (a.size() != b.size()) return false;
+    unsigned diff = 0;
+    for (std::size_t i = 0; i < a.size(); ++i)
+        diff |= static_cast<unsigned>(static_cast<unsigned char>(a[i]) ^ static_cast<unsigned char>(b[i]));
+    return diff == 0;
+}
+
+} // namespace
+
+AuthResult Authenticator::authenticate(const AuthRequest& request, ConnectLimiter::Clock::time_point now,
+                                       std::string& store_error) {
+    if (request.username.empty()) return refuse("no username");
+    if (request.username == admin_username_) {
+        if (admin_token_.empty() || !token_equals(request.password, admin_token_))
+            return refuse("wrong password for the admin identity");
+        Identity admin;
+        admin.role = Role::admin;
+        admin.raw_client_id = std::string(request.client_id);
+        return AuthResult{std::move(admin), {}};
+    }
+
+    auto fields = dev::parse_mqtt_client_id(request.client_id);
+    if (!fields) return refuse("malformed client id: " + fields.error().detail);
+    auto user = dev::parse_mqtt_username(request.username);
+    if (!user) return refuse("malformed username: " + user.error().detail);
+
+    Identity who;
+    who.product_key = std::move(user->product_key);
+    who.device_key = std::move(user->device_key);
+    who.raw_client_id = fields->raw_client_id;
+    who.secure_mode = fields->secure_mode;
+    const bool channel = who.device_key == dev::integration_device_key;
+    switch (fields->secure_mode) {
+    case 2: who.role = Role::device; break;
+    case 3: who.role = Role::activation; break;
+    case 4: who.role = Role::integration; break;
+    default: return refuse("securemode " + std::to_string(fields->secure_mode) + " is not 2, 3 or 4");
+    }
+    if (channel != (who.role == Role::integration))
+        return refuse(channel ? "username %channel%&pk is only for securemode 4"
+                              : "securemode 4 needs the username %channel%&" + who.product_key);
+
+    // Only identities the registry knows are counted, so junk logins cannot grow the limiter's table.
+    if (who.role == Role::integration ? registry_.find_product(who.product_key) == nullptr
+                                      : registry_.find_device(who.product_key, who.device_key) == nullptr)
+        return refuse(who.role == Role::integration ? "unknown product " + who.product_key
+                                                    : "unknown device " + who.key());
+    if (auto limited = limiter_.admit(who.key(), now); !limited.empty()) return refuse(limited);
+
+    Secret secret = secret_for(who, store_error);
+    if (!secret.refusal.empty()) return refuse(secret.refusal);
+
+    const std::string expected = dev::sign({fields->raw_client_id, who.device_key, who.product_key, fields->timestamp},
+                                           secret.value, fields->method);
+    if (!dev::signature_equals(request.password, expected))
+        return refuse("signature mismatch for " + who.key() + " (" + fields->method_name +
+                      "): wrong secret, or the password was signed over another clientId/timestamp");
+
+    if (const Device* d = registry_.find_device(who.product_key, who.device_key)) who.gateway = d->gateway;
+    return AuthResult{std::move(who), {}};
+}
+
+Authenticator::Secret Authenticator::secret_for(const Identity& who, std::string& store_error) const {
+    const Product* product = registry_.find_product(who.product_key);
+    if (who.role == Role::integration) {
+        if (product->product_secret.empty()) return {{}, "product " + who.product_key + " has no productSecret"};
+        return {product->product_secret, {}};
+    }
+
+    const Device* device = registry_.find_device(who.product_key, who.device_key);
+    if (!device->enabled) return {{}, "device " + who.key() + " is disabled"};
+    const bool dynamic = product && product->dynamic_activation;
+    const auto activation = dynamic ? activations_.find(who.product_key, who.device_key, store_error) : std::nullopt;
+    const bool activated = activation && activation->activated;
+
+    if (who.role == Role::activation) {
+        if (!dynamic) return {{}, "dynamic activation is not enabled for product " + who.product_key};
+        if (activated) return {{}, "device " + who.key() + " is already activated; log in with securemode 2"};
+        return {product->product_secret, {}};
+    }
+    if (activated && !activation->device_secret.empty()) return {activation->device_secret, {}};
+    if (device->device_secret.empty())
+        return {{}, "device " + who.key() + " has no deviceSecret yet: activate it with securemode 3 first"};
+    return {device->device_secret, {}};
+}
+
+} // namespace enos::hub::plugin

@@ -1,0 +1,77 @@
+#include "topic_rules.hpp"
+
+#include <initializer_list>
+#include <vector>
+
+namespace enos::hub::plugin {
+
+namespace {
+
+std::vector<std::string_view> split_levels(std::string_view topic) {
+    std::vector<std::string_view> levels;
+    while (true) {
+        const std::size_t slash = topic.find('/');
+        levels.push_back(topic.substr(0, slash));
+        if (slash == std::string_view::npos) break;
+        topic.remove_prefix(slash + 1);
+    }
+    return levels;
+}
+
+// True when the topic (or every topic a filter can match) lies strictly below `prefix`. Wildcards
+// inside the prefix levels never compare equal to a key, so "/sys/+/dk/#" is not below "/sys/pk/dk".
+bool below(const std::vector<std::string_view>& levels, std::initializer_list<std::string_view> prefix) {
+    if (levels.size() <= prefix.size()) return false;
+    std::size_t i = 0;
+    for (std::string_view p : prefix)
+        if (levels[i++] != p) return false;
+    return true;
+}
+
+std::string check_device(const Identity& who, const std::vector<std::string_view>& levels,
+                         const SubDeviceSet* logged_in) {
+    const std::string_view pk = who.product_key, dk = who.device_key;
+    if (below(levels, {"", "sys", pk, dk}) || below(levels, {"", "ext", "session", pk, dk})) return {};
+    if (who.gateway && levels.size() > 4 && levels[0].empty() && levels[1] == "sys") {
+        std::string sub(levels[2]);
+        sub += '/';
+        sub.append(levels[3]);
+        if (logged_in && logged_in->count(sub)) return {};
+        return "sub-device topic of '" + sub + "', which is not logged in through this gateway";
+    }
+    return "topic outside /sys/" + who.product_key + "/" + who.device_key + "/ and /ext/session/" +
+           who.product_key + "/" + who.device_key + "/";
+}
+
+std::string check_activation(const Identity& who, Access access, std::string_view topic) {
+    const std::string info = "/ext/session/" + who.product_key + "/" + who.device_key + "/thing/activate/info";
+    const std::string& allowed = access == Access::publish ? info + "_reply" : info;
+    if (topic == allowed) return {};
+    return "a securemode-3 (activation) connection may only " +
+           std::string(access == Access::publish ? "publish on " : "subscribe to ") + allowed;
+}
+
+} // namespace
+
+const char* to_string(Access access) {
+    switch (access) {
+    case Access::subscribe: return "subscribe";
+    case Access::publish: return "publish";
+    case Access::deliver: return "delivery";
+    }
+    return "access";
+}
+
+std::string check_topic(const Identity& who, Access access, std::string_view topic, const SubDeviceSet* logged_in) {
+    switch (who.role) {
+    case Role::admin: return {};
+    case Role::activation: return check_activation(who, access, topic);
+    case Role::integration:
+        if (below(split_levels(topic), {"", "sys", who.product_key, "integration"})) return {};
+        return "an integration (securemode 4) connection may only use /sys/" + who.product_key + "/integration/";
+    case Role::device: return check_device(who, split_levels(topic), logged_in);
+    }
+    return "unknown role";
+}
+
+} // namespace enos::hub::plugin
