@@ -8,6 +8,7 @@
 #include <enos/device/detail/payload_writer.hpp>
 #include <enos/device/limits.hpp>
 #include <enos/device/payload/attributes.hpp>
+#include <enos/device/payload/envelope.hpp>
 #include <enos/device/sign.hpp>
 #include <enos/device/value.hpp>
 
