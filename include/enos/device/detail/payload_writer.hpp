@@ -125,6 +125,13 @@ public:
         return true;
     }
 
+    /// The platform's per-request item limits (attributes, tags, registrations).
+    bool at_most(std::size_t count, std::size_t limit, const Field& field) {
+        if (count <= limit) return true;
+        return fail(errc::too_many_items, "field '" + field.name() + "' has " + std::to_string(count) +
+                                              " items; the limit is " + std::to_string(limit));
+    }
+
     /// A JSON array of non-empty strings.
     bool names(const std::vector<std::string>& names, std::string_view field) {
         out_.push_back('[');

@@ -16,18 +16,12 @@ namespace enos::device {
 
 namespace detail {
 
-inline bool check_count(PayloadWriter& w, std::size_t count, std::size_t limit, std::string_view field) {
-    if (count <= limit) return true;
-    return w.fail(errc::too_many_items, "field '" + std::string(field) + "' has " + std::to_string(count) +
-                                            " items; the limit is " + std::to_string(limit));
-}
-
 /// {"params":{"<key>":[names...]}} for the query and delete methods.
 inline Status encode_name_list(std::string& out, std::string_view id, std::string_view method,
                                std::string_view params_head, std::string_view field,
                                const std::vector<std::string>& names, std::size_t limit) {
     PayloadWriter w(out);
-    if (!w.begin_request(id, method) || !check_count(w, names.size(), limit, field)) return w.error();
+    if (!w.begin_request(id, method) || !w.at_most(names.size(), limit, field)) return w.error();
     w.raw(params_head);
     if (!w.names(names, field)) return w.error();
     w.raw("}}");
@@ -48,7 +42,7 @@ inline Status encode_attribute_query(std::string& out, std::string_view id,
 inline Status encode_attribute_update(std::string& out, std::string_view id, const Points& attributes) {
     detail::PayloadWriter w(out);
     if (!w.begin_request(id, "thing.attribute.update") ||
-        !detail::check_count(w, attributes.size(), limits::max_attributes, "params.attributes"))
+        !w.at_most(attributes.size(), limits::max_attributes, "params.attributes"))
         return w.error();
     w.raw(",\"params\":{\"attributes\":");
     if (!w.points(attributes, "params.attributes")) return w.error();
@@ -74,8 +68,7 @@ inline Status encode_tag_query(std::string& out, std::string_view id, const std:
 inline Status encode_tag_update(std::string& out, std::string_view id,
                                 const std::vector<std::pair<std::string, std::string>>& tags) {
     detail::PayloadWriter w(out);
-    if (!w.begin_request(id, "thing.tag.update") ||
-        !detail::check_count(w, tags.size(), limits::max_tags, "params"))
+    if (!w.begin_request(id, "thing.tag.update") || !w.at_most(tags.size(), limits::max_tags, "params"))
         return w.error();
     w.raw(",\"params\":[");
     for (std::size_t i = 0; i < tags.size(); ++i) {

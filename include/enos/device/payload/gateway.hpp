@@ -7,7 +7,6 @@
 #include <enos/device/detail/json_fields.hpp>
 #include <enos/device/detail/payload_writer.hpp>
 #include <enos/device/limits.hpp>
-#include <enos/device/payload/attributes.hpp>
 #include <enos/device/payload/envelope.hpp>
 #include <enos/device/sign.hpp>
 #include <enos/device/value.hpp>
@@ -157,7 +156,7 @@ inline Status encode_device_register(std::string& out, std::string_view id,
     detail::PayloadWriter w(out);
     if (!w.begin_request(id, "thing.device.register") ||
         !detail::check_not_empty(w, devices.size(), "params") ||
-        !detail::check_count(w, devices.size(), limits::max_registrations, "params"))
+        !w.at_most(devices.size(), limits::max_registrations, "params"))
         return w.error();
     w.raw(",\"params\":[");
     for (std::size_t i = 0; i < devices.size(); ++i) {

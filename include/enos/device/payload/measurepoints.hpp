@@ -125,13 +125,9 @@ inline Status encode_integration(std::string& out, std::string_view id, std::str
         if (i != 0) w.raw(',');
         w.raw("{\"deviceKey\":");
         if (!w.required_string(record.device_key, {"params", i, ".deviceKey"})) return w.error();
-        if (record.values.size() > max_values) {
-            w.fail(errc::too_many_items, "field '" + Field("params", i, values_key).name() + "' has " +
-                                             std::to_string(record.values.size()) + " items; the limit is " +
-                                             std::to_string(max_values));
+        if (!w.at_most(record.values.size(), max_values, {"params", i, values_key}) ||
+            !w.time(",\"time\":", record.time_ms, {"params", i, ".time"}))
             return w.error();
-        }
-        if (!w.time(",\"time\":", record.time_ms, {"params", i, ".time"})) return w.error();
         w.raw(",\"");
         w.raw(values_key.substr(1));
         w.raw("\":");
