@@ -4,7 +4,9 @@
 #include <cfloat>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <limits>
+#include <random>
 #include <string>
 
 #include "support/catch.hpp"
@@ -126,6 +128,24 @@ TEST_CASE("doubles survive a text round trip exactly", "[unit]") {
         CHECK(back->is_double());
         CHECK(back->as_double() == d);
     }
+}
+
+TEST_CASE("random doubles survive a text round trip exactly", "[unit]") {
+    std::mt19937_64 bits(20240601); // fixed seed: the same values on every run
+    int checked = 0;
+    for (int i = 0; i < 100000; ++i) {
+        const std::uint64_t pattern = bits();
+        double d;
+        std::memcpy(&d, &pattern, sizeof d);
+        if (!std::isfinite(d)) continue;
+        const std::string text = to_json(Value(d));
+        auto back = parse_value(text);
+        if (!back || !back->is_double() || back->as_double() != d) {
+            FAIL("round trip failed for " << text);
+        }
+        ++checked;
+    }
+    CHECK(checked > 99000);
 }
 
 TEST_CASE("Value round trips through JSON text", "[unit]") {

@@ -10,6 +10,8 @@
 #include <string>
 #include <string_view>
 
+#include <rapidjson/internal/dtoa.h>
+
 namespace enos::device::detail {
 
 /// Length of the well-formed UTF-8 sequence starting at p (RFC 3629: no overlong forms, no
@@ -97,19 +99,14 @@ inline void append_json_int(std::string& out, std::int64_t n) {
     out.append(buf, static_cast<std::size_t>(r.ptr - buf));
 }
 
-/// Appends the shortest text that reads back as exactly `d`, always with a fraction or exponent so
-/// the receiver sees a floating-point number ("1.0", never "1"). False for NaN and infinity, which
-/// JSON cannot express.
+/// Appends text that reads back as exactly `d`, always with a fraction or exponent so the receiver
+/// sees a floating-point number ("1.0", never "1"). False for NaN and infinity, which JSON cannot
+/// express. RapidJSON's Grisu2 (what its own Writer uses) is about twice as fast as std::to_chars
+/// here; its output always round-trips, and is the shortest form in all but rare cases.
 inline bool append_json_double(std::string& out, double d) {
     if (!std::isfinite(d)) return false;
-    char buf[40];
-    const auto r = std::to_chars(buf, buf + sizeof buf - 2, d);
-    char* last = r.ptr;
-    if (std::string_view(buf, static_cast<std::size_t>(last - buf)).find_first_of(".e") ==
-        std::string_view::npos) {
-        *last++ = '.';
-        *last++ = '0';
-    }
+    char buf[32];
+    const char* last = rapidjson::internal::dtoa(d, buf);
     out.append(buf, static_cast<std::size_t>(last - buf));
     return true;
 }
