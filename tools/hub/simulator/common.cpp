@@ -1,0 +1,168 @@
+#include "common.hpp"
+
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <random>
+#include <sstream>
+
+namespace enos::hub::sim {
+
+Result<Options> Options::parse(int argc, char** argv, int first, const std::vector<std::string_view>& known) {
+    Options out;
+    for (int i = first; i < argc; ++i) {
+        const std::string_view arg = argv[i];
+        if (arg.rfind("--", 0) != 0) {
+            out.positional_.emplace_back(arg);
+            continue;
+        }
+        const std::string_view name = arg.substr(2);
+        bool is_known = false;
+        for (std::string_view k : known) is_known = is_known || k == name;
+        if (!is_known) return Error{errc::invalid_argument, "unknown option --" + std::string(name)};
+        if (i + 1 >= argc) return Error{errc::missing_argument, "option --" + std::string(name) + " needs a value"};
+        if (!out.values_.emplace(std::string(name), argv[++i]).second)
+            return Error{errc::invalid_argument, "option --" + std::string(name) + " given twice"};
+    }
+    return out;
+}
+
+std::optional<std::string> Options::get(std::string_view name) const {
+    const auto it = values_.find(name);
+    if (it == values_.end()) return std::nullopt;
+    return it->second;
+}
+
+Result<std::int64_t> parse_integer(std::string_view text, std::string_view what, std::int64_t min,
+                                   std::int64_t max) {
+    const std::string s(text);
+    char* end = nullptr;
+    errno = 0;
+    const long long v = std::strtoll(s.c_str(), &end, 10);
+    if (s.empty() || *end != '\0' || errno == ERANGE || v < min || v > max)
+        return Error{errc::invalid_argument, std::string(what) + " must be a whole number from " +
+                                                 std::to_string(min) + " to " + std::to_string(max)};
+    return static_cast<std::int64_t>(v);
+}
+
+std::string run_dir_or_default(const std::optional<std::string>& dir) {
+    if (dir && !dir->empty()) return *dir;
+    if (const char* env = std::getenv("ENOS_HUB_DIR"); env && *env) return env;
+    return "./.enos-hub";
+}
+
+namespace {
+
+Result<std::string> read_file(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return Error{errc::invalid_argument, "cannot read " + path};
+    std::ostringstream text;
+    text << in.rdbuf();
+    return text.str();
+}
+
+} // namespace
+
+Result<HubEndpoint> read_hub_endpoint(const std::string& dir) {
+    HubEndpoint hub;
+    hub.dir = dir;
+    auto info = read_file(dir + "/hub.json");
+    if (!info) return Error{errc::invalid_argument, "no hub running in " + dir + " (hub.json not found)"};
+    rapidjson::Document doc;
+    doc.Parse(info->data(), info->size());
+    if (doc.HasParseError() || !doc.IsObject())
+        return Error{errc::malformed_json, dir + "/hub.json is not a JSON object"};
+    const auto text = [&](const char* key, std::string& out) {
+        const auto it = doc.FindMember(key);
+        if (it != doc.MemberEnd() && it->value.IsString()) out.assign(it->value.GetString(), it->value.GetStringLength());
+    };
+    text("host", hub.host);
+    text("registry", hub.registry);
+    text("store", hub.store);
+    text("admin_username", hub.admin_username);
+    const auto port = doc.FindMember("port");
+    if (port == doc.MemberEnd() || !port->value.IsInt() || port->value.GetInt() <= 0 || port->value.GetInt() > 65535)
+        return Error{errc::invalid_argument, dir + "/hub.json has no valid \"port\""};
+    hub.port = port->value.GetInt();
+    if (hub.store.empty()) hub.store = dir + "/hub.db";
+    auto token = read_file(dir + "/admin.token");
+    if (!token) return Error{errc::invalid_argument, "cannot read the admin token in " + dir};
+    while (!token->empty() && (token->back() == '\n' || token->back() == '\r' || token->back() == ' '))
+        token->pop_back();
+    hub.admin_password = std::move(*token);
+    return hub;
+}
+
+std::int64_t now_ms() {
+    using namespace std::chrono;
+    return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+std::string random_token(std::size_t n) {
+    static constexpr char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    thread_local std::mt19937_64 rng{std::random_device{}()};
+    std::uniform_int_distribution<std::size_t> pick(0, sizeof(alphabet) - 2);
+    std::string out(n, ' ');
+    for (char& c : out) c = alphabet[pick(rng)];
+    return out;
+}
+
+std::string to_hex(std::string_view bytes) {
+    static constexpr char digits[] = "0123456789abcdef";
+    std::string out;
+    out.reserve(bytes.size() * 2);
+    for (unsigned char c : bytes) {
+        out.push_back(digits[c >> 4]);
+        out.push_back(digits[c & 15]);
+    }
+    return out;
+}
+
+Result<std::string> from_hex(std::string_view hex) {
+    const auto nibble = [](char c) -> int {
+        if (c >= '0' && c <= '9') return c - '0';
+        if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+        if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+        return -1;
+    };
+    if (hex.size() % 2 != 0) return Error{errc::invalid_argument, "hex text must have an even number of digits"};
+    std::string out;
+    out.reserve(hex.size() / 2);
+    for (std::size_t i = 0; i < hex.size(); i += 2) {
+        const int hi = nibble(hex[i]), lo = nibble(hex[i + 1]);
+        if (hi < 0 || lo < 0) return Error{errc::invalid_argument, "not a hex digit at position " + std::to_string(i)};
+        out.push_back(static_cast<char>(hi << 4 | lo));
+    }
+    return out;
+}
+
+std::string asset_id_of(std::string_view product_key, std::string_view device_key) {
+    static constexpr char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    std::uint64_t h = 1469598103934665603ull; // FNV-1a
+    const auto mix = [&h](std::string_view s) {
+        for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
+    };
+    mix(product_key);
+    mix("/");
+    mix(device_key);
+    std::string out(8, ' ');
+    for (char& c : out) {
+        c = alphabet[h % 62];
+        h /= 62;
+    }
+    return out;
+}
+
+std::string json_quote(std::string_view text) {
+    rapidjson::StringBuffer buffer;
+    rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
+    writer.String(text.data(), static_cast<rapidjson::SizeType>(text.size()));
+    return std::string(buffer.GetString(), buffer.GetSize());
+}
+
+} // namespace enos::hub::sim

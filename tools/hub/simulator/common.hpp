@@ -1,0 +1,68 @@
+// Small pieces shared by the simulator, the injection commands and the store queries: command-line
+// options, locating a running hub through its run directory, clocks, random keys and hex.
+#pragma once
+
+#include <enos/device/result.hpp>
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace enos::hub::sim {
+
+using device::Error;
+using device::Result;
+using device::Status;
+using device::errc;
+
+/// "--name value" options after the command word(s). Every option takes a value; names outside
+/// `known` are usage errors, as are repeated options and a missing value.
+class Options {
+public:
+    static Result<Options> parse(int argc, char** argv, int first, const std::vector<std::string_view>& known);
+
+    std::optional<std::string> get(std::string_view name) const;
+    bool has(std::string_view name) const { return values_.count(std::string(name)) != 0; }
+    const std::vector<std::string>& positional() const { return positional_; }
+
+private:
+    std::map<std::string, std::string, std::less<>> values_;
+    std::vector<std::string> positional_;
+};
+
+/// Parses a whole decimal number within [min, max]; the error names `what`.
+Result<std::int64_t> parse_integer(std::string_view text, std::string_view what, std::int64_t min,
+                                   std::int64_t max);
+
+/// Where and how to reach a running hub (RUNDIR/hub.json and RUNDIR/admin.token).
+struct HubEndpoint {
+    std::string dir;
+    std::string host = "127.0.0.1";
+    int port = 0;
+    std::string registry; ///< path of the registry file the hub was started with
+    std::string store;    ///< path of the SQLite store
+    std::string admin_username = "enos-hub-admin";
+    std::string admin_password;
+};
+
+/// `--dir` if given, else $ENOS_HUB_DIR, else ./.enos-hub.
+std::string run_dir_or_default(const std::optional<std::string>& dir);
+
+/// Reads RUNDIR/hub.json and RUNDIR/admin.token. The error never contains the token.
+Result<HubEndpoint> read_hub_endpoint(const std::string& dir);
+
+std::int64_t now_ms();
+/// `n` random characters from [A-Za-z0-9] (secrets, generated device keys, message ids).
+std::string random_token(std::size_t n);
+std::string to_hex(std::string_view bytes);
+/// Hex digits (either case, even count, no separators) to bytes.
+Result<std::string> from_hex(std::string_view hex);
+/// A stable 8-character asset id derived from the device identity, the same across restarts.
+std::string asset_id_of(std::string_view product_key, std::string_view device_key);
+/// A JSON string literal for `text` (quotes included, control characters escaped).
+std::string json_quote(std::string_view text);
+
+} // namespace enos::hub::sim

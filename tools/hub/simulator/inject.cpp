@@ -1,0 +1,320 @@
+// The downstream commands: `enos-hub invoke|rrpc|set-measurepoints|get-measurepoints|raw-down|
+// ota-upgrade|subdevice`. Each connects as the hub's privileged identity, subscribes to where the
+// device answers, publishes the command with a fresh id, prints the device's reply as one JSON line
+// and records command and reply in the store.
+#include "simulator.hpp"
+
+#include "common.hpp"
+#include "mqtt_client.hpp"
+#include "store.hpp"
+
+#include <enos/device/payload/envelope.hpp>
+#include <enos/device/topics.hpp>
+#include <enos/device/value.hpp>
+
+#include <cstdio>
+#include <optional>
+#include <random>
+#include <unistd.h>
+
+namespace enos::hub {
+
+namespace {
+
+using namespace sim;
+using device::DownKind;
+using device::Value;
+
+constexpr const char* common_options =
+    "  --pk PK --dk DK          the device (for subdevice: the gateway)\n"
+    "  --timeout-ms T           how long to wait for the reply (default 5000)\n"
+    "  --dir RUNDIR | --port P  the hub (default $ENOS_HUB_DIR, else ./.enos-hub; --port overrides its port)\n"
+    "Prints the device's reply as one JSON line. Exit codes: 0 reply 200, 2 usage, 3 hub unreachable,\n"
+    "4 reply other than 200, 5 no reply in time.\n";
+
+struct CommandInfo {
+    const char* name;
+    const char* synopsis;
+    std::initializer_list<std::string_view> options;
+};
+
+const CommandInfo command_infos[] = {
+    {"invoke", "enos-hub invoke --pk PK --dk DK --service ID [--params JSON]", {"service", "params"}},
+    {"rrpc", "enos-hub rrpc --pk PK --dk DK --service ID [--params JSON]", {"service", "params"}},
+    {"set-measurepoints", "enos-hub set-measurepoints --pk PK --dk DK --params JSON", {"params"}},
+    {"get-measurepoints", "enos-hub get-measurepoints --pk PK --dk DK --names a,b,...", {"names"}},
+    {"raw-down", "enos-hub raw-down --pk PK --dk DK --hex HEX", {"hex"}},
+    {"ota-upgrade",
+     "enos-hub ota-upgrade --pk PK --dk DK --version V --file-url U --file-size N [--sign S --sign-method md5]",
+     {"version", "file-url", "file-size", "sign", "sign-method"}},
+    {"subdevice", "enos-hub subdevice enable|disable|delete --pk GWPK --dk GWDK --sub-pk PK --sub-dk DK",
+     {"sub-pk", "sub-dk"}},
+};
+
+/// What one command sends and where its answer comes back.
+struct Command {
+    std::string kind;  ///< the command word (subdevice: "subdevice-disable" etc.)
+    std::string topic, reply_topic;
+    std::string payload;
+    std::string request_id; ///< empty for raw-down (raw replies carry no id)
+};
+
+struct UsageError {
+    std::string text;
+};
+
+std::string fresh_id() {
+    thread_local std::mt19937_64 rng{std::random_device{}()};
+    return std::to_string(now_ms()) + std::to_string(100 + rng() % 900);
+}
+
+Result<Value> json_option(const Options& o, const char* name, bool object_required, std::string_view fallback) {
+    const std::string text = o.get(name).value_or(std::string(fallback));
+    auto value = device::parse_value(text);
+    if (!value) return Error{errc::invalid_argument, std::string("--") + name + " is not valid JSON: " + value.error().detail};
+    if (object_required && !value->is_object())
+        return Error{errc::invalid_argument, std::string("--") + name + " must be a JSON object"};
+    return value;
+}
+
+/// Builds the command from the options; errors are usage errors.
+Result<Command> build(const std::string& word, const std::string& sub_op, const Options& o) {
+    const std::string pk = o.get("pk").value_or(""), dk = o.get("dk").value_or("");
+    if (pk.empty() || dk.empty()) return Error{errc::missing_argument, "--pk and --dk are required"};
+    for (const std::string* key : {&pk, &dk})
+        if (!device::is_valid_topic_level(*key))
+            return Error{errc::invalid_argument, "'" + *key + "' cannot be a topic level"};
+    Command c;
+    c.kind = word;
+    c.request_id = fresh_id();
+    std::string method;
+    Value params;
+    if (word == "invoke" || word == "rrpc") {
+        const std::string service = o.get("service").value_or("");
+        if (service.empty() || !device::is_valid_topic_level(service))
+            return Error{errc::missing_argument, "--service ID is required (a single topic level)"};
+        auto p = json_option(o, "params", true, "{}");
+        if (!p) return p.error();
+        params = std::move(*p);
+        method = device::command_method(DownKind::service_invoke, service);
+        if (word == "invoke") {
+            c.topic = device::command_topic(DownKind::service_invoke, pk, dk, service);
+            c.reply_topic = c.topic + "_reply";
+        } else {
+            const std::string message_id = fresh_id();
+            c.topic = device::command_topic(DownKind::rrpc_request, pk, dk, message_id);
+            device::ArrivedTopic request{DownKind::rrpc_request, pk, dk, {}, message_id, {}, {}};
+            c.reply_topic = device::command_reply_topic(request);
+        }
+    } else if (word == "set-measurepoints") {
+        if (!o.has("params")) return Error{errc::missing_argument, "--params JSON is required"};
+        auto p = json_option(o, "params", true, "");
+        if (!p) return p.error();
+        params = std::move(*p);
+        method = device::command_method(DownKind::measurepoint_set);
+        c.topic = device::command_topic(DownKind::measurepoint_set, pk, dk);
+    } else if (word == "get-measurepoints") {
+        const std::string names = o.get("names").value_or("");
+        if (names.empty()) return Error{errc::missing_argument, "--names a,b,... is required"};
+        Value::Array list;
+        for (std::size_t start = 0; start <= names.size();) {
+            const std::size_t comma = std::min(names.find(',', start), names.size());
+            if (comma == start) return Error{errc::invalid_argument, "--names has an empty name"};
+            list.emplace_back(names.substr(start, comma - start));
+            start = comma + 1;
+        }
+        params = Value(std::move(list));
+        method = device::command_method(DownKind::measurepoint_get);
+        c.topic = device::command_topic(DownKind::measurepoint_get, pk, dk);
+    } else if (word == "raw-down") {
+        if (!o.has("hex")) return Error{errc::missing_argument, "--hex HEX is required"};
+        auto bytes = from_hex(*o.get("hex"));
+        if (!bytes) return Error{errc::invalid_argument, "--hex: " + bytes.error().detail};
+        c.topic = device::command_topic(DownKind::raw_down, pk, dk);
+        c.reply_topic = c.topic + "_reply";
+        c.payload = std::move(*bytes);
+        c.request_id.clear();
+        return c;
+    } else if (word == "ota-upgrade") {
+        const auto version = o.get("version"), url = o.get("file-url"), size = o.get("file-size");
+        if (!version || version->empty() || !url || url->empty() || !size)
+            return Error{errc::missing_argument, "--version, --file-url and --file-size are required"};
+        auto bytes = parse_integer(*size, "--file-size", 0, INT64_MAX);
+        if (!bytes) return bytes.error();
+        Value::Object p{{"version", *version}};
+        if (auto sign = o.get("sign")) {
+            p.emplace_back("sign", *sign);
+            p.emplace_back("signMethod", o.get("sign-method").value_or("md5"));
+        } else if (o.has("sign-method")) {
+            return Error{errc::invalid_argument, "--sign-method needs --sign"};
+        }
+        p.emplace_back("fileUrl", *url);
+        p.emplace_back("fileSize", *bytes);
+        params = Value(std::move(p));
+        method = device::command_method(DownKind::ota_upgrade);
+        c.topic = device::command_topic(DownKind::ota_upgrade, pk, dk);
+    } else { // subdevice
+        const DownKind kind = sub_op == "enable"    ? DownKind::sub_device_enable
+                              : sub_op == "disable" ? DownKind::sub_device_disable
+                                                    : DownKind::sub_device_delete;
+        const std::string sub_pk = o.get("sub-pk").value_or(""), sub_dk = o.get("sub-dk").value_or("");
+        if (sub_pk.empty() || sub_dk.empty()) return Error{errc::missing_argument, "--sub-pk and --sub-dk are required"};
+        params = Value::array({Value::object({{"productKey", sub_pk}, {"deviceKey", sub_dk}})});
+        method = device::command_method(kind);
+        c.topic = device::command_topic(kind, pk, dk);
+        c.kind = "subdevice-" + sub_op;
+    }
+    if (c.reply_topic.empty()) c.reply_topic = c.topic + "_reply";
+    if (auto s = device::encode_request(c.payload, c.request_id, method, params); !s)
+        return Error{errc::invalid_argument, s.error().detail};
+    return c;
+}
+
+/// Records the command and its outcome (best effort: the store belongs to a running simulator, and
+/// a missing store only means nothing is recorded).
+void record(const HubEndpoint& hub, const Command& c, std::int64_t sent_at, const std::optional<std::string>& reply,
+            std::optional<std::int64_t> code) {
+    if (::access(hub.store.c_str(), W_OK) != 0) return;
+    auto db = Database::open(hub.store, false);
+    if (!db) return;
+    const auto [pk, dk] = [&] {
+        // /sys/{pk}/{dk}/... or /ext/session/{pk}/{dk}/...
+        const std::size_t skip = c.topic.rfind("/ext/session/", 0) == 0 ? 3 : 2;
+        std::size_t begin = 0;
+        for (std::size_t i = 0; i < skip; ++i) begin = c.topic.find('/', begin) + 1;
+        const std::size_t mid = c.topic.find('/', begin), end = c.topic.find('/', mid + 1);
+        return std::pair{c.topic.substr(begin, mid - begin), c.topic.substr(mid + 1, end - mid - 1)};
+    }();
+    (void)(*db)->run("INSERT INTO commands(product_key, device_key, command, request_id, topic, payload, sent_at, "
+                     "reply_topic, reply, reply_code, replied_at, outcome) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                     pk, dk, c.kind,
+                     c.request_id.empty() ? std::optional<std::string>() : std::optional<std::string>(c.request_id),
+                     c.topic, Blob{c.payload}, sent_at, c.reply_topic,
+                     reply ? std::optional<std::string>(*reply) : std::nullopt, code,
+                     reply ? std::optional<std::int64_t>(now_ms()) : std::nullopt, reply ? "replied" : "timeout");
+}
+
+int usage(const CommandInfo* info, const std::string& error) {
+    if (!error.empty()) std::fprintf(stderr, "enos-hub %s: %s\n", info ? info->name : "", error.c_str());
+    if (info) std::fprintf(stderr, "usage: %s\n%s", info->synopsis, common_options);
+    return exit_usage;
+}
+
+} // namespace
+
+int inject_main(int argc, char** argv) {
+    const std::string word = argc > 0 ? argv[0] : "";
+    const CommandInfo* info = nullptr;
+    for (const CommandInfo& i : command_infos)
+        if (word == i.name) info = &i;
+    if (!info) return usage(nullptr, "unknown command " + word);
+
+    int first = 1;
+    std::string sub_op;
+    if (word == "subdevice") {
+        sub_op = argc > 1 ? argv[1] : "";
+        if (sub_op == "--help") sub_op.clear();
+        if (sub_op != "enable" && sub_op != "disable" && sub_op != "delete") {
+            if (argc > 1 && std::string(argv[1]) == "--help") {
+                std::printf("usage: %s\n%s", info->synopsis, common_options);
+                return exit_ok;
+            }
+            return usage(info, "the first argument must be enable, disable or delete");
+        }
+        first = 2;
+    }
+    for (int i = first; i < argc; ++i)
+        if (std::string(argv[i]) == "--help") {
+            std::printf("usage: %s\n%s", info->synopsis, common_options);
+            return exit_ok;
+        }
+    std::vector<std::string_view> known = {"pk", "dk", "timeout-ms", "dir", "port"};
+    known.insert(known.end(), info->options.begin(), info->options.end());
+    auto options = Options::parse(argc, argv, first, known);
+    if (!options) return usage(info, options.error().detail);
+    if (!options->positional().empty()) return usage(info, "unexpected argument " + options->positional().front());
+    int timeout_ms = 5000;
+    if (auto t = options->get("timeout-ms")) {
+        auto n = parse_integer(*t, "--timeout-ms", 1, 3600000);
+        if (!n) return usage(info, n.error().detail);
+        timeout_ms = static_cast<int>(*n);
+    }
+    std::optional<int> port;
+    if (auto p = options->get("port")) {
+        auto n = parse_integer(*p, "--port", 1, 65535);
+        if (!n) return usage(info, n.error().detail);
+        port = static_cast<int>(*n);
+    }
+    auto command = build(word, sub_op, *options);
+    if (!command) return usage(info, command.error().detail);
+
+    auto hub = read_hub_endpoint(run_dir_or_default(options->get("dir")));
+    if (!hub) {
+        std::fprintf(stderr, "enos-hub %s: %s\n", word.c_str(), hub.error().message().c_str());
+        return exit_unreachable;
+    }
+    if (port) hub->port = *port;
+
+    std::optional<std::string> reply;
+    MqttClient client([&](std::string_view topic, std::string_view payload) {
+        if (reply || topic != command->reply_topic) return;
+        if (!command->request_id.empty()) {
+            auto decoded = device::decode_reply(payload);
+            if (decoded && decoded->id != command->request_id) return; // an answer to someone else's command
+        }
+        reply = std::string(payload);
+    });
+    const auto connect_deadline = MqttClient::Clock::now() + std::chrono::milliseconds(std::max(timeout_ms, 5000));
+    if (Status s = client.connect(*hub, "enos-hub-cmd-" + std::to_string(::getpid()) + "-" + random_token(6),
+                                  connect_deadline);
+        !s) {
+        std::fprintf(stderr, "enos-hub %s: %s\n", word.c_str(), s.error().message().c_str());
+        return exit_unreachable;
+    }
+    client.subscribe({command->reply_topic}, 1);
+    while (!client.subscribed()) {
+        if (MqttClient::Clock::now() >= connect_deadline || !client.poll(100)) {
+            std::fprintf(stderr, "enos-hub %s: the broker did not confirm the subscription to %s\n", word.c_str(),
+                         command->reply_topic.c_str());
+            return exit_unreachable;
+        }
+    }
+    const std::int64_t sent_at = now_ms();
+    client.publish(command->topic, command->payload, 1);
+    const auto deadline = MqttClient::Clock::now() + std::chrono::milliseconds(timeout_ms);
+    while (!reply && MqttClient::Clock::now() < deadline) {
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - MqttClient::Clock::now());
+        if (Status s = client.poll(static_cast<int>(std::clamp<long long>(left.count(), 1, 100))); !s) {
+            std::fprintf(stderr, "enos-hub %s: %s\n", word.c_str(), s.error().message().c_str());
+            return exit_unreachable;
+        }
+    }
+    client.close();
+
+    if (!reply) {
+        record(*hub, *command, sent_at, std::nullopt, std::nullopt);
+        std::fprintf(stderr, "enos-hub %s: no reply on %s within %d ms\n", word.c_str(), command->reply_topic.c_str(),
+                     timeout_ms);
+        return exit_timeout;
+    }
+    if (command->request_id.empty()) { // raw: bytes, no envelope
+        record(*hub, *command, sent_at, reply, std::nullopt);
+        std::printf("{\"topic\":%s,\"hex\":\"%s\"}\n", json_quote(command->reply_topic).c_str(), to_hex(*reply).c_str());
+        return exit_ok;
+    }
+    auto decoded = device::decode_reply(*reply);
+    auto parsed = device::parse_value(*reply);
+    record(*hub, *command, sent_at, reply, decoded ? std::optional<std::int64_t>(decoded->code) : std::nullopt);
+    if (!decoded || !parsed) {
+        std::printf("{\"error\":%s,\"payload\":%s}\n",
+                    json_quote("the device's reply is not a reply envelope: " +
+                               (decoded ? parsed.error().detail : decoded.error().detail))
+                        .c_str(),
+                    json_quote(*reply).c_str());
+        return exit_device_error;
+    }
+    std::printf("%s\n", device::to_json(*parsed).c_str());
+    return decoded->code == 200 ? exit_ok : exit_device_error;
+}
+
+} // namespace enos::hub

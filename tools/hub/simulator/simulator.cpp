@@ -1,0 +1,139 @@
+// `enos-hub simulate --dir RUNDIR`: the cloud simulator daemon. Connects to the broker as the
+// privileged identity, subscribes to every upstream request topic and answers from its main thread;
+// the store's writer thread persists what arrives. Reconnects when the broker restarts and runs until
+// SIGTERM or SIGINT.
+#include "simulator.hpp"
+
+#include "cloud.hpp"
+#include "common.hpp"
+#include "mqtt_client.hpp"
+#include "store.hpp"
+
+#include <csignal>
+#include <cstdio>
+#include <fstream>
+#include <poll.h>
+#include <unistd.h>
+
+namespace enos::hub {
+
+namespace {
+
+using namespace sim;
+
+volatile std::sig_atomic_t stop_requested = 0;
+
+void request_stop(int) { stop_requested = 1; }
+
+constexpr const char* simulate_usage =
+    "usage: enos-hub simulate [--dir RUNDIR] [--port P] [--registry FILE]\n"
+    "  The cloud simulator daemon; `enos-hub start` runs it. Reads RUNDIR/hub.json and RUNDIR/admin.token\n"
+    "  (--port and --registry override hub.json) and keeps its store in RUNDIR/hub.db.\n";
+
+void log_line(const std::string& text) {
+    std::fprintf(stderr, "enos-hub simulate: %s\n", text.c_str());
+    std::fflush(stderr);
+}
+
+/// Written once the subscriptions are acknowledged: `enos-hub start` waits for this file.
+void write_ready_file(const std::string& dir) {
+    const std::string path = dir + "/simulator.ready", temporary = path + ".tmp";
+    {
+        std::ofstream out(temporary, std::ios::trunc);
+        out << ::getpid() << '\n';
+    }
+    std::rename(temporary.c_str(), path.c_str());
+}
+
+} // namespace
+
+int simulator_main(int argc, char** argv) {
+    auto options = Options::parse(argc, argv, 1, {"dir", "port", "registry"});
+    if (!options || !options->positional().empty()) {
+        std::fprintf(stderr, "%s%s", options ? "" : (options.error().detail + "\n").c_str(), simulate_usage);
+        return exit_usage;
+    }
+    const std::string dir = run_dir_or_default(options->get("dir"));
+    auto hub = read_hub_endpoint(dir);
+    if (!hub) {
+        log_line(hub.error().message());
+        return exit_unreachable;
+    }
+    if (auto port = options->get("port")) {
+        auto n = parse_integer(*port, "--port", 1, 65535);
+        if (!n) {
+            std::fprintf(stderr, "%s\n%s", n.error().detail.c_str(), simulate_usage);
+            return exit_usage;
+        }
+        hub->port = static_cast<int>(*n);
+    }
+    if (auto registry_path = options->get("registry")) hub->registry = *registry_path;
+    auto registry = load_registry(hub->registry);
+    if (!registry) {
+        log_line(registry.error().message());
+        return exit_failure;
+    }
+    auto store = Store::open(hub->store);
+    if (!store) {
+        log_line(store.error().message());
+        return exit_failure;
+    }
+
+    struct sigaction stop_action {};
+    stop_action.sa_handler = request_stop;
+    sigemptyset(&stop_action.sa_mask);
+    for (int signal_number : {SIGTERM, SIGINT, SIGHUP}) sigaction(signal_number, &stop_action, nullptr);
+    std::signal(SIGPIPE, SIG_IGN);
+
+    Cloud* cloud_ptr = nullptr;
+    MqttClient client([&cloud_ptr](std::string_view topic, std::string_view payload) {
+        cloud_ptr->on_message(topic, payload);
+    });
+    Cloud cloud(std::move(*registry), **store,
+                [&client](const std::string& topic, std::string_view payload, int qos, bool retain) {
+                    client.publish(topic, payload, qos, retain);
+                });
+    cloud_ptr = &cloud;
+    if (auto s = cloud.load(); !s) {
+        log_line("cannot load the store: " + s.error().message());
+        return exit_failure;
+    }
+    (*store)->start();
+
+    const std::vector<std::string> topics = Cloud::subscriptions();
+    const std::string where = hub->host + ":" + std::to_string(hub->port);
+    bool ready = false;
+    std::string last_error;
+    while (!stop_requested) {
+        if (!client.connected()) {
+            Status s = client.connect(*hub, "enos-hub-simulator", MqttClient::Clock::now() + std::chrono::seconds(5));
+            if (!s) {
+                if (s.error().message() != last_error) log_line((last_error = s.error().message()) + "; retrying");
+                ::poll(nullptr, 0, 200); // retry pace while the broker is down; a signal cuts it short
+                continue;
+            }
+            last_error.clear();
+            client.subscribe(topics, 1);
+            cloud.on_connected();
+            if (ready) log_line("connected again to " + where);
+        }
+        if (Status s = client.poll(200); !s) {
+            log_line("lost the broker connection (" + s.error().message() + "), reconnecting");
+            client.close();
+            continue;
+        }
+        if (!ready && client.subscribed()) {
+            ready = true;
+            write_ready_file(dir);
+            log_line("ready on " + where + " (" + std::to_string(topics.size()) + " subscriptions)");
+        }
+    }
+    log_line("stopping");
+    (void)client.flush(MqttClient::Clock::now() + std::chrono::seconds(1));
+    client.close();
+    (*store)->stop();
+    ::unlink((dir + "/simulator.ready").c_str());
+    return exit_ok;
+}
+
+} // namespace enos::hub
