@@ -519,7 +519,8 @@ std::string mosquitto_conf(const RunDir& run, const BrokerConfig& c) {
          << "plugin_opt_admin_username " << admin_username << "\n"
          << "plugin_opt_store " << run.file("hub.db") << "\n";
     for (const auto& [key, value] : c.limit_options) conf << "plugin_opt_" << key << " " << value << "\n";
-    conf << "\nlistener " << c.port << " 127.0.0.1\n";
+    // The TLS listener opens first: once the plain port accepts, both are up, and readiness is
+    // probed on the plain port alone (a bare TCP probe of the TLS port only litters the log).
     if (c.tls_port != 0) {
         conf << "\nlistener " << c.tls_port << " 127.0.0.1\n"
              << "cafile " << c.ca_file << "\n"
@@ -527,6 +528,7 @@ std::string mosquitto_conf(const RunDir& run, const BrokerConfig& c) {
              << "keyfile " << c.key_file << "\n"
              << "require_certificate " << (c.require_client_cert ? "true" : "false") << "\n";
     }
+    conf << "\nlistener " << c.port << " 127.0.0.1\n";
     return conf.str();
 }
 
@@ -541,7 +543,7 @@ BrokerStart wait_for_broker(const RunDir& run, pid_t pid, const HubInfo& info, C
             if (tail.find("Address already in use") != std::string::npos) return BrokerStart::port_taken;
             throw Failure("mosquitto exited during start-up; end of " + log + ":\n" + tail);
         }
-        if (port_accepts(info.port) && (info.tls_port == 0 || port_accepts(info.tls_port))) return BrokerStart::ready;
+        if (port_accepts(info.port)) return BrokerStart::ready;
         std::this_thread::sleep_for(milliseconds(20));
     }
     stop_process(pid, milliseconds(2000));
