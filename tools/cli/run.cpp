@@ -273,7 +273,8 @@ Result<Response> send_request(const Args& args, DeviceClient& client, const Requ
 /// Prints one line for a command and answers it by echoing its params as data.
 CommandReply echo(const device::Command& command) {
     JsonLine line;
-    line.str("command", to_string(command.kind)).str("topic", command.topic).str("id", command.id);
+    line.str("command", to_string(command.kind)).str("topic", command.topic);
+    if (!command.id.empty()) line.str("id", command.id);
     if (!command.service_id.empty()) line.str("service_id", command.service_id);
     if (!command.message_id.empty()) line.str("message_id", command.message_id);
     if (!command.method.empty()) line.str("method", command.method);
@@ -378,6 +379,8 @@ int run_serve(const Args& args) {
     } else {
         stopped.str("reason", "time limit");
     }
+    // The "stopped" line is the last one: no connection events after it.
+    client->on_connection({});
     (void)client->disconnect();
     emit(stopped);
     return exit_code;
