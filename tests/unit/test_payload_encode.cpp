@@ -513,10 +513,8 @@ TEST_CASE("generic request and reply encoders", "[unit]") {
     require_same_json(out, R"({"id":"1","version":"1.1","method":"thing.enable","params":{}})");
     REQUIRE(encode_request_raw_params(out, "1", "thing.service.x", R"( {"a": [1, 2.5]} )"));
     require_same_json(out, R"({"id":"1","version":"1.1","method":"thing.service.x","params":{"a":[1,2.5]}})");
-    CHECK(encode_request_raw_params(out, "1", "thing.service.x", R"({"a":)").code() ==
-          errc::invalid_argument);
-    CHECK(encode_request_raw_params(out, "1", "thing.service.x", R"({} {})").code() ==
-          errc::invalid_argument);
+    CHECK(encode_request_raw_params(out, "1", "thing.service.x", R"({"a":)").code() == errc::malformed_json);
+    CHECK(encode_request_raw_params(out, "1", "thing.service.x", R"({} {})").code() == errc::malformed_json);
     CHECK(encode_request(out, "1", "", Value()).code() == errc::missing_argument);
 
     REQUIRE(encode_reply(out, "5003", 200, "", Value::object({{"result", 1}, {"elapsedMs", 13}})));
@@ -529,7 +527,9 @@ TEST_CASE("generic request and reply encoders", "[unit]") {
     require_same_json(out, R"({"id":"22","code":723,"message":"partial","data":{"failedSubDevices":[]}})");
     REQUIRE(encode_reply_raw_data(out, "5", 1101, "downstream command handler not registered", ""));
     require_same_json(out, R"({"id":"5","code":1101,"message":"downstream command handler not registered"})");
-    CHECK(encode_reply_raw_data(out, "5", 200, "", "[1,").code() == errc::invalid_argument);
+    CHECK(encode_reply_raw_data(out, "5", 200, "", "[1,").code() == errc::malformed_json);
+    const std::string deep = std::string(200, '[') + std::string(200, ']');
+    CHECK(encode_reply_raw_data(out, "5", 200, "", deep).code() == errc::payload_too_large);
 }
 
 TEST_CASE("strings are escaped and must be UTF-8", "[unit]") {

@@ -221,9 +221,11 @@ inline Status check_json_text(std::string_view json) {
 }
 
 inline bool PayloadWriter::raw_json(std::string_view json, std::string_view field) {
+    // Keeps malformed_json for text that does not parse; a document too big or too deep to read
+    // back would not fit in a payload either.
     if (Status valid = check_json_text(json); !valid) {
         const errc code =
-            valid.code() == errc::input_too_large ? errc::payload_too_large : errc::invalid_argument;
+            valid.code() == errc::input_too_large ? errc::payload_too_large : errc::malformed_json;
         return fail(code, "field '" + std::string(field) + "' is not valid JSON: " + valid.error().detail);
     }
     out_.append(json);
