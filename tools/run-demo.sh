@@ -1,8 +1,50 @@
 #!/usr/bin/env bash
-# One command: install what is missing, build, and run the demo.
+# One command: install what is missing, build, and run the demo. A device (examples/quickstart) connects
+# to a local enos-hub, posts measure points, and answers the cloud: a service invocation and an RRPC
+# call injected by the hub. Everything runs on 127.0.0.1 on free ports and is stopped at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tools/install-deps.sh
 cmake --preset default >/dev/null
-cmake --build --preset default -j "$(nproc)" --target enos-demo
-build/default/examples/demo/enos-demo
+cmake --build --preset default -j "$(nproc)" --target enos-hub enos_hub_plugin quickstart
+
+build=build/default
+hub=$build/tools/hub/enos-hub
+run=$(mktemp -d)
+device_pid=
+cleanup() {
+  [[ -n "$device_pid" ]] && kill "$device_pid" 2>/dev/null && wait "$device_pid" 2>/dev/null || true
+  "$hub" stop --dir "$run" >/dev/null 2>&1 || true
+  rm -rf "$run"
+}
+trap cleanup EXIT
+
+step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+
+step "start enos-hub (mosquitto + EnOS plugin + cloud simulator) on a free port"
+"$hub" start --registry tools/hub/registry.example.json --dir "$run" --port 0
+port=$(sed -n 's/.*"port":\([0-9]*\).*/\1/p' "$run/hub.json")
+
+step "start the quickstart device pkTest/dev1 against tcp://127.0.0.1:$port"
+ENOS_URL="tcp://127.0.0.1:$port" ENOS_PRODUCT_KEY=pkTest ENOS_DEVICE_KEY=dev1 ENOS_DEVICE_SECRET=devSecret1 \
+  "$build/examples/quickstart/quickstart" --seconds 60 >"$run/device.log" 2>&1 &
+device_pid=$!
+for _ in $(seq 300); do   # wait up to 30 s for the first reply to a post
+  grep -q "posted measure points" "$run/device.log" && break
+  kill -0 "$device_pid" 2>/dev/null || { cat "$run/device.log"; exit 1; }
+  sleep 0.1
+done
+cat "$run/device.log"
+
+step "the cloud invokes the service setPower on the device (enos-hub invoke)"
+"$hub" invoke --dir "$run" --pk pkTest --dk dev1 --service setPower --params '{"power":"on"}'
+
+step "the cloud calls the device and waits for its answer (enos-hub rrpc)"
+"$hub" rrpc --dir "$run" --pk pkTest --dk dev1 --service getStatus --params '{"verbose":true}'
+
+step "measure points the hub stored (enos-hub query measurepoints, last 4 rows)"
+"$hub" query measurepoints --dir "$run" --pk pkTest --dk dev1 | tail -n 4
+
+step "the device's side of the story"
+kill -INT "$device_pid"; wait "$device_pid" || true; device_pid=
+cat "$run/device.log"
