@@ -8,6 +8,7 @@
 #include "support/mqtt_probe.hpp"
 
 #include <enos/device/credentials.hpp>
+#include <enos/device/sign.hpp>
 
 #include <rapidjson/document.h>
 
@@ -23,6 +24,20 @@ std::string marker(const char* what) { return unique_client_id(what); }
 bool received_on(const MqttProbe& probe, const std::string& topic) {
     for (const auto& m : probe.received())
         if (m.topic == topic) return true;
+    return false;
+}
+
+std::string measurepoint_post(const std::string& point, const std::string& value) {
+    return R"({"id":"1","version":"1.1","method":"thing.measurepoint.post","params":{"measurepoints":{")" + point +
+           R"(":")" + value + R"("}}})";
+}
+
+// The simulator stores asynchronously: poll its store (bounded) until the value shows up.
+bool eventually_stored(const HubProcess& hub, const std::string& dk, const std::string& value) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (std::chrono::steady_clock::now() < deadline)
+        if (hub.run({"query", "measurepoints", "--pk", "pkTest", "--dk", dk}).out.find(value) != std::string::npos)
+            return true;
     return false;
 }
 
@@ -88,13 +103,22 @@ TEST_CASE("hub acl: device A cannot publish into device B's data", "[integration
     const std::string foreign_topic = "/sys/pkTest/dev8/thing/measurepoint/post";
     const std::string value = marker("forged");
     // The broker acknowledges the denied publish (MQTT 3.1.1) but delivers it to nobody.
-    CHECK(a.publish(foreign_topic, R"({"id":"1","version":"1.1","method":"thing.measurepoint.post","params":{"measurepoints":{"forged":")" +
-                                       value + R"("}}})"));
+    CHECK(a.publish(foreign_topic, measurepoint_post("forged", value)));
     const std::string own = marker("own");
     REQUIRE(a.publish("/sys/pkTest/dev7/thing/event/marker/post", own, 1));
     REQUIRE(cloud.wait_for([&own](const ReceivedMessage& m) { return m.payload == own; }));
     CHECK_FALSE(received_on(cloud, foreign_topic));
     CHECK(hub.broker_log().find("denied publish of '" + foreign_topic + "' for pkTest/dev7") != std::string::npos);
+
+    // Nor did it reach the simulator's store: once A's own later post is stored, the forged one
+    // would be stored too (the simulator keeps arrival order).
+    const std::string own_value = marker("own-value");
+    REQUIRE(a.publish("/sys/pkTest/dev7/thing/measurepoint/post",
+                      measurepoint_post("forged", own_value)));
+    REQUIRE(eventually_stored(hub, "dev7", own_value));
+    const auto forged_rows = hub.run({"query", "measurepoints", "--pk", "pkTest", "--dk", "dev8"});
+    CHECK(forged_rows.exit_code == 0);
+    CHECK(forged_rows.out.find(value) == std::string::npos);
 }
 
 TEST_CASE("hub acl: an integration channel is confined to /sys/{pk}/integration/", "[integration][hub]") {
@@ -227,4 +251,40 @@ TEST_CASE("hub acl: a gateway uses a sub-device's topics only while it is logged
     MqttProbe again(hub.port());
     connect_or_fail(again, device_credentials("pkGw", "gw1", "gwSecret1"));
     CHECK(again.subscribe("/sys/pkSub/subDev04/#") == refused);
+}
+
+TEST_CASE("hub acl: the simulator's login and logout replies open and close sub-device topics",
+          "[integration][hub]") {
+    auto hub = HubProcess::start();
+    MqttProbe gw(hub.port());
+    connect_or_fail(gw, device_credentials("pkGw", "gw1", "gwSecret1"));
+    REQUIRE(gw.subscribe("/ext/session/pkGw/gw1/combine/+") == 1);
+    const std::string post_reply = "/sys/pkSub/subDev01/thing/measurepoint/post_reply";
+    CHECK(gw.subscribe(post_reply) == refused);
+
+    // combine.login signed for the sub-device (PROTOCOL.md §3.11).
+    const std::string ts = enos::device::now_ms_string(), client_id = "pkSub.subDev01." + ts;
+    const std::string sign = enos::device::sign({client_id, "subDev01", "pkSub", ts}, "subSecret01");
+    REQUIRE(gw.publish("/ext/session/pkGw/gw1/combine/login",
+                       R"({"id":"7","version":"1.1","method":"combine.login","params":{"productKey":"pkSub",)"
+                       R"("deviceKey":"subDev01","clientId":")" + client_id + R"(","timestamp":")" + ts +
+                           R"(","secureMode":"2","signMethod":"sha256","sign":")" + sign + R"("}})"));
+    const auto login = gw.wait_for("/ext/session/pkGw/gw1/combine/login_reply");
+    REQUIRE(login);
+    INFO(login->payload);
+    REQUIRE(login->payload.find("\"code\":200") != std::string::npos);
+
+    REQUIRE(gw.subscribe(post_reply) == 1);
+    REQUIRE(gw.publish("/sys/pkSub/subDev01/thing/measurepoint/post", measurepoint_post("temp", "21")));
+    const auto stored = gw.wait_for(post_reply);
+    REQUIRE(stored);
+    CHECK(stored->payload.find("\"code\":200") != std::string::npos);
+
+    REQUIRE(gw.publish("/ext/session/pkGw/gw1/combine/logout",
+                       R"({"id":"8","version":"1.1","method":"combine.logout","params":{"productKey":"pkSub","deviceKey":"subDev01"}})"));
+    const auto logout = gw.wait_for("/ext/session/pkGw/gw1/combine/logout_reply");
+    REQUIRE(logout);
+    INFO(logout->payload);
+    REQUIRE(logout->payload.find("\"code\":200") != std::string::npos);
+    CHECK(gw.subscribe("/sys/pkSub/subDev01/#") == refused);
 }
