@@ -288,3 +288,29 @@ TEST_CASE("hub acl: the simulator's login and logout replies open and close sub-
     REQUIRE(logout->payload.find("\"code\":200") != std::string::npos);
     CHECK(gw.subscribe("/sys/pkSub/subDev01/#") == refused);
 }
+
+TEST_CASE("hub acl: malformed cloud replies open nothing and break nothing", "[integration][hub]") {
+    auto hub = HubProcess::start(broker_only());
+    MqttProbe gw(hub.port()), cloud(hub.port());
+    connect_or_fail(cloud, hub.admin());
+    connect_or_fail(gw, device_credentials("pkGw", "gw1", "gwSecret1"));
+    REQUIRE(gw.subscribe("/ext/session/pkGw/gw1/combine/#") == 1);
+
+    const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+    const std::vector<std::string> payloads = {
+        "", "{", "null", "[]", deep, std::string(600 * 1024, 'x'), "\xff\xfe\x00\x01",
+        R"({"code":"200","data":{"productKey":"pkSub","deviceKey":"subDev01"}})",
+        R"({"code":200,"data":{"productKey":5,"deviceKey":"subDev01"}})",
+        R"({"code":200,"data":"pkSub/subDev01"})",
+        R"({"code":200,"data":{"loginedSubDevices":{"productKey":"pkSub","deviceKey":"subDev01"}}})"};
+    for (const char* topic : {"/ext/session/pkGw/gw1/combine/login_reply", "/ext/session/pkGw/gw1/combine/login/batch_reply",
+                              "/ext/session/pkGw/gw1/combine/logout_reply", "/ext/session/pkGw/gw1/combine/disable"})
+        for (const auto& payload : payloads) REQUIRE(cloud.publish(topic, payload));
+    const std::string last = marker("last");
+    REQUIRE(cloud.publish("/ext/session/pkGw/gw1/combine/login_reply", last));
+    REQUIRE(gw.wait_for([&last](const ReceivedMessage& m) { return m.payload == last; }));
+
+    CHECK(gw.subscribe("/sys/pkSub/subDev01/#") == refused);
+    MqttProbe fresh(hub.port());
+    CHECK(fresh.connect(device_credentials("pkTest", "dev1", "devSecret1")) == 0);
+}

@@ -9,6 +9,8 @@
 #include <enos/device/credentials.hpp>
 #include <enos/device/sign.hpp>
 
+#include <random>
+
 using namespace enos::test;
 using enos::device::HexCase;
 using enos::device::SecureMode;
@@ -115,6 +117,16 @@ TEST_CASE("hub auth: malformed CONNECT fields are refused and the broker keeps s
     raw_connect(hub.port(), "\xff\xfe|securemode=2|", "\xc3\x28&pkTest", "x");
     raw_connect(hub.port(), std::string(4000, '|'), std::string(5000, '&'), std::string(6000, 'A'));
     raw_connect(hub.port(), "dev4|securemode=2,signmethod=sha256,timestamp=1.2.3|", "&", "");
+    // Random fields around the right shape (a fixed seed keeps the run reproducible).
+    std::mt19937 random(4);
+    const auto noise = [&random](std::size_t max_length) {
+        std::string s(random() % max_length, '\0');
+        for (char& c : s) c = "ab|&,=%09 \x7f\xc3"[random() % 13];
+        return s;
+    };
+    for (int i = 0; i < 100; ++i)
+        raw_connect(hub.port(), noise(80) + "|securemode=" + noise(3) + ",signmethod=" + noise(8) + ",timestamp=" + noise(6) + "|",
+                    noise(20), noise(70));
 
     CHECK(connack(hub.port(), handmade(id, "sha256", ts, "dev4&pkTest", good)) == accepted);
 }
