@@ -39,11 +39,15 @@ void Cloud::on_broker_event(std::string_view topic, std::string_view payload) {
     const std::string id = device_id(*pk, *dk);
     Activation& a = activations_[id];
     if (a.activated) return; // the plugin refuses these; nothing to hand out twice
-    a.secret = random_token(24);
-    a.request_id = std::to_string(now_ms());
-    store_.submit_and_wait([pk = *pk, dk = *dk, secret = a.secret](Database& db) {
-        report(db.run("INSERT OR REPLACE INTO activations VALUES (?, ?, ?, 0)", pk, dk, secret));
-    });
+    // One secret per device until it confirms: a device that reconnects first (or gets the previous
+    // retained message) receives the same secret and request id, so whichever copy it answers counts.
+    if (a.secret.empty()) {
+        a.secret = random_token(24);
+        store_.submit([pk = *pk, dk = *dk, secret = a.secret](Database& db) {
+            report(db.run("INSERT OR REPLACE INTO activations VALUES (?, ?, ?, 0)", pk, dk, secret));
+        });
+    }
+    if (a.request_id.empty()) a.request_id = std::to_string(now_ms());
     publish_activation(id, a);
 }
 
