@@ -614,7 +614,9 @@ TEST_CASE("local limits: item counts, payload size, ids, identifiers, times", "[
     CHECK(out.empty());
 
     CHECK(encode_measurepoint_post(out, "", {}, {}).code() == errc::missing_argument);
-    CHECK(encode_reply(out, "", 200, "").code() == errc::missing_argument);
+    // A reply may have to answer a request whose id was unreadable; a request always has one.
+    REQUIRE(encode_reply(out, "", 1220, "payload format error"));
+    require_same_json(out, R"({"id":"","code":1220,"message":"payload format error"})");
     const Status empty_key = encode_measurepoint_post(out, "1", {{"", 1}}, {});
     CHECK(empty_key.code() == errc::invalid_argument);
     CHECK(mentions(empty_key, "params.measurepoints"));

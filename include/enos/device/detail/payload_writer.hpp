@@ -61,9 +61,11 @@ public:
     }
 
     /// Writes `{"id":..,"code":..,"message":..` and leaves the object open for "data".
+    /// An empty id is allowed here: a request whose id could not be read still deserves an answer
+    /// (the cloud queues further commands until the device replies).
     bool begin_reply(std::string_view id, int code, std::string_view message) {
         out_.append("{\"id\":", 6);
-        if (!id_string(id)) return false;
+        if (!string(id, "id")) return false;
         out_.append(",\"code\":", 8);
         append_json_int(out_, code);
         out_.append(",\"message\":", 11);

@@ -59,7 +59,8 @@ inline Status encode_request_raw_params(std::string& out, std::string_view id, s
     return w.finish();
 }
 
-/// {"id":id,"code":code,"message":message,"data":data}; "data" is left out when `data` is null.
+/// {"id":id,"code":code,"message":message,"data":data}; "data" is left out when `data` is null. The
+/// id may be empty, to answer a request whose id could not be read.
 inline Status encode_reply(std::string& out, std::string_view id, int code, std::string_view message,
                            const Value& data = {}) {
     detail::PayloadWriter w(out);
