@@ -1,5 +1,7 @@
 #include "launcher.hpp"
 
+#include "certificates.hpp"
+#include "processes.hpp"
 #include "registry.hpp"
 
 #include <rapidjson/document.h>
@@ -7,12 +9,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
-#include <arpa/inet.h>
-#include <fcntl.h>
-#include <netinet/in.h>
 #include <pwd.h>
-#include <signal.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -249,211 +246,6 @@ std::optional<HubInfo> read_hub_info(const RunDir& run) {
     return info;
 }
 
-// ---- processes ---------------------------------------------------------------------------------
-
-std::string self_executable() {
-    std::error_code ec;
-    const auto path = fs::read_symlink("/proc/self/exe", ec);
-    if (ec) throw Failure("cannot find the enos-hub executable: " + ec.message());
-    return path.string();
-}
-
-std::optional<std::string> find_in_path(const std::string& name, const std::vector<std::string>& extra_dirs) {
-    std::vector<std::string> dirs;
-    if (const char* path = std::getenv("PATH")) {
-        std::istringstream in(path);
-        for (std::string dir; std::getline(in, dir, ':');)
-            if (!dir.empty()) dirs.push_back(dir);
-    }
-    dirs.insert(dirs.end(), extra_dirs.begin(), extra_dirs.end());
-    for (const auto& dir : dirs) {
-        const std::string candidate = dir + "/" + name;
-        if (::access(candidate.c_str(), X_OK) == 0) return candidate;
-    }
-    return std::nullopt;
-}
-
-std::vector<char*> c_argv(std::vector<std::string>& args) {
-    std::vector<char*> out;
-    for (auto& a : args) out.push_back(a.data());
-    out.push_back(nullptr);
-    return out;
-}
-
-// In the child between fork and exec: nothing inherited may keep a pipe of the caller open (a
-// test harness reading our stdout would otherwise wait for the daemon to exit).
-void close_inherited_fds() {
-    const long max_fd = ::sysconf(_SC_OPEN_MAX);
-    for (int fd = 3; fd < (max_fd > 0 ? max_fd : 1024); ++fd) ::close(fd);
-}
-
-/// Starts a daemon in its own session, stdin from /dev/null, stdout and stderr appended to `log_path`.
-/// Returns its pid once exec succeeded.
-pid_t spawn_daemon(std::vector<std::string> args, const std::string& log_path) {
-    int report[2];
-    if (::pipe2(report, O_CLOEXEC) != 0) throw Failure(std::string("pipe: ") + std::strerror(errno));
-    auto argv = c_argv(args);
-    const pid_t pid = ::fork();
-    if (pid < 0) throw Failure(std::string("fork: ") + std::strerror(errno));
-    if (pid == 0) {
-        ::setsid();
-        const int null_fd = ::open("/dev/null", O_RDONLY);
-        const int log_fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-        if (null_fd >= 0) ::dup2(null_fd, STDIN_FILENO);
-        if (log_fd >= 0) {
-            ::dup2(log_fd, STDOUT_FILENO);
-            ::dup2(log_fd, STDERR_FILENO);
-        }
-        const int keep = report[1];
-        const long max_fd = ::sysconf(_SC_OPEN_MAX);
-        for (int fd = 3; fd < (max_fd > 0 ? max_fd : 1024); ++fd)
-            if (fd != keep) ::close(fd);
-        ::execv(argv[0], argv.data());
-        const int err = errno;
-        (void)!::write(keep, &err, sizeof err);
-        ::_exit(127);
-    }
-    ::close(report[1]);
-    int err = 0;
-    const ssize_t n = ::read(report[0], &err, sizeof err);
-    ::close(report[0]);
-    if (n == sizeof err) {
-        ::waitpid(pid, nullptr, 0);
-        throw Failure("cannot run " + args[0] + ": " + std::strerror(err));
-    }
-    return pid;
-}
-
-/// Runs a tool to completion; returns its exit status and combined output.
-int run_tool(std::vector<std::string> args, std::string& output) {
-    int out[2];
-    if (::pipe2(out, O_CLOEXEC) != 0) throw Failure(std::string("pipe: ") + std::strerror(errno));
-    auto argv = c_argv(args);
-    const pid_t pid = ::fork();
-    if (pid < 0) throw Failure(std::string("fork: ") + std::strerror(errno));
-    if (pid == 0) {
-        const int null_fd = ::open("/dev/null", O_RDONLY);
-        if (null_fd >= 0) ::dup2(null_fd, STDIN_FILENO);
-        ::dup2(out[1], STDOUT_FILENO);
-        ::dup2(out[1], STDERR_FILENO);
-        close_inherited_fds();
-        ::execv(argv[0], argv.data());
-        std::fprintf(stderr, "cannot run %s: %s\n", argv[0], std::strerror(errno));
-        ::_exit(127);
-    }
-    ::close(out[1]);
-    char buf[4096];
-    for (ssize_t n; (n = ::read(out[0], buf, sizeof buf)) != 0;) {
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) break;
-        output.append(buf, static_cast<std::size_t>(n));
-    }
-    ::close(out[0]);
-    int status = 0;
-    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
-/// Alive means the pid exists and is not a zombie (a daemon whose parent exited may stay a zombie
-/// when nothing reaps it).
-bool process_alive(pid_t pid) {
-    if (pid <= 0) return false;
-    const std::string stat = read_file("/proc/" + std::to_string(pid) + "/stat");
-    const auto paren = stat.rfind(')');
-    if (paren == std::string::npos || paren + 2 >= stat.size()) return false;
-    const char state = stat[paren + 2];
-    return state != 'Z' && state != 'X';
-}
-
-std::vector<std::string> process_args(pid_t pid) {
-    const std::string raw = read_file("/proc/" + std::to_string(pid) + "/cmdline");
-    std::vector<std::string> args;
-    std::size_t start = 0;
-    for (std::size_t i = 0; i < raw.size(); ++i)
-        if (raw[i] == '\0') {
-            args.push_back(raw.substr(start, i - start));
-            start = i + 1;
-        }
-    return args;
-}
-
-// A recorded pid is only signalled while it still runs the program we started with these
-// arguments: after a reboot or a crash the number may belong to something else.
-bool runs_with(pid_t pid, const std::string& arg) {
-    if (!process_alive(pid)) return false;
-    for (const auto& a : process_args(pid))
-        if (a == arg) return true;
-    return false;
-}
-
-/// SIGTERM, then SIGKILL after `grace`; true when the process is gone.
-bool stop_process(pid_t pid, milliseconds grace) {
-    if (!process_alive(pid)) return true;
-    ::kill(pid, SIGTERM);
-    for (int round = 0; round < 2; ++round) {
-        const auto deadline = Clock::now() + (round == 0 ? grace : milliseconds(5000));
-        while (Clock::now() < deadline) {
-            // Reaps it when it is our own child (broker-start/stop within one launcher run).
-            ::waitpid(pid, nullptr, WNOHANG);
-            if (!process_alive(pid)) return true;
-            std::this_thread::sleep_for(milliseconds(20));
-        }
-        ::kill(pid, SIGKILL);
-    }
-    return !process_alive(pid);
-}
-
-/// True once our own child `pid` has exited (it is reaped here).
-bool child_exited(pid_t pid) {
-    int status = 0;
-    return ::waitpid(pid, &status, WNOHANG) == pid;
-}
-
-// ---- network -----------------------------------------------------------------------------------
-
-std::uint16_t free_port() {
-    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) throw Failure(std::string("socket: ") + std::strerror(errno));
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof addr;
-    if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-        ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-        ::close(fd);
-        throw Failure(std::string("cannot find a free port: ") + std::strerror(errno));
-    }
-    ::close(fd);
-    return ntohs(addr.sin_port);
-}
-
-bool port_accepts(std::uint16_t port) {
-    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) return false;
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(port);
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    const bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
-    ::close(fd);
-    return ok;
-}
-
-bool port_free(std::uint16_t port) {
-    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) return false;
-    const int one = 1;
-    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(port);
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    const bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
-    ::close(fd);
-    return ok;
-}
-
 // ---- the broker --------------------------------------------------------------------------------
 
 std::string find_mosquitto(const Args& args) {
@@ -550,90 +342,21 @@ BrokerStart wait_for_broker(const RunDir& run, pid_t pid, const HubInfo& info, C
     throw Timeout("mosquitto did not accept connections in time; end of " + log + ":\n" + log_tail(log));
 }
 
-pid_t launch_broker(const RunDir& run, const std::string& mosquitto) {
-    return spawn_daemon({mosquitto, "-c", run.file("mosquitto.conf")}, run.file("mosquitto.log"));
+/// The simulator writes simulator.ready once its subscriptions are acknowledged, after every
+/// (re)connect to the broker.
+void wait_for_simulator(const RunDir& run, pid_t pid, Clock::time_point deadline) {
+    const std::string log = run.file("simulator.log");
+    while (!fs::exists(run.file("simulator.ready"))) {
+        ::waitpid(pid, nullptr, WNOHANG); // reaps it when it is our own child
+        if (!process_alive(pid)) throw Failure("the simulator exited; end of " + log + ":\n" + log_tail(log));
+        if (Clock::now() >= deadline)
+            throw Timeout("the simulator did not become ready in time; end of " + log + ":\n" + log_tail(log));
+        std::this_thread::sleep_for(milliseconds(20));
+    }
 }
 
-// ---- certificates ------------------------------------------------------------------------------
-
-constexpr const char* openssl_conf = R"([req]
-distinguished_name = dn
-prompt = no
-[dn]
-CN = enos-hub
-[ca_ext]
-basicConstraints = critical,CA:TRUE
-keyUsage = critical,keyCertSign,cRLSign
-subjectKeyIdentifier = hash
-[server_ext]
-basicConstraints = CA:FALSE
-keyUsage = critical,digitalSignature,keyEncipherment
-extendedKeyUsage = serverAuth
-subjectAltName = IP:127.0.0.1,DNS:localhost
-subjectKeyIdentifier = hash
-authorityKeyIdentifier = keyid
-[client_ext]
-basicConstraints = CA:FALSE
-keyUsage = critical,digitalSignature,keyEncipherment
-extendedKeyUsage = clientAuth
-subjectKeyIdentifier = hash
-authorityKeyIdentifier = keyid
-)";
-
-class Openssl {
-public:
-    explicit Openssl(const RunDir& run) : conf_(run.certs() + "/openssl.cnf") {
-        auto found = find_in_path("openssl", {"/usr/bin", "/usr/local/bin"});
-        if (!found) throw Failure("openssl not found: install it (Debian: apt-get install openssl)");
-        binary_ = *found;
-        fs::create_directories(run.certs());
-        write_file(conf_, openssl_conf);
-    }
-
-    void make_ca(const std::string& cert, const std::string& key) const {
-        run({"req", "-config", conf_, "-x509", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-             "-nodes", "-keyout", key, "-out", cert, "-days", "3650", "-subj", "/CN=enos-hub local CA",
-             "-extensions", "ca_ext"});
-        ::chmod(key.c_str(), 0600);
-    }
-
-    /// A key and a certificate signed by the CA, with the extensions of `section` in openssl.cnf.
-    void issue(const std::string& subject, const char* section, const std::string& ca_cert, const std::string& ca_key,
-               const std::string& cert, const std::string& key, int days) const {
-        const std::string csr = cert + ".csr";
-        run({"req", "-config", conf_, "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-             "-keyout", key, "-out", csr, "-subj", subject});
-        ::chmod(key.c_str(), 0600);
-        run({"x509", "-req", "-in", csr, "-CA", ca_cert, "-CAkey", ca_key, "-set_serial", random_serial(), "-days",
-             std::to_string(days), "-out", cert, "-extfile", conf_, "-extensions", section});
-        fs::remove(csr);
-    }
-
-private:
-    void run(std::vector<std::string> args) const {
-        args.insert(args.begin(), binary_);
-        std::string output;
-        if (run_tool(args, output) != 0) throw Failure("openssl " + args[1] + " failed:\n" + output);
-    }
-
-    static std::string random_serial() {
-        std::random_device rd;
-        char hex[2 + 16 + 1];
-        std::snprintf(hex, sizeof hex, "0x%08x%08x", rd() & 0x7fffffffu, rd());
-        return hex;
-    }
-
-    std::string binary_, conf_;
-};
-
-// Characters with a meaning in openssl's "-subj /O=../CN=.." syntax are escaped.
-std::string subject_value(const std::string& value) {
-    std::string out;
-    for (char c : value) {
-        if (c == '/' || c == '\\' || c == '=' || c == '+' || c == ',') out += '\\';
-        out += c;
-    }
-    return out;
+pid_t launch_broker(const RunDir& run, const std::string& mosquitto) {
+    return spawn_daemon({mosquitto, "-c", run.file("mosquitto.conf")}, run.file("mosquitto.log"));
 }
 
 // ---- start / stop ------------------------------------------------------------------------------
@@ -773,7 +496,7 @@ int start(const Args& args) {
     config.registry = registry_path;
     config.limit_options = limits;
     if (tls) {
-        const Openssl openssl(run);
+        const CertificateTool certificates(run.certs());
         if (args.has("ca-cert")) {
             info.ca_file = fs::absolute(*args.get("ca-cert")).string();
             info.ca_key_file = fs::absolute(*args.get("ca-key")).string();
@@ -781,14 +504,13 @@ int start(const Args& args) {
             info.ca_file = run.certs() + "/ca.crt";
             info.ca_key_file = run.certs() + "/ca.key";
             // Kept across restarts, so devices that stored the CA keep trusting the hub.
-            if (!fs::exists(info.ca_file) || !fs::exists(info.ca_key_file)) openssl.make_ca(info.ca_file, info.ca_key_file);
+            if (!fs::exists(info.ca_file) || !fs::exists(info.ca_key_file)) certificates.make_ca(info.ca_file, info.ca_key_file);
         }
         check_config_value("the CA path", info.ca_file);
         config.ca_file = info.ca_file;
         config.cert_file = run.certs() + "/server.crt";
         config.key_file = run.certs() + "/server.key";
-        openssl.issue("/CN=localhost", "server_ext", info.ca_file, info.ca_key_file, config.cert_file, config.key_file,
-                      825);
+        certificates.issue_server(info.ca_file, info.ca_key_file, config.cert_file, config.key_file);
         config.require_client_cert = info.require_client_cert = args.has("require-client-cert");
     }
 
@@ -815,15 +537,7 @@ int start(const Args& args) {
             info.simulator_pid =
                 spawn_daemon({self_executable(), "simulate", "--dir", run.dir}, run.file("simulator.log"));
             write_file(run.file("simulator.pid"), std::to_string(info.simulator_pid) + "\n");
-            while (!fs::exists(run.file("simulator.ready"))) {
-                if (child_exited(info.simulator_pid))
-                    throw Failure("the simulator exited during start-up; end of " + run.file("simulator.log") + ":\n" +
-                                  log_tail(run.file("simulator.log")));
-                if (Clock::now() >= deadline)
-                    throw Timeout("the simulator did not become ready in time; end of " + run.file("simulator.log") +
-                                  ":\n" + log_tail(run.file("simulator.log")));
-                std::this_thread::sleep_for(milliseconds(20));
-            }
+            wait_for_simulator(run, info.simulator_pid, deadline);
         } catch (...) {
             stop_recorded(run, true, true);
             fs::remove(run.hub_json());
@@ -899,6 +613,9 @@ int broker_stop_main(int argc, char** argv) {
                        const RunDir run = existing_hub(args, info);
                        for (const auto& note : stop_recorded(run, true, false))
                            std::cerr << "enos-hub broker-stop: " << note << "\n";
+                       // The simulator is no longer subscribed; it marks itself ready again once it
+                       // has reconnected to the restarted broker.
+                       fs::remove(run.file("simulator.ready"));
                        info.broker_pid = 0;
                        write_hub_info(run, info);
                        return exit_ok;
@@ -937,11 +654,10 @@ int issue_cert_main(int argc, char** argv) {
             if (info.ca_file.empty() || info.ca_key_file.empty())
                 throw Failure("the hub in " + run.dir + " has no CA: start it with --tls-port");
             const int days = static_cast<int>(integer_option(args, "days", 825, 1, 36500));
-            const Openssl openssl(run);
+            const CertificateTool certificates(run.certs());
             const std::string cert = fs::absolute(*args.get("out-cert")).string();
             const std::string key = fs::absolute(*args.get("out-key")).string();
-            openssl.issue("/O=" + subject_value(*args.get("pk")) + "/CN=" + subject_value(*args.get("dk")), "client_ext",
-                          info.ca_file, info.ca_key_file, cert, key, days);
+            certificates.issue_device(*args.get("pk"), *args.get("dk"), info.ca_file, info.ca_key_file, cert, key, days);
             rapidjson::StringBuffer buffer;
             rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
             w.StartObject();
