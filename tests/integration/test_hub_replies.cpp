@@ -580,3 +580,29 @@ TEST_CASE("hub replies: the integration channel posts for devices of its product
                 [](const auto& rows) { return with(rows, "eventId", "highTemp").size() == 1; });
     query_until(gw_hub.hub, "attributes", "pkInt", "meter2", [](const auto& rows) { return with(rows, "name", "name").size() == 1; });
 }
+
+TEST_CASE("hub replies: the simulator answers again after the broker restarts", "[integration][hub][cloud]") {
+    HubProcess hub = HubProcess::start();
+    hub.stop_broker();
+    hub.start_broker();
+    // The simulator reconnects and subscribes again on its own; until it has, a request finds no
+    // subscriber and is lost, so ask until one is answered.
+    Device dev(hub, "pkTest", "dev1", "devSecret1");
+    const std::string topic = dev.sys("thing/measurepoint/post");
+    dev.subscribe_once(topic + "_reply");
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    bool answered = false;
+    while (!answered && std::chrono::steady_clock::now() < deadline) {
+        const std::string id = next_id();
+        REQUIRE(dev.probe().publish(topic, R"({"id":")" + id + R"(","method":"thing.measurepoint.post","params":{"measurepoints":{"t":1}}})", 1));
+        answered = dev.probe()
+                       .wait_for(
+                           [&](const ReceivedMessage& m) {
+                               auto r = enos::device::decode_reply(m.payload);
+                               return m.topic == topic + "_reply" && r && r->id == id && r->code == 200;
+                           },
+                           std::chrono::milliseconds(500))
+                       .has_value();
+    }
+    CHECK(answered);
+}

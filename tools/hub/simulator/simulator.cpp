@@ -48,6 +48,11 @@ void write_ready_file(const std::string& dir) {
 } // namespace
 
 int simulator_main(int argc, char** argv) {
+    for (int i = 1; i < argc; ++i)
+        if (std::string_view(argv[i]) == "--help") {
+            std::fputs(simulate_usage, stdout);
+            return exit_ok;
+        }
     auto options = Options::parse(argc, argv, 1, {"dir", "port", "registry"});
     if (!options || !options->positional().empty()) {
         std::fprintf(stderr, "%s%s", options ? "" : (options.error().detail + "\n").c_str(), simulate_usage);
