@@ -234,13 +234,7 @@ Answer Cloud::answer(const Call& call) {
 }
 
 void Cloud::reply(std::string_view request_topic, std::string_view id, const Answer& answer) {
-    if (id.empty()) {
-        // The request had no readable id (empty, not JSON). The SDK encoder insists on one, rightly
-        // for devices; the cloud still answers, with an empty id.
-        reply_buffer_ = "{\"id\":\"\",\"code\":" + std::to_string(answer.code) + ",\"message\":" + json_quote(answer.message) +
-                        (answer.data_json.empty() ? "" : ",\"data\":" + answer.data_json) + "}";
-    } else if (auto s = device::encode_reply_raw_data(reply_buffer_, id, answer.code, answer.message, answer.data_json);
-               !s) {
+    if (auto s = device::encode_reply_raw_data(reply_buffer_, id, answer.code, answer.message, answer.data_json); !s) {
         std::fprintf(stderr, "enos-hub simulate: cannot encode a reply: %s\n", s.error().message().c_str());
         return;
     }
