@@ -53,7 +53,8 @@ const CommandInfo command_infos[] = {
 
 /// What one command sends and where its answer comes back.
 struct Command {
-    std::string kind;  ///< the command word (subdevice: "subdevice-disable" etc.)
+    std::string pk, dk; ///< the device addressed (subdevice: the gateway)
+    std::string kind;   ///< the command word (subdevice: "subdevice-disable" etc.)
     std::string topic, reply_topic;
     std::string payload;
     std::string request_id; ///< empty for raw-down (raw replies carry no id)
@@ -85,6 +86,8 @@ Result<Command> build(const std::string& word, const std::string& sub_op, const 
         if (!device::is_valid_topic_level(*key))
             return Error{errc::invalid_argument, "'" + *key + "' cannot be a topic level"};
     Command c;
+    c.pk = pk;
+    c.dk = dk;
     c.kind = word;
     c.request_id = fresh_id();
     std::string method;
@@ -177,17 +180,9 @@ void record(const HubEndpoint& hub, const Command& c, std::int64_t sent_at, cons
     if (::access(hub.store.c_str(), W_OK) != 0) return;
     auto db = Database::open(hub.store, false);
     if (!db) return;
-    const auto [pk, dk] = [&] {
-        // /sys/{pk}/{dk}/... or /ext/session/{pk}/{dk}/...
-        const std::size_t skip = c.topic.rfind("/ext/session/", 0) == 0 ? 3 : 2;
-        std::size_t begin = 0;
-        for (std::size_t i = 0; i < skip; ++i) begin = c.topic.find('/', begin) + 1;
-        const std::size_t mid = c.topic.find('/', begin), end = c.topic.find('/', mid + 1);
-        return std::pair{c.topic.substr(begin, mid - begin), c.topic.substr(mid + 1, end - mid - 1)};
-    }();
     (void)(*db)->run("INSERT INTO commands(product_key, device_key, command, request_id, topic, payload, sent_at, "
                      "reply_topic, reply, reply_code, replied_at, outcome) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                     pk, dk, c.kind,
+                     c.pk, c.dk, c.kind,
                      c.request_id.empty() ? std::optional<std::string>() : std::optional<std::string>(c.request_id),
                      c.topic, Blob{c.payload}, sent_at, c.reply_topic,
                      reply ? std::optional<std::string>(*reply) : std::nullopt, code,
