@@ -276,7 +276,8 @@ std::string describe_position(std::string_view text, std::size_t offset) {
 
 Result<Registry> parse_registry(std::string_view text) {
     rapidjson::Document doc;
-    doc.Parse<rapidjson::kParseStopWhenDoneFlag>(text.data(), text.size());
+    // Iterative: a file of nothing but '[' must not exhaust the stack.
+    doc.Parse<rapidjson::kParseIterativeFlag | rapidjson::kParseStopWhenDoneFlag>(text.data(), text.size());
     if (doc.HasParseError())
         return Error{errc::malformed_json, "invalid JSON at " + describe_position(text, doc.GetErrorOffset()) +
                                                ": " + rapidjson::GetParseError_En(doc.GetParseError())};
