@@ -11,8 +11,8 @@
 #include <algorithm>
 #include <arpa/inet.h>
 #include <atomic>
-#include <chrono>
 #include <cctype>
+#include <chrono>
 #include <cmath>
 #include <condition_variable>
 #include <csignal>
@@ -68,7 +68,9 @@ inline double percentile(std::vector<double> values, double p) {
     return values[std::min(values.size() - 1, rank == 0 ? 0 : rank - 1)];
 }
 
-inline double median(std::vector<double> values) { return percentile(std::move(values), 50); }
+inline double median(std::vector<double> values) {
+    return percentile(std::move(values), 50);
+}
 
 // ---- allocation counting (the operator new replacement lives in the .cpp) -----------------------
 
@@ -78,7 +80,9 @@ struct HeapCounter {
 };
 
 /// Bytes the C allocator currently hands out, whoever asked (Paho C allocates with malloc).
-inline std::int64_t malloc_in_use() { return static_cast<std::int64_t>(mallinfo2().uordblks); }
+inline std::int64_t malloc_in_use() {
+    return static_cast<std::int64_t>(mallinfo2().uordblks);
+}
 
 /// Resident set size of this process in KiB.
 inline long rss_kib() {
@@ -108,7 +112,8 @@ inline ProcessOutput run_process(const std::vector<std::string>& argv, std::chro
         close(fds[0]);
         close(fds[1]);
         std::vector<char*> args;
-        for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+        for (const auto& a : argv)
+            args.push_back(const_cast<char*>(a.c_str()));
         args.push_back(nullptr);
         execv(args[0], args.data());
         std::fprintf(stderr, "cannot run %s\n", args[0]);
@@ -123,7 +128,8 @@ inline ProcessOutput run_process(const std::vector<std::string>& argv, std::chro
     while (!exited) {
         char buffer[4096];
         ssize_t n;
-        while ((n = read(fds[0], buffer, sizeof buffer)) > 0) result.out.append(buffer, static_cast<std::size_t>(n));
+        while ((n = read(fds[0], buffer, sizeof buffer)) > 0)
+            result.out.append(buffer, static_cast<std::size_t>(n));
         if (waitpid(pid, &status, WNOHANG) == pid) {
             exited = true;
             break;
@@ -139,7 +145,8 @@ inline ProcessOutput run_process(const std::vector<std::string>& argv, std::chro
     }
     char buffer[4096];
     ssize_t n;
-    while ((n = read(fds[0], buffer, sizeof buffer)) > 0) result.out.append(buffer, static_cast<std::size_t>(n));
+    while ((n = read(fds[0], buffer, sizeof buffer)) > 0)
+        result.out.append(buffer, static_cast<std::size_t>(n));
     close(fds[0]);
     result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
     return result;
@@ -173,7 +180,8 @@ struct HubInfo {
         hub.dir = dir;
         rapidjson::Document doc;
         const std::string text = read_file(dir + "/hub.json");
-        if (doc.Parse(text.c_str()).HasParseError() || !doc.IsObject()) fail("cannot read " + dir + "/hub.json");
+        if (doc.Parse(text.c_str()).HasParseError() || !doc.IsObject())
+            fail("cannot read " + dir + "/hub.json");
         if (doc.HasMember("host") && doc["host"].IsString()) hub.host = doc["host"].GetString();
         if (!doc.HasMember("port") || !doc["port"].IsInt()) fail("hub.json has no port");
         hub.port = doc["port"].GetInt();
@@ -183,7 +191,8 @@ struct HubInfo {
         if (doc.HasMember("simulator_pid") && doc["simulator_pid"].IsInt())
             hub.simulator_pid = doc["simulator_pid"].GetInt();
         hub.admin_password = read_file(dir + "/admin.token");
-        while (!hub.admin_password.empty() && std::isspace(static_cast<unsigned char>(hub.admin_password.back())))
+        while (!hub.admin_password.empty() &&
+               std::isspace(static_cast<unsigned char>(hub.admin_password.back())))
             hub.admin_password.pop_back();
         if (hub.admin_password.empty()) fail("cannot read " + dir + "/admin.token");
         return hub;
@@ -193,11 +202,16 @@ struct HubInfo {
 /// The benchmark's product and devices; every measured connection uses a fresh device so the
 /// hub's connect rate limit (1/s, 4 per 2 min per device) never throttles a measurement.
 inline constexpr const char* product_key = "pkBench";
-inline std::string device_key(int index) { return "bench" + std::to_string(index); }
-inline std::string device_secret(int index) { return "benchSecret" + std::to_string(index); }
+inline std::string device_key(int index) {
+    return "bench" + std::to_string(index);
+}
+inline std::string device_secret(int index) {
+    return "benchSecret" + std::to_string(index);
+}
 
 inline std::string registry_json(int devices) {
-    std::string json = R"({"products":[{"productKey":"pkBench","productSecret":"benchProductSecret"}],"devices":[)";
+    std::string json =
+        R"({"products":[{"productKey":"pkBench","productSecret":"benchProductSecret"}],"devices":[)";
     for (int i = 0; i < devices; ++i) {
         if (i) json += ',';
         json += R"({"productKey":"pkBench","deviceKey":")" + device_key(i) + R"(","deviceSecret":")" +
@@ -222,7 +236,8 @@ inline int set_nodelay_on_sockets_to(int port) {
         if (fstat(fd, &st) != 0 || !S_ISSOCK(st.st_mode)) continue;
         sockaddr_in peer{};
         socklen_t len = sizeof peer;
-        if (getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &len) != 0 || peer.sin_family != AF_INET) continue;
+        if (getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &len) != 0 || peer.sin_family != AF_INET)
+            continue;
         if (ntohs(peer.sin_port) != port) continue;
         int on = 1;
         if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on) == 0) ++count;
@@ -242,9 +257,8 @@ public:
         : client_(hub.url(), "bench-cloud-" + std::to_string(getpid()),
                   mqtt::create_options_builder().mqtt_version(MQTTVERSION_3_1_1).finalize()),
           on_message_(std::move(on_message)) {
-        client_.set_message_callback([this](mqtt::const_message_ptr msg) {
-            on_message_(msg->get_topic(), msg->get_payload_str());
-        });
+        client_.set_message_callback(
+            [this](mqtt::const_message_ptr msg) { on_message_(msg->get_topic(), msg->get_payload_str()); });
         auto options = mqtt::connect_options_builder()
                            .mqtt_version(MQTTVERSION_3_1_1)
                            .clean_session(true)

@@ -12,7 +12,9 @@
 //   qos1_post_w1_throughput    QoS 1 posts, one awaiting its reply at a time
 //   qos1_post_w100_throughput  QoS 1 posts, 100 awaiting their replies at a time
 //   rrpc_p50 / rrpc_p99        cloud -> device RRPC request -> response round trip
-//   connect_p50                connect until able to send and receive commands
+//   connect_p50                connect until able to send and receive commands (clients one after
+//                              another in one process)
+//   first_connect_p50          the same for the first connect of a fresh process
 //   idle_rss_delta             resident memory added by one connected, idle client
 //   heap_new_per_pending       bytes from operator new per request awaiting its reply
 //   heap_malloc_per_pending    all heap bytes (malloc, incl. Paho C) per request awaiting its reply
@@ -56,12 +58,24 @@ void* operator new[](std::size_t size) {
     if (void* p = counted_alloc(size)) return p;
     throw std::bad_alloc();
 }
-void* operator new(std::size_t size, const std::nothrow_t&) noexcept { return counted_alloc(size); }
-void* operator new[](std::size_t size, const std::nothrow_t&) noexcept { return counted_alloc(size); }
-void operator delete(void* p) noexcept { counted_free(p); }
-void operator delete[](void* p) noexcept { counted_free(p); }
-void operator delete(void* p, std::size_t) noexcept { counted_free(p); }
-void operator delete[](void* p, std::size_t) noexcept { counted_free(p); }
+void* operator new(std::size_t size, const std::nothrow_t&) noexcept {
+    return counted_alloc(size);
+}
+void* operator new[](std::size_t size, const std::nothrow_t&) noexcept {
+    return counted_alloc(size);
+}
+void operator delete(void* p) noexcept {
+    counted_free(p);
+}
+void operator delete[](void* p) noexcept {
+    counted_free(p);
+}
+void operator delete(void* p, std::size_t) noexcept {
+    counted_free(p);
+}
+void operator delete[](void* p, std::size_t) noexcept {
+    counted_free(p);
+}
 
 namespace bench {
 namespace {
@@ -132,26 +146,33 @@ std::unique_ptr<DeviceUnderTest> make_device(const std::string& side, const HubI
 // ---- workloads (run in a worker process, one side each) --------------------------------------------
 
 const sdk::Points& sample_points() {
-    static const sdk::Points points{{"temperature", 21.5}, {"pressure", 1013}, {"status", "running"},
+    static const sdk::Points points{{"temperature", 21.5},
+                                    {"pressure", 1013},
+                                    {"status", "running"},
                                     {"power", sdk::Value::with_quality(3.25, 9)}};
     return points;
 }
 constexpr std::int64_t sample_time_ms = 1700000000123;
 
-void result(const char* name, double value) { std::printf("RESULT %s=%.6g\n", name, value); }
+void result(const char* name, double value) {
+    std::printf("RESULT %s=%.6g\n", name, value);
+}
 
 void qos0_throughput(const HubInfo& hub, const std::string& side, int index, int count) {
     Counter received;
     CloudClient cloud(hub, [&](const std::string&, const std::string&) { received.add(); });
-    cloud.subscribe("/sys/" + std::string(product_key) + "/" + device_key(index) + "/thing/measurepoint/post", 0);
+    cloud.subscribe("/sys/" + std::string(product_key) + "/" + device_key(index) + "/thing/measurepoint/post",
+                    0);
     auto device = make_device(side, hub, index);
     device->connect_seconds();
     const auto start = Clock::now();
-    for (int i = 0; i < count; ++i) device->post_qos0(sample_points(), sample_time_ms);
+    for (int i = 0; i < count; ++i)
+        device->post_qos0(sample_points(), sample_time_ms);
     const bool all = received.wait_for_at_least(count, Clock::now() + std::chrono::seconds(30));
     const double elapsed = seconds_since(start);
-    if (!all) std::fprintf(stderr, "%s qos0: only %lld of %d arrived\n", side.c_str(),
-                           static_cast<long long>(received.value()), count);
+    if (!all)
+        std::fprintf(stderr, "%s qos0: only %lld of %d arrived\n", side.c_str(),
+                     static_cast<long long>(received.value()), count);
     result("qos0_post_throughput", static_cast<double>(received.value()) / elapsed);
 }
 
@@ -159,14 +180,16 @@ void qos1_throughput(const HubInfo& hub, const std::string& side, int index, int
                      double time_budget_s) {
     auto device = make_device(side, hub, index);
     device->connect_seconds();
-    {   // warm-up: the reply topic gets subscribed before the first request
+    { // warm-up: the reply topic gets subscribed before the first request
         Tally warm;
         device->post_qos1(sample_points(), sample_time_ms, warm);
-        if (!warm.done.wait_for_at_least(1, Clock::now() + std::chrono::seconds(10))) fail("warm-up reply missing");
+        if (!warm.done.wait_for_at_least(1, Clock::now() + std::chrono::seconds(10)))
+            fail("warm-up reply missing");
     }
     Tally tally;
     const auto start = Clock::now();
-    const auto budget_end = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(time_budget_s));
+    const auto budget_end =
+        start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(time_budget_s));
     std::int64_t sent = 0;
     while (sent < count && Clock::now() < budget_end) {
         if (sent - tally.done.value() >= window &&
@@ -175,14 +198,18 @@ void qos1_throughput(const HubInfo& hub, const std::string& side, int index, int
         device->post_qos1(sample_points(), sample_time_ms, tally);
         ++sent;
     }
-    if (!tally.done.wait_for_at_least(sent, Clock::now() + std::chrono::seconds(30))) fail(side + " qos1: replies missing");
+    if (!tally.done.wait_for_at_least(sent, Clock::now() + std::chrono::seconds(30)))
+        fail(side + " qos1: replies missing");
     const double elapsed = seconds_since(start);
-    if (tally.failed) std::fprintf(stderr, "%s qos1: %lld replies were not 200\n", side.c_str(),
-                                   static_cast<long long>(tally.failed.load()));
-    result(window == 1 ? "qos1_post_w1_throughput" : "qos1_post_w100_throughput", static_cast<double>(sent) / elapsed);
+    if (tally.failed)
+        std::fprintf(stderr, "%s qos1: %lld replies were not 200\n", side.c_str(),
+                     static_cast<long long>(tally.failed.load()));
+    result(window == 1 ? "qos1_post_w1_throughput" : "qos1_post_w100_throughput",
+           static_cast<double>(sent) / elapsed);
 }
 
-void rrpc_round_trip(const HubInfo& hub, const std::string& side, int index, int count, double time_budget_s) {
+void rrpc_round_trip(const HubInfo& hub, const std::string& side, int index, int count,
+                     double time_budget_s) {
     const std::string base = "/sys/" + std::string(product_key) + "/" + device_key(index) + "/rrpc/";
     std::atomic<std::int64_t> arrived_ns{0};
     Counter responses;
@@ -202,19 +229,22 @@ void rrpc_round_trip(const HubInfo& hub, const std::string& side, int index, int
         if (i >= warmup && seconds_since(start) > time_budget_s) break;
         const std::string id = std::to_string(i + 1);
         const std::string request = R"({"id":")" + id +
-                                    R"(","version":"1.0","method":"thing.service.echo","params":{"seq":)" + id + "}}";
+                                    R"(","version":"1.0","method":"thing.service.echo","params":{"seq":)" +
+                                    id + "}}";
         const auto sent = Clock::now();
         cloud.publish(base + "request/m" + id, request, 1);
         if (!responses.wait_for_at_least(i + 1, Clock::now() + std::chrono::seconds(5)))
             fail(side + " rrpc: no response to request " + id);
         if (i >= warmup)
-            micros.push_back(static_cast<double>(arrived_ns.load() - sent.time_since_epoch().count()) / 1000.0);
+            micros.push_back(static_cast<double>(arrived_ns.load() - sent.time_since_epoch().count()) /
+                             1000.0);
     }
     result("rrpc_p50", percentile(micros, 50));
     result("rrpc_p99", percentile(micros, 99));
     result("rrpc_samples", static_cast<double>(micros.size()));
 }
 
+/// Connects one client after another in this process, each destroyed before the next one starts.
 void connect_time(const HubInfo& hub, const std::string& side, int first_index, int count) {
     std::vector<double> millis;
     for (int i = 0; i < count; ++i) {
@@ -224,11 +254,17 @@ void connect_time(const HubInfo& hub, const std::string& side, int first_index, 
     result("connect_p50", median(millis));
 }
 
+/// The first connect of a fresh process, as when a device boots (the orchestrator runs many).
+void first_connect_time(const HubInfo& hub, const std::string& side, int index) {
+    auto device = make_device(side, hub, index);
+    result("first_connect", device->connect_seconds() * 1000.0);
+}
+
 void idle_rss(const HubInfo& hub, const std::string& side, int index) {
     const long before = rss_kib();
     auto device = make_device(side, hub, index);
     device->connect_seconds();
-    std::this_thread::sleep_for(std::chrono::seconds(1));   // idle: only keep-alive timers running
+    std::this_thread::sleep_for(std::chrono::seconds(1)); // idle: only keep-alive timers running
     result("idle_rss_delta", static_cast<double>(rss_kib() - before));
 }
 
@@ -239,21 +275,24 @@ void heap_per_pending(const HubInfo& hub, const std::string& side, int index, in
     auto device = make_device(side, hub, index);
     device->connect_seconds();
     Tally warm;
-    device->post_qos1(sample_points(), sample_time_ms, warm);   // reply topic subscribed, pools warmed
-    if (!warm.done.wait_for_at_least(1, Clock::now() + std::chrono::seconds(10))) fail("warm-up reply missing");
+    device->post_qos1(sample_points(), sample_time_ms, warm); // reply topic subscribed, pools warmed
+    if (!warm.done.wait_for_at_least(1, Clock::now() + std::chrono::seconds(10)))
+        fail("warm-up reply missing");
     if (kill(hub.simulator_pid, SIGSTOP) != 0) fail("cannot pause the simulator");
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
     const std::int64_t new_before = HeapCounter::live_bytes.load();
     const std::int64_t malloc_before = malloc_in_use();
     Tally tally;
-    for (int i = 0; i < count; ++i) device->post_qos1(sample_points(), sample_time_ms, tally);
-    std::this_thread::sleep_for(std::chrono::milliseconds(500));   // let every PUBACK arrive
+    for (int i = 0; i < count; ++i)
+        device->post_qos1(sample_points(), sample_time_ms, tally);
+    std::this_thread::sleep_for(std::chrono::milliseconds(500)); // let every PUBACK arrive
     const std::int64_t new_after = HeapCounter::live_bytes.load();
     const std::int64_t malloc_after = malloc_in_use();
     const std::size_t still_pending = device->pending();
     kill(hub.simulator_pid, SIGCONT);
     if (still_pending < static_cast<std::size_t>(count))
-        std::fprintf(stderr, "%s heap: only %zu of %d requests were pending\n", side.c_str(), still_pending, count);
+        std::fprintf(stderr, "%s heap: only %zu of %d requests were pending\n", side.c_str(), still_pending,
+                     count);
     result("heap_new_per_pending", static_cast<double>(new_after - new_before) / count);
     result("heap_malloc_per_pending", static_cast<double>(malloc_after - malloc_before) / count);
     tally.done.wait_for_at_least(count, Clock::now() + std::chrono::seconds(20));
@@ -267,13 +306,22 @@ struct WorkerArgs {
 
 int run_worker(const WorkerArgs& w) {
     const HubInfo hub = HubInfo::load(w.hub_dir);
-    if (w.figure == "qos0") qos0_throughput(hub, w.side, w.device, w.count);
-    else if (w.figure == "qos1") qos1_throughput(hub, w.side, w.device, w.count, w.window, w.budget_s);
-    else if (w.figure == "rrpc") rrpc_round_trip(hub, w.side, w.device, w.count, w.budget_s);
-    else if (w.figure == "connect") connect_time(hub, w.side, w.device, w.count);
-    else if (w.figure == "rss") idle_rss(hub, w.side, w.device);
-    else if (w.figure == "heap") heap_per_pending(hub, w.side, w.device, w.count);
-    else fail("unknown figure " + w.figure);
+    if (w.figure == "qos0")
+        qos0_throughput(hub, w.side, w.device, w.count);
+    else if (w.figure == "qos1")
+        qos1_throughput(hub, w.side, w.device, w.count, w.window, w.budget_s);
+    else if (w.figure == "rrpc")
+        rrpc_round_trip(hub, w.side, w.device, w.count, w.budget_s);
+    else if (w.figure == "connect")
+        connect_time(hub, w.side, w.device, w.count);
+    else if (w.figure == "first_connect")
+        first_connect_time(hub, w.side, w.device);
+    else if (w.figure == "rss")
+        idle_rss(hub, w.side, w.device);
+    else if (w.figure == "heap")
+        heap_per_pending(hub, w.side, w.device, w.count);
+    else
+        fail("unknown figure " + w.figure);
     std::fflush(stdout);
     return 0;
 }
@@ -287,10 +335,15 @@ struct FigureSpec {
 };
 
 constexpr FigureSpec figure_specs[] = {
-    {"qos0_post_throughput", "msg/s", true},     {"qos1_post_w1_throughput", "msg/s", true},
-    {"qos1_post_w100_throughput", "msg/s", true}, {"rrpc_p50", "us", false},
-    {"rrpc_p99", "us", false},                    {"connect_p50", "ms", false},
-    {"idle_rss_delta", "KiB", false},             {"heap_new_per_pending", "bytes", false},
+    {"qos0_post_throughput", "msg/s", true},
+    {"qos1_post_w1_throughput", "msg/s", true},
+    {"qos1_post_w100_throughput", "msg/s", true},
+    {"rrpc_p50", "us", false},
+    {"rrpc_p99", "us", false},
+    {"connect_p50", "ms", false},
+    {"first_connect_p50", "ms", false},
+    {"idle_rss_delta", "KiB", false},
+    {"heap_new_per_pending", "bytes", false},
     {"heap_malloc_per_pending", "bytes", false},
 };
 
@@ -298,18 +351,21 @@ struct Workload {
     std::string figure;
     int count = 0, window = 1, devices = 1;
     double budget_s = 5;
+    int processes = 1; ///< worker processes per side and repetition (each its own sample)
 };
 
 struct Samples {
-    std::map<std::string, std::map<std::string, std::vector<double>>> values;   // name -> side -> reps
+    std::map<std::string, std::map<std::string, std::vector<double>>> values; // name -> side -> reps
     void add(const std::string& name, const std::string& side, double v) { values[name][side].push_back(v); }
 };
 
 std::string format_value(double v) {
     if (std::isnan(v)) return "-";
     char text[64];
-    if (std::fabs(v) >= 100) std::snprintf(text, sizeof text, "%.0f", v);
-    else std::snprintf(text, sizeof text, "%.3g", v);
+    if (std::fabs(v) >= 100)
+        std::snprintf(text, sizeof text, "%.0f", v);
+    else
+        std::snprintf(text, sizeof text, "%.3g", v);
     return text;
 }
 
@@ -321,6 +377,7 @@ int run_orchestrator(int reps, const std::string& hub_binary, const std::string&
         {"qos1", 100000 / scale, 100, 1, 30},
         {"rrpc", 2000 / scale, 1, 1, quick ? 2.0 : 5.0},
         {"connect", 20 / (quick ? 2 : 1), 1, 20 / (quick ? 2 : 1), 0},
+        {"first_connect", 1, 1, 1, 0, quick ? 3 : 6},
         {"rss", 0, 1, 1, 0},
         {"heap", 1000, 1, 1, 0},
     };
@@ -332,7 +389,8 @@ int run_orchestrator(int reps, const std::string& hub_binary, const std::string&
         workloads = chosen;
     }
     int devices_per_rep = 0;
-    for (const auto& w : workloads) devices_per_rep += 2 * w.devices;
+    for (const auto& w : workloads)
+        devices_per_rep += 2 * w.devices * w.processes;
 
     namespace fs = std::filesystem;
     char dir_template[] = "/tmp/enos-bench-XXXXXX";
@@ -346,7 +404,8 @@ int run_orchestrator(int reps, const std::string& hub_binary, const std::string&
                                std::chrono::seconds(60));
     if (started.exit_code != 0) fail("enos-hub start failed:\n" + started.out);
     const HubInfo hub = HubInfo::load(hub_dir);
-    std::fprintf(stderr, "enos-hub on port %d (run dir %s), %d repetitions\n", hub.port, hub_dir.c_str(), reps);
+    std::fprintf(stderr, "enos-hub on port %d (run dir %s), %d repetitions\n", hub.port, hub_dir.c_str(),
+                 reps);
 
     const std::string self = own_executable();
     Samples samples;
@@ -356,28 +415,42 @@ int run_orchestrator(int reps, const std::string& hub_binary, const std::string&
             // Alternate which side goes first, so slow drift of the machine favours neither.
             const char* order[2] = {"sdk", "paho"};
             if (rep % 2) std::swap(order[0], order[1]);
-            for (const char* side : order) {
-                std::vector<std::string> argv = {self,           "--worker",  w.figure,
-                                                 "--side",       side,        "--hub-dir",
-                                                 hub_dir,        "--device",  std::to_string(next_device),
-                                                 "--count",      std::to_string(w.count), "--window",
-                                                 std::to_string(w.window),    "--budget",
-                                                 std::to_string(w.budget_s)};
-                next_device += w.devices;
-                auto out = run_process(argv, std::chrono::seconds(180));
-                if (w.figure == "heap") kill(hub.simulator_pid, SIGCONT);   // in case the worker died paused
-                if (out.exit_code != 0) {
-                    std::fprintf(stderr, "worker %s/%s failed (exit %d)\n", w.figure.c_str(), side, out.exit_code);
-                    continue;
+            for (int process = 0; process < w.processes; ++process)
+                for (const char* side : order) {
+                    std::vector<std::string> argv = {self,
+                                                     "--worker",
+                                                     w.figure,
+                                                     "--side",
+                                                     side,
+                                                     "--hub-dir",
+                                                     hub_dir,
+                                                     "--device",
+                                                     std::to_string(next_device),
+                                                     "--count",
+                                                     std::to_string(w.count),
+                                                     "--window",
+                                                     std::to_string(w.window),
+                                                     "--budget",
+                                                     std::to_string(w.budget_s)};
+                    next_device += w.devices;
+                    auto out = run_process(argv, std::chrono::seconds(180));
+                    if (w.figure == "heap")
+                        kill(hub.simulator_pid, SIGCONT); // in case the worker died paused
+                    if (out.exit_code != 0) {
+                        std::fprintf(stderr, "worker %s/%s failed (exit %d)\n", w.figure.c_str(), side,
+                                     out.exit_code);
+                        continue;
+                    }
+                    std::istringstream lines(out.out);
+                    std::string line;
+                    while (std::getline(lines, line)) {
+                        if (line.rfind("RESULT ", 0) != 0) continue;
+                        const auto eq = line.find('=');
+                        std::string name = line.substr(7, eq - 7);
+                        if (name == "first_connect") name = "first_connect_p50"; // one sample per process
+                        samples.add(name, side, std::strtod(line.c_str() + eq + 1, nullptr));
+                    }
                 }
-                std::istringstream lines(out.out);
-                std::string line;
-                while (std::getline(lines, line)) {
-                    if (line.rfind("RESULT ", 0) != 0) continue;
-                    const auto eq = line.find('=');
-                    samples.add(line.substr(7, eq - 7), side, std::strtod(line.c_str() + eq + 1, nullptr));
-                }
-            }
         }
         std::fprintf(stderr, "repetition %d of %d done\n", rep + 1, reps);
     }
@@ -400,12 +473,12 @@ int run_orchestrator(int reps, const std::string& hub_binary, const std::string&
         auto [sdk_median, sdk_min, sdk_max] = summary("sdk");
         auto [paho_median, paho_min, paho_max] = summary("paho");
         const double ratio = sdk_median / paho_median;
-        std::printf("BENCH name=%s sdk=%s paho=%s unit=%s ratio=%s\n", spec.name, format_value(sdk_median).c_str(),
-                    format_value(paho_median).c_str(), spec.unit,
+        std::printf("BENCH name=%s sdk=%s paho=%s unit=%s ratio=%s\n", spec.name,
+                    format_value(sdk_median).c_str(), format_value(paho_median).c_str(), spec.unit,
                     std::isnan(ratio) || std::isinf(ratio) ? "-" : format_value(ratio).c_str());
         table += "| " + std::string(spec.name) + " | " + spec.unit + " | " + format_value(sdk_median) + " [" +
-                 format_value(sdk_min) + ".." + format_value(sdk_max) + "] | " + format_value(paho_median) + " [" +
-                 format_value(paho_min) + ".." + format_value(paho_max) + "] | " +
+                 format_value(sdk_min) + ".." + format_value(sdk_max) + "] | " + format_value(paho_median) +
+                 " [" + format_value(paho_min) + ".." + format_value(paho_max) + "] | " +
                  (std::isnan(ratio) || std::isinf(ratio) ? "-" : format_value(ratio)) + " |\n";
     }
     std::printf("\n%s", table.c_str());
@@ -429,7 +502,9 @@ int main(int argc, char** argv) {
             if (args[i] == name) return args[i + 1];
         return fallback;
     };
-    auto has = [&](const std::string& name) { return std::find(args.begin(), args.end(), name) != args.end(); };
+    auto has = [&](const std::string& name) {
+        return std::find(args.begin(), args.end(), name) != args.end();
+    };
     try {
         if (has("--worker")) {
             WorkerArgs w;
@@ -443,7 +518,8 @@ int main(int argc, char** argv) {
             return run_worker(w);
         }
         if (has("--help")) {
-            std::puts("client_vs_paho [--reps N] [--hub PATH/enos-hub] [--only qos0|qos1|rrpc|connect|rss|heap] [--quick]");
+            std::puts("client_vs_paho [--reps N] [--hub PATH/enos-hub] [--only "
+                      "qos0|qos1|rrpc|connect|rss|heap] [--quick]");
             return 0;
         }
         return run_orchestrator(std::stoi(value_of("--reps", "5")), value_of("--hub", default_hub_binary()),

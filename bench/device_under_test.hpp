@@ -24,7 +24,6 @@ struct Tally {
 
 class DeviceUnderTest {
 public:
-
     virtual ~DeviceUnderTest() = default;
     /// Connects and subscribes the command topics, i.e. until the device can send and receive;
     /// returns the seconds that took.

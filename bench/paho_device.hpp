@@ -21,7 +21,10 @@ public:
     PahoDevice(const HubInfo& hub, int device_index)
         : pk_(product_key), dk_(device_key(device_index)), creds_(credentials(device_index)),
           client_(hub.url(), creds_.client_id,
-                  mqtt::create_options_builder().mqtt_version(MQTTVERSION_3_1_1).max_buffered_messages(1 << 20).finalize()),
+                  mqtt::create_options_builder()
+                      .mqtt_version(MQTTVERSION_3_1_1)
+                      .max_buffered_messages(1 << 20)
+                      .finalize()),
           post_topic_(enos::device::request_topic(enos::device::UpMethod::measurepoint_post, pk_, dk_)),
           reply_topic_(enos::device::reply_topic(enos::device::UpMethod::measurepoint_post, pk_, dk_)),
           rrpc_prefix_("/sys/" + pk_ + "/" + dk_ + "/rrpc/") {
@@ -113,7 +116,8 @@ private:
                 pending_.erase(it);
             }
             done(reply->code == 200);
-        } else if (answer_rrpc_ && topic.compare(0, rrpc_prefix_.size() + 8, rrpc_prefix_ + "request/") == 0) {
+        } else if (answer_rrpc_ &&
+                   topic.compare(0, rrpc_prefix_.size() + 8, rrpc_prefix_ + "request/") == 0) {
             answer_rrpc(topic.substr(rrpc_prefix_.size() + 8), msg.get_payload_str());
         }
     }
@@ -141,7 +145,7 @@ private:
     }
 
     std::string pk_, dk_;
-    enos::device::ConnectCredentials creds_;   // signed once: client id and password share a timestamp
+    enos::device::ConnectCredentials creds_; // signed once: client id and password share a timestamp
     mqtt::async_client client_;
     mqtt::connect_options options_;
     std::string post_topic_, reply_topic_, rrpc_prefix_;

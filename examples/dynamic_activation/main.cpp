@@ -20,14 +20,17 @@ using namespace enos::device;
 namespace {
 
 /// The value after `--name` on the command line, else the environment variable, else `fallback`.
-std::string setting(int argc, char** argv, std::string_view name, const char* env, std::string fallback = {}) {
+std::string setting(int argc, char** argv, std::string_view name, const char* env,
+                    std::string fallback = {}) {
     for (int i = 1; i + 1 < argc; ++i)
         if (argv[i] == name) return argv[i + 1];
     if (const char* value = std::getenv(env)) return value;
     return fallback;
 }
 
-bool file_exists(const std::string& path) { return std::ifstream(path).good(); }
+bool file_exists(const std::string& path) {
+    return std::ifstream(path).good();
+}
 
 } // namespace
 

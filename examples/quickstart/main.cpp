@@ -23,10 +23,13 @@ namespace {
 
 std::atomic<bool> stop_requested{false};
 
-extern "C" void request_stop(int) { stop_requested = true; }
+extern "C" void request_stop(int) {
+    stop_requested = true;
+}
 
 /// The value after `--name` on the command line, else the environment variable, else `fallback`.
-std::string setting(int argc, char** argv, std::string_view name, const char* env, std::string fallback = {}) {
+std::string setting(int argc, char** argv, std::string_view name, const char* env,
+                    std::string fallback = {}) {
     for (int i = 1; i + 1 < argc; ++i)
         if (argv[i] == name) return argv[i + 1];
     if (const char* value = std::getenv(env)) return value;
@@ -52,14 +55,15 @@ CommandReply set_power(const ServiceCall& call) {
 
 /// RRPC: the cloud waits for this answer, so it should be quick. Here: echo the params back.
 CommandReply answer_rrpc(const RrpcCall& call) {
-    std::printf("rrpc %s (message %s): %s\n", call.method.c_str(), call.message_id.c_str(), call.params_json.c_str());
+    std::printf("rrpc %s (message %s): %s\n", call.method.c_str(), call.message_id.c_str(),
+                call.params_json.c_str());
     return CommandReply::ok_json(call.params_json.empty() ? "{}" : call.params_json);
 }
 
 } // namespace
 
 int main(int argc, char** argv) {
-    std::setvbuf(stdout, nullptr, _IOLBF, 0);   // one line at a time, also when piped
+    std::setvbuf(stdout, nullptr, _IOLBF, 0); // one line at a time, also when piped
     ClientOptions options;
     options.server_url = setting(argc, argv, "--url", "ENOS_URL", "tcp://127.0.0.1:11883");
     options.product_key = setting(argc, argv, "--product-key", "ENOS_PRODUCT_KEY");
@@ -98,12 +102,14 @@ int main(int argc, char** argv) {
     for (int tick = 0; !stop_requested; ++tick) {
         if (seconds > 0 && std::chrono::steady_clock::now() - started >= std::chrono::seconds(seconds)) break;
         // Blocking form: returns with the cloud's reply, or why there is none (timeout, code, ...).
-        auto reply = client->post_measurepoints({{"temperature", 20.0 + (tick % 10) * 0.5}, {"status", "running"}});
+        auto reply =
+            client->post_measurepoints({{"temperature", 20.0 + (tick % 10) * 0.5}, {"status", "running"}});
         if (reply)
             std::printf("posted measure points (reply id %s)\n", reply->id.c_str());
         else
             std::printf("post failed: %s\n", reply.error().message().c_str());
-        for (int i = 0; i < 10 && !stop_requested; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        for (int i = 0; i < 10 && !stop_requested; ++i)
+            std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
 
     // disconnect() is bounded (ClientOptions::shutdown_timeout); the destructor would do it too.

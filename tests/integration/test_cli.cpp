@@ -31,7 +31,8 @@ std::string cli_binary() {
     char self[4096];
     const ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
     std::string path(self, n > 0 ? static_cast<std::size_t>(n) : 0);
-    for (int i = 0; i < 3; ++i) path = path.substr(0, path.find_last_of('/'));
+    for (int i = 0; i < 3; ++i)
+        path = path.substr(0, path.find_last_of('/'));
     return path + "/tools/cli/enos-device";
 #endif
 }
@@ -43,11 +44,12 @@ constexpr const char* product = "pkCli";
 std::string write_registry(const TempDir& dir) {
     std::string devices;
     for (int i = 1; i <= 9; ++i)
-        devices += R"({"productKey":"pkCli","deviceKey":"cli)" + std::to_string(i) + R"(","deviceSecret":"cliSecret)" +
-                   std::to_string(i) + "\"},";
+        devices += R"({"productKey":"pkCli","deviceKey":"cli)" + std::to_string(i) +
+                   R"(","deviceSecret":"cliSecret)" + std::to_string(i) + "\"},";
     const std::string path = dir.file("registry.json");
-    std::ofstream(path) << R"({"products":[{"productKey":"pkCli","productSecret":"cliProductSecret"}],"devices":[)"
-                        << devices << R"({"productKey":"pkCli","deviceKey":"cliOff","deviceSecret":"offSecret","enabled":false}]})";
+    std::ofstream(path)
+        << R"({"products":[{"productKey":"pkCli","productSecret":"cliProductSecret"}],"devices":[)" << devices
+        << R"({"productKey":"pkCli","deviceKey":"cliOff","deviceSecret":"offSecret","enabled":false}]})";
     return path;
 }
 
@@ -61,7 +63,8 @@ struct CliHub {
 };
 
 /// Identity options for device cliN of the private hub (or of no hub at all).
-std::vector<std::string> device_args(const std::string& url, const std::string& device, const std::string& secret) {
+std::vector<std::string> device_args(const std::string& url, const std::string& device,
+                                     const std::string& secret) {
     return {"--url", url, "--product-key", product, "--device-key", device, "--device-secret", secret};
 }
 
@@ -159,8 +162,8 @@ TEST_CASE("cli: sign prints the core's CONNECT credentials without connecting", 
         input.secret = "cliSecret1";
         auto expected = enos::device::make_connect_credentials(input);
         REQUIRE(expected.ok());
-        auto result = run_cli({"--url", url, "--product-key", "pkCli", "--device-key", "cli1", "--device-secret",
-                               "cliSecret1", "sign", "--timestamp", "1700000000000"});
+        auto result = run_cli({"--url", url, "--product-key", "pkCli", "--device-key", "cli1",
+                               "--device-secret", "cliSecret1", "sign", "--timestamp", "1700000000000"});
         REQUIRE(result.exit_code == 0);
         const Value line = only_line(result);
         CHECK(text(line, "client_id") == expected->client_id);
@@ -175,8 +178,8 @@ TEST_CASE("cli: sign prints the core's CONNECT credentials without connecting", 
         auto expected = enos::device::make_connect_credentials(input);
         REQUIRE(expected.ok());
         auto result = run_cli({"--product-key", "pkCli", "--device-key", "cli1", "--product-secret",
-                               "cliProductSecret", "--sign-method", "SHA1", "sign", "--client-id", "serial-42",
-                               "--timestamp", "1700000000000"});
+                               "cliProductSecret", "--sign-method", "SHA1", "sign", "--client-id",
+                               "serial-42", "--timestamp", "1700000000000"});
         REQUIRE(result.exit_code == 0);
         const Value line = only_line(result);
         CHECK(text(line, "client_id") == expected->client_id);
@@ -206,23 +209,25 @@ TEST_CASE("cli: usage errors exit 2 before any connection attempt", "[integratio
         return all;
     };
     const std::vector<std::vector<std::string>> bad = {
-        {},                                                              // no command at all
-        args({"fly-away"}),                                              // unknown command
-        args({"--frobnicate", "post-measurepoints", "{}"}),              // unknown option
-        args({"post-measurepoints"}),                                    // missing operand
-        args({"post-measurepoints", "{not json"}),                       // malformed JSON
-        args({"post-measurepoints", "[1,2]"}),                           // not an object
-        args({"post-measurepoints", "{\"a\":1}", "--qos", "2"}),         // QoS 2
-        args({"post-measurepoints", "{\"a\":1}", "--timestamp", "1"}),   // sign-only option
-        args({"raw-up", "0xZZ"}),                                        // bad hex
-        args({"attributes", "rename", "a"}),                             // unknown verb
-        args({"tags", "update", "{\"site\": 7}"}),                       // tag values are strings
-        {"--url", url, "--product-key", product, "--device-key", "cli1", "post-measurepoints", "{}"},   // no secret
-        args({"--product-secret", "p", "sign"}),                         // two secrets
+        {},                                                            // no command at all
+        args({"fly-away"}),                                            // unknown command
+        args({"--frobnicate", "post-measurepoints", "{}"}),            // unknown option
+        args({"post-measurepoints"}),                                  // missing operand
+        args({"post-measurepoints", "{not json"}),                     // malformed JSON
+        args({"post-measurepoints", "[1,2]"}),                         // not an object
+        args({"post-measurepoints", "{\"a\":1}", "--qos", "2"}),       // QoS 2
+        args({"post-measurepoints", "{\"a\":1}", "--timestamp", "1"}), // sign-only option
+        args({"raw-up", "0xZZ"}),                                      // bad hex
+        args({"attributes", "rename", "a"}),                           // unknown verb
+        args({"tags", "update", "{\"site\": 7}"}),                     // tag values are strings
+        {"--url", url, "--product-key", product, "--device-key", "cli1", "post-measurepoints",
+         "{}"},                                  // no secret
+        args({"--product-secret", "p", "sign"}), // two secrets
     };
     for (const auto& argv : bad) {
         std::string joined;
-        for (const auto& a : argv) joined += a + " ";
+        for (const auto& a : argv)
+            joined += a + " ";
         INFO("enos-device " << joined);
         auto result = run_cli(argv);
         CHECK(result.exit_code == 2);
@@ -237,9 +242,9 @@ TEST_CASE("cli: usage errors exit 2 before any connection attempt", "[integratio
 
 TEST_CASE("cli: post-measurepoints reaches the hub's store", "[integration][cli]") {
     CliHub h;
-    auto result = run_cli({"--url", h.hub.url(), "--product-key", product, "--device-key", "cli1", "--device-secret",
-                           "cliSecret1", "post-measurepoints", R"({"temp": 21.5, "status": "running"})", "--time",
-                           "1700000000123"});
+    auto result = run_cli({"--url", h.hub.url(), "--product-key", product, "--device-key", "cli1",
+                           "--device-secret", "cliSecret1", "post-measurepoints",
+                           R"({"temp": 21.5, "status": "running"})", "--time", "1700000000123"});
     REQUIRE(result.exit_code == 0);
     const Value reply = only_line(result);
     CHECK(reply.find("ok")->as_bool());
@@ -248,8 +253,8 @@ TEST_CASE("cli: post-measurepoints reaches the hub's store", "[integration][cli]
     CHECK(result.out.find("cliSecret1") == std::string::npos);
 
     auto resumed = run_cli({"--url", h.hub.url(), "--product-key", product, "--device-key", "cli2",
-                            "--device-secret", "cliSecret2", "post-measurepoints", R"({"temp": 19.75})", "--time",
-                            "1699990000000", "--resume"});
+                            "--device-secret", "cliSecret2", "post-measurepoints", R"({"temp": 19.75})",
+                            "--time", "1699990000000", "--resume"});
     REQUIRE(resumed.exit_code == 0);
 
     // The simulator writes its store asynchronously: wait until the rows are there.
@@ -310,7 +315,8 @@ TEST_CASE("cli: attributes, tags, events and raw up", "[integration][cli]") {
     CHECK(text(raw, "reply_hex") == "0a0b0cff");
 }
 
-TEST_CASE("cli: exit codes 3, 4 and 5 for refused connects, cloud errors and timeouts", "[integration][cli]") {
+TEST_CASE("cli: exit codes 3, 4 and 5 for refused connects, cloud errors and timeouts",
+          "[integration][cli]") {
     CliHub h;
     SECTION("wrong secret: 3, and the secret is not printed") {
         auto result = run_cli({"--url", h.hub.url(), "--product-key", product, "--device-key", "cli4",
@@ -328,14 +334,14 @@ TEST_CASE("cli: exit codes 3, 4 and 5 for refused connects, cloud errors and tim
     }
     SECTION("nobody listening: 3") {
         auto result = run_cli({"--url", "tcp://127.0.0.1:" + std::to_string(free_tcp_port()), "--product-key",
-                               product, "--device-key", "cli4", "--device-secret", "cliSecret4", "--timeout-ms",
-                               "3000", "attributes", "query"});
+                               product, "--device-key", "cli4", "--device-secret", "cliSecret4",
+                               "--timeout-ms", "3000", "attributes", "query"});
         CHECK(result.exit_code == 3);
     }
     SECTION("the cloud refuses a measure point without a value: 4 with its code and message") {
-        auto result = run_cli({"--url", h.hub.url(), "--product-key", product, "--device-key", "cli5",
-                               "--device-secret", "cliSecret5", "post-measurepoints",
-                               R"({"Power": {"quality": 9}})"});
+        auto result =
+            run_cli({"--url", h.hub.url(), "--product-key", product, "--device-key", "cli5",
+                     "--device-secret", "cliSecret5", "post-measurepoints", R"({"Power": {"quality": 9}})"});
         CHECK(result.exit_code == 4);
         const Value line = only_line(result);
         CHECK(text(line, "error") == "cloud");
@@ -353,22 +359,23 @@ TEST_CASE("cli: exit codes 3, 4 and 5 for refused connects, cloud errors and tim
     }
 }
 
-TEST_CASE("cli: serve answers the hub's commands and stops cleanly on SIGTERM and SIGINT", "[integration][cli]") {
+TEST_CASE("cli: serve answers the hub's commands and stops cleanly on SIGTERM and SIGINT",
+          "[integration][cli]") {
     CliHub h;
-    auto serve = ChildProcess::spawn({cli_binary(), "--url", h.hub.url(), "--product-key", product, "--device-key",
-                                      "cli7", "--device-secret", "cliSecret7", "serve"});
+    auto serve = ChildProcess::spawn({cli_binary(), "--url", h.hub.url(), "--product-key", product,
+                                      "--device-key", "cli7", "--device-secret", "cliSecret7", "serve"});
     REQUIRE(eventually([&] { return serve.out().find(R"("event":"connected")") != std::string::npos; }));
 
     auto injected = [&](std::vector<std::string> args) {
         auto result = h.hub.run(args);
-        INFO("enos-hub " << args.front() << ": exit " << result.exit_code << "\n" << result.out << result.err
-                         << "\nserve: " << serve.out() << serve.err());
+        INFO("enos-hub " << args.front() << ": exit " << result.exit_code << "\n"
+                         << result.out << result.err << "\nserve: " << serve.out() << serve.err());
         REQUIRE(result.exit_code == 0);
         return result.out;
     };
 
-    std::string reply = injected({"invoke", "--pk", product, "--dk", "cli7", "--service", "setPower", "--params",
-                                  R"({"power":"on"})", "--timeout-ms", "10000"});
+    std::string reply = injected({"invoke", "--pk", product, "--dk", "cli7", "--service", "setPower",
+                                  "--params", R"({"power":"on"})", "--timeout-ms", "10000"});
     CHECK(reply.find(R"("power":"on")") != std::string::npos);
     reply = injected({"rrpc", "--pk", product, "--dk", "cli7", "--service", "getStatus", "--params",
                       R"({"verbose":true})", "--timeout-ms", "10000"});
@@ -376,8 +383,8 @@ TEST_CASE("cli: serve answers the hub's commands and stops cleanly on SIGTERM an
     reply = injected({"set-measurepoints", "--pk", product, "--dk", "cli7", "--params", R"({"temp":30.5})",
                       "--timeout-ms", "10000"});
     CHECK(reply.find(R"("temp":30.5)") != std::string::npos);
-    reply = injected({"get-measurepoints", "--pk", product, "--dk", "cli7", "--names", "temp,mode", "--timeout-ms",
-                      "10000"});
+    reply = injected({"get-measurepoints", "--pk", product, "--dk", "cli7", "--names", "temp,mode",
+                      "--timeout-ms", "10000"});
     CHECK(reply.find("200") != std::string::npos);
 
     // One line per command, each naming what arrived.
@@ -407,8 +414,8 @@ TEST_CASE("cli: serve answers the hub's commands and stops cleanly on SIGTERM an
     CHECK(text(final_lines.back(), "signal") == "SIGTERM");
 
     // SIGINT (Ctrl-C) ends it the same way.
-    auto second = ChildProcess::spawn({cli_binary(), "--url", h.hub.url(), "--product-key", product, "--device-key",
-                                       "cli8", "--device-secret", "cliSecret8", "serve"});
+    auto second = ChildProcess::spawn({cli_binary(), "--url", h.hub.url(), "--product-key", product,
+                                       "--device-key", "cli8", "--device-secret", "cliSecret8", "serve"});
     REQUIRE(eventually([&] { return second.out().find(R"("event":"connected")") != std::string::npos; }));
     REQUIRE(::kill(second.pid(), SIGINT) == 0);
     code = second.wait_exit(std::chrono::seconds(15));

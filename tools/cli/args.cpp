@@ -9,11 +9,13 @@
 namespace enos::cli {
 namespace {
 
-using device::Error;
 using device::errc;
+using device::Error;
 using device::Result;
 
-Error usage(std::string detail) { return Error{errc::invalid_argument, std::move(detail)}; }
+Error usage(std::string detail) {
+    return Error{errc::invalid_argument, std::move(detail)};
+}
 
 enum class Takes { flag, value };
 
@@ -23,13 +25,27 @@ struct OptionSpec {
 };
 
 constexpr OptionSpec option_specs[] = {
-    {"--url", Takes::value},           {"--product-key", Takes::value},   {"--device-key", Takes::value},
-    {"--device-secret", Takes::value}, {"--product-secret", Takes::value}, {"--sign-method", Takes::value},
-    {"--client-id", Takes::value},     {"--timestamp", Takes::value},     {"--ca", Takes::value},
-    {"--cert", Takes::value},          {"--key", Takes::value},           {"--secret-file", Takes::value},
-    {"--qos", Takes::value},           {"--timeout-ms", Takes::value},    {"--time", Takes::value},
-    {"--resume", Takes::flag},         {"--for-ms", Takes::value},        {"--help", Takes::flag},
-    {"-h", Takes::flag},               {"--version", Takes::flag},        {"--verbose", Takes::flag},
+    {"--url", Takes::value},
+    {"--product-key", Takes::value},
+    {"--device-key", Takes::value},
+    {"--device-secret", Takes::value},
+    {"--product-secret", Takes::value},
+    {"--sign-method", Takes::value},
+    {"--client-id", Takes::value},
+    {"--timestamp", Takes::value},
+    {"--ca", Takes::value},
+    {"--cert", Takes::value},
+    {"--key", Takes::value},
+    {"--secret-file", Takes::value},
+    {"--qos", Takes::value},
+    {"--timeout-ms", Takes::value},
+    {"--time", Takes::value},
+    {"--resume", Takes::flag},
+    {"--for-ms", Takes::value},
+    {"--help", Takes::flag},
+    {"-h", Takes::flag},
+    {"--version", Takes::flag},
+    {"--verbose", Takes::flag},
 };
 
 const OptionSpec* find_option(std::string_view name) {
@@ -93,25 +109,39 @@ Result<void> check_command_only_options(const Args& args, const std::vector<std:
 }
 
 Result<void> apply_option(Args& args, std::string_view name, const std::string& value) {
-    if (name == "--url") args.url = value;
-    else if (name == "--product-key") args.product_key = value;
-    else if (name == "--device-key") args.device_key = value;
-    else if (name == "--device-secret") args.device_secret = value;
-    else if (name == "--product-secret") args.product_secret = value;
-    else if (name == "--sign-method") args.sign_method = value;
-    else if (name == "--client-id") args.client_id = value;
-    else if (name == "--ca") args.ca_file = value;
-    else if (name == "--cert") args.cert_file = value;
-    else if (name == "--key") args.key_file = value;
-    else if (name == "--secret-file") args.secret_file = value;
-    else if (name == "--resume") args.resume = true;
-    else if (name == "--verbose") args.verbose = true;
+    if (name == "--url")
+        args.url = value;
+    else if (name == "--product-key")
+        args.product_key = value;
+    else if (name == "--device-key")
+        args.device_key = value;
+    else if (name == "--device-secret")
+        args.device_secret = value;
+    else if (name == "--product-secret")
+        args.product_secret = value;
+    else if (name == "--sign-method")
+        args.sign_method = value;
+    else if (name == "--client-id")
+        args.client_id = value;
+    else if (name == "--ca")
+        args.ca_file = value;
+    else if (name == "--cert")
+        args.cert_file = value;
+    else if (name == "--key")
+        args.key_file = value;
+    else if (name == "--secret-file")
+        args.secret_file = value;
+    else if (name == "--resume")
+        args.resume = true;
+    else if (name == "--verbose")
+        args.verbose = true;
     else if (name == "--timestamp") {
         if (!parse_integer(value, 0, std::numeric_limits<std::int64_t>::max()))
             return usage("--timestamp must be epoch milliseconds, got '" + value + "'");
         args.timestamp = value;
     } else if (name == "--qos") {
-        if (value != "0" && value != "1") return usage("--qos must be 0 or 1 (EnOS has no QoS 2), got '" + value + "'");
+        if (value != "0" && value != "1")
+            return usage("--qos must be 0 or 1 (EnOS has no QoS 2), got '" + value + "'");
         args.qos = value == "1" ? 1 : 0;
     } else if (name == "--timeout-ms") {
         auto ms = parse_integer(value, 1, 3'600'000);
@@ -239,9 +269,11 @@ Result<Args> parse_args(const std::vector<std::string>& argv) {
     std::size_t min_operands = command->min_operands;
     if ((args.command == Command::attributes || args.command == Command::tags) && args.verb != "query")
         min_operands = 1;
-    if (args.operands.size() < min_operands) return usage(args.command_name + ": missing argument (see --help)");
+    if (args.operands.size() < min_operands)
+        return usage(args.command_name + ": missing argument (see --help)");
     if (args.operands.size() > command->max_operands)
-        return usage(args.command_name + ": unexpected argument '" + args.operands[command->max_operands] + "'");
+        return usage(args.command_name + ": unexpected argument '" + args.operands[command->max_operands] +
+                     "'");
 
     if (auto ok = check_command_only_options(args, seen); !ok) return ok.error();
     if (auto ok = check_identity(args); !ok) return ok.error();

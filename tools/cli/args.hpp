@@ -13,11 +13,11 @@ namespace enos::cli {
 /// Exit codes, part of the tool's interface (scripts and tests rely on them).
 enum ExitCode : int {
     exit_ok = 0,
-    exit_failure = 1,   ///< anything the other codes do not describe (local I/O error, internal failure)
-    exit_usage = 2,     ///< bad arguments: unknown option, missing key, malformed JSON or hex
-    exit_connect = 3,   ///< connect refused or failed: credentials, authorisation, TLS, unreachable
-    exit_cloud = 4,     ///< the cloud replied with a code other than 200
-    exit_timeout = 5,   ///< no reply (or no connection) within --timeout-ms
+    exit_failure = 1, ///< anything the other codes do not describe (local I/O error, internal failure)
+    exit_usage = 2,   ///< bad arguments: unknown option, missing key, malformed JSON or hex
+    exit_connect = 3, ///< connect refused or failed: credentials, authorisation, TLS, unreachable
+    exit_cloud = 4,   ///< the cloud replied with a code other than 200
+    exit_timeout = 5, ///< no reply (or no connection) within --timeout-ms
 };
 
 enum class Command { help, version, sign, post_measurepoints, post_event, attributes, tags, raw_up, serve };
@@ -25,24 +25,24 @@ enum class Command { help, version, sign, post_measurepoints, post_event, attrib
 /// Every option and positional argument; validated for the command by parse_args().
 struct Args {
     Command command = Command::help;
-    std::string command_name;       ///< as typed, for output ("attributes update")
+    std::string command_name; ///< as typed, for output ("attributes update")
 
-    std::string url;                ///< tcp://HOST:PORT or ssl://HOST:PORT
+    std::string url; ///< tcp://HOST:PORT or ssl://HOST:PORT
     std::string product_key, device_key;
-    std::string device_secret, product_secret;   ///< exactly one of them for commands that sign
+    std::string device_secret, product_secret; ///< exactly one of them for commands that sign
     std::string sign_method = "sha256";
-    std::string client_id;          ///< raw client id; empty: the device key
-    std::string timestamp;          ///< sign only: fixed timestamp instead of now
+    std::string client_id; ///< raw client id; empty: the device key
+    std::string timestamp; ///< sign only: fixed timestamp instead of now
     std::string ca_file, cert_file, key_file;
-    std::string secret_file;        ///< dynamic activation: where the issued device secret is kept
-    int qos = -1;                   ///< -1: the method's own QoS (1, or 0 for events)
-    bool verbose = false;           ///< SDK log lines (debug and up) on stderr; otherwise warnings only
+    std::string secret_file; ///< dynamic activation: where the issued device secret is kept
+    int qos = -1;            ///< -1: the method's own QoS (1, or 0 for events)
+    bool verbose = false;    ///< SDK log lines (debug and up) on stderr; otherwise warnings only
     std::uint32_t timeout_ms = 10000;
-    std::optional<std::int64_t> time_ms;   ///< post-measurepoints --time
-    bool resume = false;                   ///< post-measurepoints --resume
-    std::optional<std::uint32_t> serve_for_ms;   ///< serve --for-ms: stop by itself after this long
-    std::string verb;                      ///< attributes/tags: query|update|delete
-    std::vector<std::string> operands;     ///< positional arguments after the command (and verb)
+    std::optional<std::int64_t> time_ms;       ///< post-measurepoints --time
+    bool resume = false;                       ///< post-measurepoints --resume
+    std::optional<std::uint32_t> serve_for_ms; ///< serve --for-ms: stop by itself after this long
+    std::string verb;                          ///< attributes/tags: query|update|delete
+    std::vector<std::string> operands;         ///< positional arguments after the command (and verb)
 };
 
 /// Parses argv (without argv[0]). Values may also come from the environment (ENOS_URL,

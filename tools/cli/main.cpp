@@ -2,8 +2,8 @@
 // connects with DeviceClient and runs one command; the result is printed as JSON lines and the exit
 // code says how it went (see args.hpp).
 #include "args.hpp"
-#include "run.hpp"
 #include "output.hpp"
+#include "run.hpp"
 
 #include <enos/device/credentials.hpp>
 #include <enos/device/version.hpp>
@@ -56,7 +56,8 @@ int main(int argc, char** argv) {
     switch (args->command) {
     case Command::help: std::fputs(usage_text(), stdout); return exit_ok;
     case Command::version:
-        std::printf("enos-device %s (library %s)\n", ENOS_DEVICE_VERSION_STRING, enos::device::library_version());
+        std::printf("enos-device %s (library %s)\n", ENOS_DEVICE_VERSION_STRING,
+                    enos::device::library_version());
         return exit_ok;
     case Command::sign: return run_sign(*args);
     case Command::serve: return run_serve(*args);

@@ -90,7 +90,7 @@ bool from_hex(std::string_view hex, std::string& bytes) {
     int high = -1;
     for (char c : hex) {
         if (c == ' ' || c == ':' || c == '\t') {
-            if (high >= 0) return false;   // a separator inside a byte pair
+            if (high >= 0) return false; // a separator inside a byte pair
             continue;
         }
         const int n = nibble(c);

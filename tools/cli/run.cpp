@@ -204,10 +204,10 @@ std::optional<DeviceClient> connect_client(const Args& args, ClientOptions optio
 
 /// The operand of a request command, parsed before connecting so a typo costs no connection.
 struct RequestInput {
-    Points points;                   ///< measure points, event values, attribute values
-    std::vector<std::string> names;  ///< attribute or tag names
+    Points points;                  ///< measure points, event values, attribute values
+    std::vector<std::string> names; ///< attribute or tag names
     Tags tags;
-    std::string bytes;               ///< raw-up
+    std::string bytes; ///< raw-up
 };
 
 std::optional<RequestInput> parse_operands(const Args& args, std::string& error) {
@@ -217,17 +217,23 @@ std::optional<RequestInput> parse_operands(const Args& args, std::string& error)
     switch (args.command) {
     case Command::post_measurepoints:
     case Command::post_event:
-        if (auto points = parse_object(operand, error)) input.points = std::move(*points);
-        else return std::nullopt;
+        if (auto points = parse_object(operand, error))
+            input.points = std::move(*points);
+        else
+            return std::nullopt;
         break;
     case Command::attributes:
     case Command::tags:
         if (update && args.command == Command::attributes) {
-            if (auto points = parse_object(operand, error)) input.points = std::move(*points);
-            else return std::nullopt;
+            if (auto points = parse_object(operand, error))
+                input.points = std::move(*points);
+            else
+                return std::nullopt;
         } else if (update) {
-            if (auto tags = parse_tags(operand, error)) input.tags = std::move(*tags);
-            else return std::nullopt;
+            if (auto tags = parse_tags(operand, error))
+                input.tags = std::move(*tags);
+            else
+                return std::nullopt;
         } else if (auto names = parse_names(operand, error)) {
             input.names = std::move(*names);
         } else {
@@ -303,7 +309,7 @@ int run_request(const Args& args) {
     auto input = parse_operands(args, error);
     if (!input) return bad_operand(args, error);
     ClientOptions options = client_options(args);
-    options.auto_reconnect = false;   // one request: a dropped link is an error to report, not to hide
+    options.auto_reconnect = false; // one request: a dropped link is an error to report, not to hide
     options.subscribe_commands = false;
     int exit_code = exit_ok;
     auto client = connect_client(args, std::move(options), exit_code);
@@ -326,8 +332,11 @@ int run_serve(const Args& args) {
     auto client = DeviceClient::create(client_options(args));
     if (!client) {
         const int code = exit_code_for(client.error()) == exit_connect ? exit_connect : exit_usage;
-        emit(JsonLine().boolean("ok", false).str("command", "serve").str("error", error_kind(code)).str(
-            "message", client.error().message()));
+        emit(JsonLine()
+                 .boolean("ok", false)
+                 .str("command", "serve")
+                 .str("error", error_kind(code))
+                 .str("message", client.error().message()));
         return code;
     }
     client->on_service(std::string(any_service), echo);
@@ -348,8 +357,11 @@ int run_serve(const Args& args) {
     });
 
     if (Status connected = client->connect(); !connected) {
-        emit(JsonLine().boolean("ok", false).str("command", "serve").str("error", "connect").str(
-            "message", connected.error().message()));
+        emit(JsonLine()
+                 .boolean("ok", false)
+                 .str("command", "serve")
+                 .str("error", "connect")
+                 .str("message", connected.error().message()));
         return exit_connect;
     }
     emit(JsonLine()
@@ -364,7 +376,8 @@ int run_serve(const Args& args) {
         timespec limit{static_cast<time_t>(*args.serve_for_ms / 1000),
                        static_cast<long>(*args.serve_for_ms % 1000) * 1'000'000L};
         signal = sigtimedwait(&signals, nullptr, &limit);
-        while (signal < 0 && errno == EINTR) signal = sigtimedwait(&signals, nullptr, &limit);
+        while (signal < 0 && errno == EINTR)
+            signal = sigtimedwait(&signals, nullptr, &limit);
     } else {
         while (sigwait(&signals, &signal) != 0) {
         }
