@@ -360,6 +360,12 @@ Status ClientCore::connect_once(bool activation, std::unique_lock<std::mutex>& l
     changed_.wait(lock, [&] { return attempts_[session].finished; });
     Status result = attempts_[session].result;
     attempts_.erase(session);
+    if (!result && result.error() == errc::host_unreachable && params) {
+        lock.unlock();  // a short probe on the caller's thread; the core stays usable meanwhile
+        const auto bound = std::min<std::chrono::milliseconds>(options_.connect_timeout, std::chrono::seconds(3));
+        result = transport_->explain_connect_failure(*params, result.error(), bound);
+        lock.lock();
+    }
     return result;
 }
 

@@ -20,18 +20,6 @@ constexpr int max_buffered_messages = 1 << 20;
 
 void* op_context(std::uint64_t op) { return reinterpret_cast<void*>(static_cast<std::uintptr_t>(op)); }
 
-std::string join(const std::vector<std::string>& lines) {
-    std::string out;
-    for (const std::string& line : lines) {
-        if (line.empty()) continue;
-        if (!out.empty()) out += "; ";
-        out += line;
-    }
-    return out;
-}
-
-bool contains(const std::string& text, std::string_view part) { return text.find(part) != std::string::npos; }
-
 Error publish_error(int rc) {
     switch (rc) {
     case MQTTASYNC_DISCONNECTED: return Error{errc::not_connected, "the link to the broker is down"};
@@ -52,8 +40,6 @@ struct PahoTransport::ConnectAttempt {
     std::unique_ptr<ConnectGate> gate;  ///< held from the socket snapshot until CONNACK
     std::optional<BrokerAddress> broker;
     std::vector<unsigned long> sockets_before;
-    std::mutex mutex;
-    std::vector<std::string> tls_errors;  ///< OpenSSL's words for a failed handshake
 };
 
 class PahoTransport::CallbackScope {
@@ -240,13 +226,6 @@ void PahoTransport::connect(const TransportConnectParams& params, Done done) {
                 ssl.set_private_key(params.tls.key_file);
                 if (!params.tls.key_password.empty()) ssl.set_private_key_password(params.tls.key_password);
             }
-            std::weak_ptr<ConnectAttempt> weak = attempt;
-            ssl.set_error_handler([weak](const std::string& text) {
-                if (auto a = weak.lock()) {
-                    std::lock_guard lock(a->mutex);
-                    if (a->tls_errors.size() < 8) a->tls_errors.push_back(text);
-                }
-            });
             options.set_ssl(std::move(ssl));
         }
         {
@@ -292,11 +271,6 @@ void PahoTransport::on_connect_result(const std::shared_ptr<ConnectAttempt>& att
     }
     attempt->gate.reset();
     const int rc = token ? token->get_return_code() : MQTTASYNC_DISCONNECTED;
-    std::string tls;
-    {
-        std::lock_guard lock(attempt->mutex);
-        tls = join(attempt->tls_errors);
-    }
     const std::string& url = attempt->server_url;
     Error error;
     switch (rc) {
@@ -304,28 +278,20 @@ void PahoTransport::on_connect_result(const std::shared_ptr<ConnectAttempt>& att
     case 2: error = Error{errc::identifier_rejected, "CONNACK 2 from " + url + ": check the client id"}; break;
     case 3: error = Error{errc::server_unavailable, "CONNACK 3 from " + url + ": try again later"}; break;
     case 4:
-        error = Error{errc::bad_credentials,
-                      "CONNACK 4 from " + url + ": check the product key, device key and secret"};
+        error = Error{errc::bad_credentials, "CONNACK 4 from " + url +
+                                                 ": bad credentials; check the product key, device key and secret"};
         break;
     case 5:
         error = Error{errc::not_authorized, "CONNACK 5 from " + url +
-                                                ": the device is unknown or disabled, its activation is not "
-                                                "allowed, or it connects too often"};
+                                                ": not authorised; check the device secret, that the device exists "
+                                                "and is enabled, that dynamic activation is allowed and not done "
+                                                "yet, and that it does not connect too often"};
         break;
     default:
-        if (!token) {
-            error = Error{errc::disconnected, "the attempt was abandoned"};
-        } else if (attempt->ssl && contains(tls, "expired")) {
-            error = Error{errc::certificate_expired, "TLS with " + url + ": " + tls + " (check the device clock)"};
-        } else if (attempt->ssl && contains(tls, "not yet valid")) {
-            error = Error{errc::certificate_not_yet_valid,
-                          "TLS with " + url + ": " + tls + " (check the device clock)"};
-        } else if (attempt->ssl && !tls.empty()) {
-            error = Error{errc::tls_error, "TLS handshake with " + url + " failed: " + tls};
-        } else {
-            error = Error{errc::host_unreachable, "cannot connect to " + url + " (MQTT library error " +
-                                                      std::to_string(rc) + ")"};
-        }
+        // Paho reports TCP and TLS failures alike (-1); explain_connect_failure() tells them apart.
+        error = token ? Error{errc::host_unreachable,
+                              "cannot connect to " + url + " (MQTT library error " + std::to_string(rc) + ")"}
+                      : Error{errc::disconnected, "the attempt was abandoned"};
     }
     attempt->done(std::move(error));
 }
@@ -417,6 +383,26 @@ Status PahoTransport::publish(const std::string& topic, const std::string& paylo
         if (ops_.erase(*op) == 1) return publish_error(e.get_return_code());
     }
     return {};
+}
+
+Error PahoTransport::explain_connect_failure(const TransportConnectParams& params, const Error& failure,
+                                            std::chrono::milliseconds bound) {
+    if (!(failure == errc::host_unreachable)) return failure;
+    Result<BrokerAddress> broker = resolve_broker(params.server_url);
+    if (!broker) return broker.error();
+    const std::string& url = params.server_url;
+    if (!tcp_reachable(*broker, bound))
+        return Error{errc::host_unreachable, "nothing accepts TCP connections at " + url +
+                                                 " (refused or no answer): check the address and the network"};
+    if (url.compare(0, 6, "ssl://") == 0)
+        return Error{errc::tls_error,
+                     "the broker at " + url +
+                         " is reachable but the TLS handshake failed: check that tls.ca_file holds the CA of the "
+                         "broker's certificate, that the certificate names the host of server_url (or turn "
+                         "tls.verify_hostname off), and that a client certificate is given if the broker wants one"};
+    return Error{errc::connect_failed, "the broker at " + url +
+                                           " accepted TCP but closed the connection without an MQTT answer (a TLS "
+                                           "port? then use ssl://)"};
 }
 
 void PahoTransport::on_message(std::uint64_t, const std::string& topic, const std::string& payload) {

@@ -33,6 +33,8 @@ public:
     void disconnect(std::chrono::milliseconds timeout) override;
     Status subscribe(const std::vector<std::string>& topics, int qos, SubscribeDone done) override;
     Status publish(const std::string& topic, const std::string& payload, int qos, Done done) override;
+    Error explain_connect_failure(const TransportConnectParams& params, const Error& failure,
+                                  std::chrono::milliseconds bound) override;
 
 private:
     class Listener;

@@ -1,6 +1,7 @@
 #include "transport/tcp_nodelay.hpp"
 
 #include <algorithm>
+#include <cerrno>
 #include <condition_variable>
 #include <cstdlib>
 #include <cstring>
@@ -10,6 +11,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -87,6 +89,25 @@ Result<BrokerAddress> resolve_broker(const std::string& server_url) {
     freeaddrinfo(found);
     broker.port = static_cast<unsigned short>(std::atoi(port.c_str()));
     return broker;
+}
+
+bool tcp_reachable(const BrokerAddress& broker, std::chrono::milliseconds bound) {
+    for (const sockaddr_storage& address : broker.addresses) {
+        const int fd = ::socket(address.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (fd < 0) continue;
+        const socklen_t length = address.ss_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
+        bool reachable = ::connect(fd, reinterpret_cast<const sockaddr*>(&address), length) == 0;
+        if (!reachable && errno == EINPROGRESS) {
+            pollfd p{fd, POLLOUT, 0};
+            int error = 0;
+            socklen_t size = sizeof error;
+            reachable = ::poll(&p, 1, static_cast<int>(bound.count())) == 1 &&
+                        getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &size) == 0 && error == 0;
+        }
+        ::close(fd);
+        if (reachable) return true;
+    }
+    return false;
 }
 
 std::vector<unsigned long> socket_snapshot() {

@@ -32,6 +32,9 @@ struct BrokerAddress {
 /// Resolves "tcp://host:port" / "ssl://host:port". Errors when the URL or the host is unusable.
 Result<BrokerAddress> resolve_broker(const std::string& server_url);
 
+/// Whether a TCP connection to the broker can be opened within `bound` (closed again at once).
+bool tcp_reachable(const BrokerAddress& broker, std::chrono::milliseconds bound);
+
 /// Inode numbers of the process's sockets, sorted.
 std::vector<unsigned long> socket_snapshot();
 

@@ -55,6 +55,13 @@ public:
     virtual Status subscribe(const std::vector<std::string>& topics, int qos, SubscribeDone done) = 0;
     /// `done` may be empty (fire-and-forget). QoS 1: it runs on PUBACK or on failure.
     virtual Status publish(const std::string& topic, const std::string& payload, int qos, Done done) = 0;
+    /// Turns a connect failure into a more precise one when the MQTT library's report is vague
+    /// (e.g. "TLS handshake failed" rather than "cannot connect"). Runs on the caller's thread of
+    /// connect() and may take up to `bound`.
+    virtual Error explain_connect_failure(const TransportConnectParams&, const Error& failure,
+                                          std::chrono::milliseconds /*bound*/) {
+        return failure;
+    }
 };
 
 } // namespace enos::device::detail
