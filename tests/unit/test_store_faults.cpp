@@ -153,7 +153,7 @@ TEST_CASE("a full disk: a clear error, the policy applied, nothing already store
         check_same(m, message(m.sequence, 300));
 }
 
-TEST_CASE("a file size limit ends segments early; below one record it is a full disk", "[unit][store]") {
+TEST_CASE("a file size limit ends segments early, and below one record it is a full disk", "[unit][store]") {
     TempDir dir("enos-store");
     OfflineQueueOptions options;
     options.store_directory = dir.file("store");
