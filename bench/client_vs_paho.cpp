@@ -370,6 +370,11 @@ constexpr FigureSpec figure_specs[] = {
     {"heap_malloc_per_pending", "bytes", false},
 };
 
+std::atomic<bool> interrupted{false};
+extern "C" void on_interrupt(int) {
+    interrupted = true;
+}
+
 struct Workload {
     std::string figure;
     int count = 0, window = 1, devices = 1;
@@ -425,12 +430,35 @@ int run_orchestrator(int reps, const std::string& hub_binary, const std::string&
 
     auto started = run_process({hub_binary, "start", "--registry", registry, "--port", "0", "--dir", hub_dir},
                                std::chrono::seconds(60));
-    if (started.exit_code != 0) fail("enos-hub start failed:\n" + started.out);
+    if (started.exit_code != 0) {
+        run_process({hub_binary, "stop", "--dir", hub_dir}, std::chrono::seconds(60));
+        fail("enos-hub start failed:\n" + started.out);
+    }
     const HubInfo hub = HubInfo::load(hub_dir);
     std::fprintf(stderr, "enos-hub on port %d (run dir %s), %d repetitions\n", hub.port, hub_dir.c_str(),
                  reps);
 
     const std::string self = own_executable();
+    auto worker_argv = [&](const Workload& w, const char* side, int device) {
+        return std::vector<std::string>{self,
+                                        "--worker",
+                                        w.figure,
+                                        "--side",
+                                        side,
+                                        "--hub-dir",
+                                        hub_dir,
+                                        "--device",
+                                        std::to_string(device),
+                                        "--count",
+                                        std::to_string(w.count),
+                                        "--window",
+                                        std::to_string(w.window),
+                                        "--budget",
+                                        std::to_string(w.budget_s)};
+    };
+    // Ctrl-C also reaches the running worker (same process group); the hub is stopped either way.
+    std::signal(SIGINT, on_interrupt);
+    std::signal(SIGTERM, on_interrupt);
     Samples samples;
     int next_device = 0;
     for (int rep = 0; rep < reps; ++rep) {
@@ -440,23 +468,9 @@ int run_orchestrator(int reps, const std::string& hub_binary, const std::string&
             if (rep % 2) std::swap(order[0], order[1]);
             for (int process = 0; process < w.processes; ++process)
                 for (const char* side : order) {
-                    std::vector<std::string> argv = {self,
-                                                     "--worker",
-                                                     w.figure,
-                                                     "--side",
-                                                     side,
-                                                     "--hub-dir",
-                                                     hub_dir,
-                                                     "--device",
-                                                     std::to_string(next_device),
-                                                     "--count",
-                                                     std::to_string(w.count),
-                                                     "--window",
-                                                     std::to_string(w.window),
-                                                     "--budget",
-                                                     std::to_string(w.budget_s)};
+                    if (interrupted) break;
+                    auto out = run_process(worker_argv(w, side, next_device), std::chrono::seconds(180));
                     next_device += w.devices;
-                    auto out = run_process(argv, std::chrono::seconds(180));
                     if (w.figure == "heap")
                         kill(hub.simulator_pid, SIGCONT); // in case the worker died paused
                     if (out.exit_code != 0) {
@@ -474,6 +488,10 @@ int run_orchestrator(int reps, const std::string& hub_binary, const std::string&
                         samples.add(name, side, std::strtod(line.c_str() + eq + 1, nullptr));
                     }
                 }
+        }
+        if (interrupted) {
+            std::fprintf(stderr, "interrupted: stopping the hub\n");
+            break;
         }
         std::fprintf(stderr, "repetition %d of %d done\n", rep + 1, reps);
     }
