@@ -19,7 +19,9 @@ namespace {
 
 constexpr int refused = MqttProbe::subscription_refused;
 
-std::string marker(const char* what) { return unique_client_id(what); }
+std::string marker(const char* what) {
+    return unique_client_id(what);
+}
 
 bool received_on(const MqttProbe& probe, const std::string& topic) {
     for (const auto& m : probe.received())
@@ -28,15 +30,16 @@ bool received_on(const MqttProbe& probe, const std::string& topic) {
 }
 
 std::string measurepoint_post(const std::string& point, const std::string& value) {
-    return R"({"id":"1","version":"1.1","method":"thing.measurepoint.post","params":{"measurepoints":{")" + point +
-           R"(":")" + value + R"("}}})";
+    return R"({"id":"1","version":"1.1","method":"thing.measurepoint.post","params":{"measurepoints":{")" +
+           point + R"(":")" + value + R"("}}})";
 }
 
 // The simulator stores asynchronously: poll its store (bounded) until the value shows up.
 bool eventually_stored(const HubProcess& hub, const std::string& dk, const std::string& value) {
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
     while (std::chrono::steady_clock::now() < deadline)
-        if (hub.run({"query", "measurepoints", "--pk", "pkTest", "--dk", dk}).out.find(value) != std::string::npos)
+        if (hub.run({"query", "measurepoints", "--pk", "pkTest", "--dk", dk}).out.find(value) !=
+            std::string::npos)
             return true;
     return false;
 }
@@ -62,13 +65,15 @@ TEST_CASE("hub acl: a device may subscribe to its own topics only", "[integratio
     CHECK(dev.subscribe("/sys/pkTest/dev5/#") == 1);
     CHECK(dev.subscribe("/ext/session/pkTest/dev5/#", 0) == 0);
     CHECK(dev.subscribe("/sys/pkTest/dev5/thing/service/+") == 1);
-    for (const char* foreign : {"/sys/pkTest/dev6/#", "#", "/#", "/sys/+/dev5/#", "/sys/pkTest/+/thing/service/+",
-                                "/ext/session/pkTest/dev6/combine/+", "/sys/pkTest/integration/#", "$hub/#",
-                                "$SYS/#", "/sys/pkTest/dev5", "sys/pkTest/dev5/#"}) {
+    for (const char* foreign :
+         {"/sys/pkTest/dev6/#", "#", "/#", "/sys/+/dev5/#", "/sys/pkTest/+/thing/service/+",
+          "/ext/session/pkTest/dev6/combine/+", "/sys/pkTest/integration/#", "$hub/#", "$SYS/#",
+          "/sys/pkTest/dev5", "sys/pkTest/dev5/#"}) {
         INFO("filter " << foreign);
         CHECK(dev.subscribe(foreign) == refused);
     }
-    CHECK(hub.broker_log().find("denied subscribe of '/sys/pkTest/dev6/#' for pkTest/dev5") != std::string::npos);
+    CHECK(hub.broker_log().find("denied subscribe of '/sys/pkTest/dev6/#' for pkTest/dev5") !=
+          std::string::npos);
 }
 
 TEST_CASE("hub acl: device A does not receive device B's commands", "[integration][hub]") {
@@ -108,13 +113,13 @@ TEST_CASE("hub acl: device A cannot publish into device B's data", "[integration
     REQUIRE(a.publish("/sys/pkTest/dev7/thing/event/marker/post", own, 1));
     REQUIRE(cloud.wait_for([&own](const ReceivedMessage& m) { return m.payload == own; }));
     CHECK_FALSE(received_on(cloud, foreign_topic));
-    CHECK(hub.broker_log().find("denied publish of '" + foreign_topic + "' for pkTest/dev7") != std::string::npos);
+    CHECK(hub.broker_log().find("denied publish of '" + foreign_topic + "' for pkTest/dev7") !=
+          std::string::npos);
 
     // Nor did it reach the simulator's store: once A's own later post is stored, the forged one
     // would be stored too (the simulator keeps arrival order).
     const std::string own_value = marker("own-value");
-    REQUIRE(a.publish("/sys/pkTest/dev7/thing/measurepoint/post",
-                      measurepoint_post("forged", own_value)));
+    REQUIRE(a.publish("/sys/pkTest/dev7/thing/measurepoint/post", measurepoint_post("forged", own_value)));
     REQUIRE(eventually_stored(hub, "dev7", own_value));
     const auto forged_rows = hub.run({"query", "measurepoints", "--pk", "pkTest", "--dk", "dev8"});
     CHECK(forged_rows.exit_code == 0);
@@ -200,13 +205,16 @@ TEST_CASE("hub acl: a gateway uses a sub-device's topics only while it is logged
         REQUIRE(cloud.publish(topic, payload));
         REQUIRE(to.wait_for(topic));
     };
-    reply(gw, "/ext/session/pkGw/gw1/combine/login_reply",
-          R"({"id":"1","code":200,"message":"","data":{"assetId":"a1","productKey":"pkSub","deviceKey":"subDev01"}})");
-    reply(gw, "/ext/session/pkGw/gw1/combine/login_reply",
-          R"({"id":"2","code":705,"message":"not found","data":{"productKey":"pkSub","deviceKey":"subDev02"}})");
-    reply(gw, "/ext/session/pkGw/gw1/combine/login/batch_reply",
-          R"({"id":"3","code":723,"data":{"loginedSubDevices":[{"productKey":"pkSub","deviceKey":"subDev03"},)"
-          R"({"productKey":"pkSub","deviceKey":"subDev04"}],"failedSubDevices":[{"productKey":"pkSub","deviceKey":"subDev05"}]}})");
+    reply(
+        gw, "/ext/session/pkGw/gw1/combine/login_reply",
+        R"({"id":"1","code":200,"message":"","data":{"assetId":"a1","productKey":"pkSub","deviceKey":"subDev01"}})");
+    reply(
+        gw, "/ext/session/pkGw/gw1/combine/login_reply",
+        R"({"id":"2","code":705,"message":"not found","data":{"productKey":"pkSub","deviceKey":"subDev02"}})");
+    reply(
+        gw, "/ext/session/pkGw/gw1/combine/login/batch_reply",
+        R"({"id":"3","code":723,"data":{"loginedSubDevices":[{"productKey":"pkSub","deviceKey":"subDev03"},)"
+        R"({"productKey":"pkSub","deviceKey":"subDev04"}],"failedSubDevices":[{"productKey":"pkSub","deviceKey":"subDev05"}]}})");
     reply(plain, "/ext/session/pkTest/dev1/combine/login_reply",
           R"({"id":"4","code":200,"data":{"productKey":"pkSub","deviceKey":"subDev06"}})");
 
@@ -215,10 +223,10 @@ TEST_CASE("hub acl: a gateway uses a sub-device's topics only while it is logged
     CHECK(gw.subscribe("/sys/pkSub/subDev02/#") == refused); // login failed
     CHECK(gw.subscribe("/sys/pkSub/subDev03/#") == 1);
     CHECK(gw.subscribe("/sys/pkSub/subDev04/#") == 1);
-    CHECK(gw.subscribe("/sys/pkSub/subDev05/#") == refused);        // failed in the batch
+    CHECK(gw.subscribe("/sys/pkSub/subDev05/#") == refused);         // failed in the batch
     CHECK(gw.subscribe("/ext/session/pkSub/subDev01/#") == refused); // session topics stay the gateway's
-    CHECK(other_gw.subscribe("/sys/pkSub/subDev01/#") == refused);  // logged in through gw1, not gw2
-    CHECK(plain.subscribe("/sys/pkSub/subDev06/#") == refused);     // not a gateway
+    CHECK(other_gw.subscribe("/sys/pkSub/subDev01/#") == refused);   // logged in through gw1, not gw2
+    CHECK(plain.subscribe("/sys/pkSub/subDev06/#") == refused);      // not a gateway
 
     // Data for a logged-in sub-device goes through; for another it is dropped.
     const std::string data = marker("sub01-data"), forged = marker("sub02-data");
@@ -231,8 +239,9 @@ TEST_CASE("hub acl: a gateway uses a sub-device's topics only while it is logged
     // subscriptions made while it was logged in.
     reply(gw, "/ext/session/pkGw/gw1/combine/logout_reply",
           R"({"id":"5","code":200,"data":{"productKey":"pkSub","deviceKey":"subDev01"}})");
-    reply(gw, "/ext/session/pkGw/gw1/combine/disable",
-          R"({"id":"6","version":"1.0","method":"combine.disable","params":[{"productKey":"pkSub","deviceKey":"subDev03"}]})");
+    reply(
+        gw, "/ext/session/pkGw/gw1/combine/disable",
+        R"({"id":"6","version":"1.0","method":"combine.disable","params":[{"productKey":"pkSub","deviceKey":"subDev03"}]})");
     CHECK(gw.subscribe("/sys/pkSub/subDev01/#") == refused);
     CHECK(gw.subscribe("/sys/pkSub/subDev03/#") == refused);
     CHECK(gw.subscribe("/sys/pkSub/subDev04/#") == 1);
@@ -241,13 +250,16 @@ TEST_CASE("hub acl: a gateway uses a sub-device's topics only while it is logged
     REQUIRE(cloud.publish("/sys/pkSub/subDev04/thing/service/reset", still_open));
     REQUIRE(gw.wait_for([&still_open](const ReceivedMessage& m) { return m.payload == still_open; }));
     CHECK_FALSE(received_on(gw, "/sys/pkSub/subDev01/thing/service/reset"));
-    CHECK(hub.broker_log().find("denied delivery of '/sys/pkSub/subDev01/thing/service/reset' for pkGw/gw1") !=
-          std::string::npos);
+    CHECK(
+        hub.broker_log().find("denied delivery of '/sys/pkSub/subDev01/thing/service/reset' for pkGw/gw1") !=
+        std::string::npos);
 
     // A disconnect logs every sub-device out. Wait until the broker has seen it: a new connection
     // is read from another socket and could overtake the old one's DISCONNECT.
     gw.disconnect();
-    REQUIRE(cloud.wait_for([](const ReceivedMessage& m) { return m.payload.find("\"deviceKey\":\"gw1\"") != std::string::npos; }));
+    REQUIRE(cloud.wait_for([](const ReceivedMessage& m) {
+        return m.payload.find("\"deviceKey\":\"gw1\"") != std::string::npos;
+    }));
     MqttProbe again(hub.port());
     connect_or_fail(again, device_credentials("pkGw", "gw1", "gwSecret1"));
     CHECK(again.subscribe("/sys/pkSub/subDev04/#") == refused);
@@ -267,7 +279,8 @@ TEST_CASE("hub acl: the simulator's login and logout replies open and close sub-
     const std::string sign = enos::device::sign({client_id, "subDev01", "pkSub", ts}, "subSecret01");
     REQUIRE(gw.publish("/ext/session/pkGw/gw1/combine/login",
                        R"({"id":"7","version":"1.1","method":"combine.login","params":{"productKey":"pkSub",)"
-                       R"("deviceKey":"subDev01","clientId":")" + client_id + R"(","timestamp":")" + ts +
+                       R"("deviceKey":"subDev01","clientId":")" +
+                           client_id + R"(","timestamp":")" + ts +
                            R"(","secureMode":"2","signMethod":"sha256","sign":")" + sign + R"("}})"));
     const auto login = gw.wait_for("/ext/session/pkGw/gw1/combine/login_reply");
     REQUIRE(login);
@@ -280,8 +293,9 @@ TEST_CASE("hub acl: the simulator's login and logout replies open and close sub-
     REQUIRE(stored);
     CHECK(stored->payload.find("\"code\":200") != std::string::npos);
 
-    REQUIRE(gw.publish("/ext/session/pkGw/gw1/combine/logout",
-                       R"({"id":"8","version":"1.1","method":"combine.logout","params":{"productKey":"pkSub","deviceKey":"subDev01"}})"));
+    REQUIRE(gw.publish(
+        "/ext/session/pkGw/gw1/combine/logout",
+        R"({"id":"8","version":"1.1","method":"combine.logout","params":{"productKey":"pkSub","deviceKey":"subDev01"}})"));
     const auto logout = gw.wait_for("/ext/session/pkGw/gw1/combine/logout_reply");
     REQUIRE(logout);
     INFO(logout->payload);
@@ -298,14 +312,22 @@ TEST_CASE("hub acl: malformed cloud replies open nothing and break nothing", "[i
 
     const std::string deep = std::string(100000, '[') + std::string(100000, ']');
     const std::vector<std::string> payloads = {
-        "", "{", "null", "[]", deep, std::string(600 * 1024, 'x'), "\xff\xfe\x00\x01",
+        "",
+        "{",
+        "null",
+        "[]",
+        deep,
+        std::string(600 * 1024, 'x'),
+        "\xff\xfe\x00\x01",
         R"({"code":"200","data":{"productKey":"pkSub","deviceKey":"subDev01"}})",
         R"({"code":200,"data":{"productKey":5,"deviceKey":"subDev01"}})",
         R"({"code":200,"data":"pkSub/subDev01"})",
         R"({"code":200,"data":{"loginedSubDevices":{"productKey":"pkSub","deviceKey":"subDev01"}}})"};
-    for (const char* topic : {"/ext/session/pkGw/gw1/combine/login_reply", "/ext/session/pkGw/gw1/combine/login/batch_reply",
-                              "/ext/session/pkGw/gw1/combine/logout_reply", "/ext/session/pkGw/gw1/combine/disable"})
-        for (const auto& payload : payloads) REQUIRE(cloud.publish(topic, payload));
+    for (const char* topic :
+         {"/ext/session/pkGw/gw1/combine/login_reply", "/ext/session/pkGw/gw1/combine/login/batch_reply",
+          "/ext/session/pkGw/gw1/combine/logout_reply", "/ext/session/pkGw/gw1/combine/disable"})
+        for (const auto& payload : payloads)
+            REQUIRE(cloud.publish(topic, payload));
     const std::string last = marker("last");
     REQUIRE(cloud.publish("/ext/session/pkGw/gw1/combine/login_reply", last));
     REQUIRE(gw.wait_for([&last](const ReceivedMessage& m) { return m.payload == last; }));

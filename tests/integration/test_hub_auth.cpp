@@ -33,11 +33,13 @@ int connack(std::uint16_t port, const MqttCredentials& credentials) {
 // and for fields that deliberately disagree with the signature.
 MqttCredentials handmade(const std::string& raw_id, const std::string& method_name, const std::string& ts,
                          const std::string& username, const std::string& password) {
-    return {raw_id + "|securemode=2,signmethod=" + method_name + ",timestamp=" + ts + "|", username, password};
+    return {raw_id + "|securemode=2,signmethod=" + method_name + ",timestamp=" + ts + "|", username,
+            password};
 }
 
-std::string signature(const std::string& raw_id, const std::string& dk, const std::string& pk, const std::string& ts,
-                      const std::string& secret, SignMethod method = SignMethod::sha256) {
+std::string signature(const std::string& raw_id, const std::string& dk, const std::string& pk,
+                      const std::string& ts, const std::string& secret,
+                      SignMethod method = SignMethod::sha256) {
     return enos::device::sign({raw_id, dk, pk, ts}, secret, method);
 }
 
@@ -55,16 +57,18 @@ TEST_CASE("hub auth: every sign method and its hmac alias is accepted", "[integr
     const auto& hub = shared_hub();
     for (SignMethod method : {SignMethod::sha256, SignMethod::sha1, SignMethod::md5}) {
         INFO("method " << enos::device::to_string(method));
-        CHECK(connack(hub.port(), device_credentials("pkTest", "dev2", "devSecret2", SecureMode::static_secret,
-                                                     method)) == accepted);
+        CHECK(connack(hub.port(), device_credentials("pkTest", "dev2", "devSecret2",
+                                                     SecureMode::static_secret, method)) == accepted);
     }
     const std::string ts = enos::device::now_ms_string();
-    for (auto [name, method] : {std::pair{"hmacsha256", SignMethod::sha256}, std::pair{"hmacsha1", SignMethod::sha1},
-                                std::pair{"hmacmd5", SignMethod::md5}, std::pair{"SHA256", SignMethod::sha256}}) {
+    for (auto [name, method] :
+         {std::pair{"hmacsha256", SignMethod::sha256}, std::pair{"hmacsha1", SignMethod::sha1},
+          std::pair{"hmacmd5", SignMethod::md5}, std::pair{"SHA256", SignMethod::sha256}}) {
         INFO("signmethod=" << name);
         const std::string id = unique_client_id("dev2");
         CHECK(connack(hub.port(), handmade(id, name, ts, "dev2&pkTest",
-                                           signature(id, "dev2", "pkTest", ts, "devSecret2", method))) == accepted);
+                                           signature(id, "dev2", "pkTest", ts, "devSecret2", method))) ==
+              accepted);
     }
 }
 
@@ -75,7 +79,8 @@ TEST_CASE("hub auth: a wrong secret is refused", "[integration][hub]") {
     CHECK(hub.broker_log().find("signature mismatch for pkTest/dev3") != std::string::npos);
 }
 
-TEST_CASE("hub auth: the signed clientId and timestamp must be the ones in the CONNECT", "[integration][hub]") {
+TEST_CASE("hub auth: the signed clientId and timestamp must be the ones in the CONNECT",
+          "[integration][hub]") {
     const auto& hub = shared_hub();
     const std::string id = unique_client_id("dev3");
     const std::string ts = "1700000000000";
@@ -98,7 +103,8 @@ TEST_CASE("hub auth: unknown and disabled devices are refused", "[integration][h
     CHECK(log.find("device pkTest/disabled1 is disabled") != std::string::npos);
 }
 
-TEST_CASE("hub auth: malformed CONNECT fields are refused and the broker keeps serving", "[integration][hub]") {
+TEST_CASE("hub auth: malformed CONNECT fields are refused and the broker keeps serving",
+          "[integration][hub]") {
     const auto& hub = shared_hub();
     const std::string ts = enos::device::now_ms_string();
     const std::string id = unique_client_id("dev4");
@@ -106,8 +112,8 @@ TEST_CASE("hub auth: malformed CONNECT fields are refused and the broker keeps s
     CHECK(connack(hub.port(), {id, "dev4&pkTest", good}) == refused); // no |securemode...| section
     CHECK(connack(hub.port(), handmade(id, "sha256", ts, "dev4pkTest", good)) == refused);
     CHECK(connack(hub.port(), handmade(id, "sha384", ts, "dev4&pkTest", good)) == refused);
-    CHECK(connack(hub.port(), {id + "|securemode=9,signmethod=sha256,timestamp=" + ts + "|", "dev4&pkTest", good}) ==
-          refused);
+    CHECK(connack(hub.port(), {id + "|securemode=9,signmethod=sha256,timestamp=" + ts + "|", "dev4&pkTest",
+                               good}) == refused);
     CHECK(connack(hub.port(), handmade(id, "sha256", ts, "dev4&pkTest", "")) == refused);
     CHECK(raw_connect(hub.port(), id + "|securemode=2,signmethod=sha256,timestamp=" + ts + "|", std::nullopt,
                       std::nullopt) == refused);
@@ -121,11 +127,14 @@ TEST_CASE("hub auth: malformed CONNECT fields are refused and the broker keeps s
     std::mt19937 random(4);
     const auto noise = [&random](std::size_t max_length) {
         std::string s(random() % max_length, '\0');
-        for (char& c : s) c = "ab|&,=%09 \x7f\xc3"[random() % 13];
+        for (char& c : s)
+            c = "ab|&,=%09 \x7f\xc3"[random() % 13];
         return s;
     };
     for (int i = 0; i < 100; ++i)
-        raw_connect(hub.port(), noise(80) + "|securemode=" + noise(3) + ",signmethod=" + noise(8) + ",timestamp=" + noise(6) + "|",
+        raw_connect(hub.port(),
+                    noise(80) + "|securemode=" + noise(3) + ",signmethod=" + noise(8) +
+                        ",timestamp=" + noise(6) + "|",
                     noise(20), noise(70));
 
     CHECK(connack(hub.port(), handmade(id, "sha256", ts, "dev4&pkTest", good)) == accepted);
@@ -136,16 +145,17 @@ TEST_CASE("hub auth: securemode 3 only for a dynamic-activation product, before 
     // A private hub: an activation changes the state of the device for every later test.
     auto hub = HubProcess::start();
     // pkTest has no dynamic activation, even with the right product secret.
-    CHECK(connack(hub.port(), device_credentials("pkTest", "dev1", "prodSecretTest", SecureMode::dynamic_activation)) ==
-          refused);
+    CHECK(connack(hub.port(), device_credentials("pkTest", "dev1", "prodSecretTest",
+                                                 SecureMode::dynamic_activation)) == refused);
     // pkDyn001/dyn1 is not activated yet: the product secret logs it in, but it has no deviceSecret.
     CHECK(connack(hub.port(), device_credentials("pkDyn001", "dyn1", "wrongProductSecret",
                                                  SecureMode::dynamic_activation)) == refused);
-    CHECK(connack(hub.port(), device_credentials("pkDyn001", "dyn1", "aGuess", SecureMode::static_secret)) == refused);
+    CHECK(connack(hub.port(), device_credentials("pkDyn001", "dyn1", "aGuess", SecureMode::static_secret)) ==
+          refused);
 
     MqttProbe device(hub.port());
-    REQUIRE(device.connect(device_credentials("pkDyn001", "dyn1", "prodSecretXYZ", SecureMode::dynamic_activation)) ==
-            accepted);
+    REQUIRE(device.connect(device_credentials("pkDyn001", "dyn1", "prodSecretXYZ",
+                                              SecureMode::dynamic_activation)) == accepted);
     // Only the activation topics are open to it.
     CHECK(device.subscribe("/ext/session/pkDyn001/dyn1/thing/activate/info") == 1);
     CHECK(device.subscribe("/sys/pkDyn001/dyn1/thing/service/+") == MqttProbe::subscription_refused);
@@ -156,10 +166,12 @@ TEST_CASE("hub auth: securemode 3 only for a dynamic-activation product, before 
 TEST_CASE("hub auth: securemode 4 (integration channel) uses the product secret and %channel%",
           "[integration][hub]") {
     const auto& hub = shared_hub();
-    CHECK(connack(hub.port(), device_credentials("pkInt001", "", "prodSecretXYZ", SecureMode::integration)) == accepted);
-    CHECK(connack(hub.port(), device_credentials("pkInt001", "", "wrongSecret", SecureMode::integration)) == refused);
-    CHECK(connack(hub.port(), device_credentials("pkNoSuchProduct", "", "prodSecretXYZ", SecureMode::integration)) ==
+    CHECK(connack(hub.port(), device_credentials("pkInt001", "", "prodSecretXYZ", SecureMode::integration)) ==
+          accepted);
+    CHECK(connack(hub.port(), device_credentials("pkInt001", "", "wrongSecret", SecureMode::integration)) ==
           refused);
+    CHECK(connack(hub.port(), device_credentials("pkNoSuchProduct", "", "prodSecretXYZ",
+                                                 SecureMode::integration)) == refused);
 
     // securemode 4 with a device username, and a %channel% username with securemode 2.
     const std::string ts = enos::device::now_ms_string();
@@ -167,7 +179,8 @@ TEST_CASE("hub auth: securemode 4 (integration channel) uses the product secret 
     CHECK(connack(hub.port(), {id + "|securemode=4,signmethod=sha256,timestamp=" + ts + "|", "dev1&pkInt001",
                                signature(id, "dev1", "pkInt001", ts, "prodSecretXYZ")}) == refused);
     CHECK(connack(hub.port(), handmade(id, "sha256", ts, "%channel%&pkInt001",
-                                       signature(id, "%channel%", "pkInt001", ts, "prodSecretXYZ"))) == refused);
+                                       signature(id, "%channel%", "pkInt001", ts, "prodSecretXYZ"))) ==
+          refused);
 }
 
 TEST_CASE("hub auth: the admin identity needs the run directory's token", "[integration][hub]") {

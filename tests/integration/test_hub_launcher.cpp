@@ -24,7 +24,9 @@ ProcessResult hub_command(std::vector<std::string> args) {
     return run_process(args);
 }
 
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+bool contains(const std::string& text, const std::string& part) {
+    return text.find(part) != std::string::npos;
+}
 
 // Gone, or a zombie nobody reaps (its parent, `enos-hub start`, exited long ago).
 bool process_gone(pid_t pid) {
@@ -35,7 +37,9 @@ bool process_gone(pid_t pid) {
     return paren != std::string::npos && paren + 2 < line.size() && line[paren + 2] == 'Z';
 }
 
-void write(const std::string& path, const std::string& text) { std::ofstream(path) << text; }
+void write(const std::string& path, const std::string& text) {
+    std::ofstream(path) << text;
+}
 
 // Holds a listening socket on a free port for the lifetime of the object.
 class TakenPort {
@@ -63,8 +67,8 @@ private:
 
 TEST_CASE("hub launcher: start prints the ports, stop ends both processes", "[integration][hub]") {
     TempDir dir("enos-hub");
-    const auto started = hub_command({"start", "--registry", test_registry_path(), "--dir", dir.path(), "--port", "0",
-                                      "--tls-port", "0", "--no-simulator"});
+    const auto started = hub_command({"start", "--registry", test_registry_path(), "--dir", dir.path(),
+                                      "--port", "0", "--tls-port", "0", "--no-simulator"});
     INFO(started.err);
     REQUIRE(started.exit_code == 0);
     rapidjson::Document line;
@@ -77,10 +81,11 @@ TEST_CASE("hub launcher: start prints the ports, stop ends both processes", "[in
     CHECK(tcp_port_open(port));
     CHECK(tcp_port_open(tls_port));
     CHECK(std::filesystem::exists(dir.file("certs/ca.crt")));
-    CHECK((std::filesystem::status(dir.file("admin.token")).permissions() & std::filesystem::perms::others_read) ==
-          std::filesystem::perms::none);
+    CHECK((std::filesystem::status(dir.file("admin.token")).permissions() &
+           std::filesystem::perms::others_read) == std::filesystem::perms::none);
 
-    const auto again = hub_command({"start", "--registry", test_registry_path(), "--dir", dir.path(), "--port", "0"});
+    const auto again =
+        hub_command({"start", "--registry", test_registry_path(), "--dir", dir.path(), "--port", "0"});
     CHECK(again.exit_code == 1);
     CHECK(contains(again.err, "already running"));
 
@@ -93,25 +98,30 @@ TEST_CASE("hub launcher: start prints the ports, stop ends both processes", "[in
 
 TEST_CASE("hub launcher: a bad registry is refused before anything starts", "[integration][hub]") {
     TempDir dir("enos-hub");
-    write(dir.file("registry.json"),
-          R"({"devices":[{"productKey":"pk","deviceKey":"ok","deviceSecret":"s"},{"productKey":"pk","deviceSecret":"s"}]})");
-    const auto missing_key = hub_command({"start", "--registry", dir.file("registry.json"), "--dir", dir.file("run"),
-                                          "--port", "0"});
+    write(
+        dir.file("registry.json"),
+        R"({"devices":[{"productKey":"pk","deviceKey":"ok","deviceSecret":"s"},{"productKey":"pk","deviceSecret":"s"}]})");
+    const auto missing_key = hub_command(
+        {"start", "--registry", dir.file("registry.json"), "--dir", dir.file("run"), "--port", "0"});
     CHECK(missing_key.exit_code == 1);
     CHECK(contains(missing_key.err, "devices[1]: missing field 'deviceKey'"));
     CHECK_FALSE(std::filesystem::exists(dir.file("run/broker.pid")));
 
-    write(dir.file("typo.json"), R"({"devices":[{"productKey":"pk","deviceKey":"d","deviceSecret":"s","enable":false}]})");
-    const auto typo = hub_command({"start", "--registry", dir.file("typo.json"), "--dir", dir.file("run"), "--port", "0"});
+    write(dir.file("typo.json"),
+          R"({"devices":[{"productKey":"pk","deviceKey":"d","deviceSecret":"s","enable":false}]})");
+    const auto typo =
+        hub_command({"start", "--registry", dir.file("typo.json"), "--dir", dir.file("run"), "--port", "0"});
     CHECK(typo.exit_code == 1);
     CHECK(contains(typo.err, "devices[0]: unknown field 'enable'"));
 
     write(dir.file("broken.json"), "{\"products\": [\n  {\"productKey\": \"pk\",}\n]}");
-    const auto broken = hub_command({"start", "--registry", dir.file("broken.json"), "--dir", dir.file("run"), "--port", "0"});
+    const auto broken = hub_command(
+        {"start", "--registry", dir.file("broken.json"), "--dir", dir.file("run"), "--port", "0"});
     CHECK(broken.exit_code == 1);
     CHECK(contains(broken.err, "invalid JSON at line 2"));
 
-    const auto absent = hub_command({"start", "--registry", dir.file("absent.json"), "--dir", dir.file("run"), "--port", "0"});
+    const auto absent = hub_command(
+        {"start", "--registry", dir.file("absent.json"), "--dir", dir.file("run"), "--port", "0"});
     CHECK(absent.exit_code == 1);
     CHECK(contains(absent.err, "absent.json: cannot open the registry file"));
 }
@@ -124,8 +134,8 @@ TEST_CASE("hub launcher: a taken port, a missing broker and bad usage are report
     CHECK(busy.exit_code == 1);
     CHECK(contains(busy.err, "port " + std::to_string(taken.port()) + " on 127.0.0.1 is already in use"));
 
-    const auto no_broker = hub_command({"start", "--registry", test_registry_path(), "--dir", dir.path(), "--port", "0",
-                                        "--mosquitto", dir.file("no-such-mosquitto")});
+    const auto no_broker = hub_command({"start", "--registry", test_registry_path(), "--dir", dir.path(),
+                                        "--port", "0", "--mosquitto", dir.file("no-such-mosquitto")});
     CHECK(no_broker.exit_code == 1);
     CHECK(contains(no_broker.err, "no-such-mosquitto is not an executable"));
 
@@ -135,8 +145,8 @@ TEST_CASE("hub launcher: a taken port, a missing broker and bad usage are report
     CHECK(hub_command({"no-such-command"}).exit_code == 2);
     const auto help = hub_command({"--help"});
     CHECK(help.exit_code == 0);
-    for (const char* command : {"start", "stop", "invoke", "rrpc", "set-measurepoints", "get-measurepoints", "raw-down",
-                                "ota-upgrade", "subdevice", "query", "issue-cert"})
+    for (const char* command : {"start", "stop", "invoke", "rrpc", "set-measurepoints", "get-measurepoints",
+                                "raw-down", "ota-upgrade", "subdevice", "query", "issue-cert"})
         CHECK(contains(help.out, command));
 }
 

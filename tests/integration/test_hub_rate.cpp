@@ -39,8 +39,8 @@ TEST_CASE("hub rate: more connects than the window allows block the device", "[i
         INFO("connect " << i);
         CHECK(connect_once(hub, "dev1", "devSecret1") == accepted);
     }
-    CHECK(connect_once(hub, "dev1", "devSecret1") == refused); // the 4th: blocked
-    CHECK(connect_once(hub, "dev1", "devSecret1") == refused); // and stays blocked
+    CHECK(connect_once(hub, "dev1", "devSecret1") == refused);  // the 4th: blocked
+    CHECK(connect_once(hub, "dev1", "devSecret1") == refused);  // and stays blocked
     CHECK(connect_once(hub, "dev2", "devSecret2") == accepted); // per device
     CHECK(hub.broker_log().find("more than 3 connects within 3600000 ms") != std::string::npos);
 }
@@ -59,7 +59,8 @@ TEST_CASE("hub rate: failed logins count, unknown devices do not", "[integration
     CHECK(connect_once(hub, "dev1", "wrongSecret") == refused);
     CHECK(connect_once(hub, "dev1", "wrongSecret") == refused);
     CHECK(connect_once(hub, "dev1", "devSecret1") == refused); // the 3rd attempt, although signed right
-    for (int i = 0; i < 3; ++i) CHECK(connect_once(hub, "noSuchDevice", "x") == refused);
+    for (int i = 0; i < 3; ++i)
+        CHECK(connect_once(hub, "noSuchDevice", "x") == refused);
     CHECK(hub.broker_log().find("unknown device pkTest/noSuchDevice") != std::string::npos);
     CHECK(hub.broker_log().find("connection rate limit") != std::string::npos);
 }
@@ -72,7 +73,8 @@ TEST_CASE("hub rate: a blocked device is let in again after the block time", "[i
     // Attempts during the block are refused without extending it, so polling ends.
     int code = refused;
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-    while (code != accepted && std::chrono::steady_clock::now() < deadline) code = connect_once(hub, "dev1", "devSecret1");
+    while (code != accepted && std::chrono::steady_clock::now() < deadline)
+        code = connect_once(hub, "dev1", "devSecret1");
     CHECK(code == accepted);
 }
 
@@ -81,7 +83,8 @@ TEST_CASE("hub rate: the platform's numbers apply by default", "[integration][hu
     auto hub = limited_hub("");
     const MqttCredentials credentials = device_credentials("pkTest", "dev3", "devSecret3");
     CHECK(connect_once(hub, credentials) == accepted);
-    for (int i = 2; i <= 4; ++i) connect_once(hub, credentials);
+    for (int i = 2; i <= 4; ++i)
+        connect_once(hub, credentials);
     CHECK(connect_once(hub, credentials) == refused);
     CHECK(connect_once(hub, device_credentials("pkTest", "dev4", "devSecret4")) == accepted);
 }
@@ -93,5 +96,6 @@ TEST_CASE("hub rate: the integration channel and the admin identity", "[integrat
     };
     CHECK(connect_once(hub, channel()) == accepted);
     CHECK(connect_once(hub, channel()) == refused); // limited like a device, per product
-    for (int i = 0; i < 3; ++i) CHECK(connect_once(hub, hub.admin()) == accepted); // never limited
+    for (int i = 0; i < 3; ++i)
+        CHECK(connect_once(hub, hub.admin()) == accepted); // never limited
 }

@@ -20,7 +20,9 @@ using enos::device::SecureMode;
 
 namespace {
 
-ConnectLimiter::Clock::time_point at(std::chrono::milliseconds t) { return ConnectLimiter::Clock::time_point(t); }
+ConnectLimiter::Clock::time_point at(std::chrono::milliseconds t) {
+    return ConnectLimiter::Clock::time_point(t);
+}
 
 Identity device(const std::string& pk, const std::string& dk, bool gateway = false) {
     Identity who;
@@ -31,7 +33,8 @@ Identity device(const std::string& pk, const std::string& dk, bool gateway = fal
     return who;
 }
 
-bool allowed(const Identity& who, Access access, const std::string& topic, const SubDeviceSet* subs = nullptr) {
+bool allowed(const Identity& who, Access access, const std::string& topic,
+             const SubDeviceSet* subs = nullptr) {
     return check_topic(who, access, topic, subs).empty();
 }
 
@@ -58,7 +61,8 @@ TEST_CASE("hub rules: the connect limiter counts attempts in a sliding window", 
     CHECK_FALSE(sliding.admit("pk/a", at(120001ms)).empty());
 
     ConnectLimiter off({false, 1000ms, 120000ms, 1, 300000ms});
-    for (int i = 0; i < 10; ++i) CHECK(off.admit("pk/a", at(0ms)).empty());
+    for (int i = 0; i < 10; ++i)
+        CHECK(off.admit("pk/a", at(0ms)).empty());
 }
 
 TEST_CASE("hub rules: device, gateway, integration and activation topics", "[integration][hub][rules]") {
@@ -67,8 +71,9 @@ TEST_CASE("hub rules: device, gateway, integration and activation topics", "[int
     CHECK(allowed(dev, Access::publish, "/sys/pk/dk/thing/measurepoint/post"));
     CHECK(allowed(dev, Access::deliver, "/ext/session/pk/dk/combine/login_reply"));
     CHECK(allowed(dev, Access::publish, "/sys/pk/dk/"));
-    for (const char* topic : {"/sys/pk/dk", "/sys/pk/other/#", "/sys/pk/+/#", "/sys/+/dk/#", "#", "/sys/#", "sys/pk/dk/x",
-                              "/ext/session/pk/+/x", "/sys/pk/integration/x", "$hub/events/connect", ""})
+    for (const char* topic :
+         {"/sys/pk/dk", "/sys/pk/other/#", "/sys/pk/+/#", "/sys/+/dk/#", "#", "/sys/#", "sys/pk/dk/x",
+          "/ext/session/pk/+/x", "/sys/pk/integration/x", "$hub/events/connect", ""})
         CHECK_FALSE(allowed(dev, Access::subscribe, topic));
 
     SubDeviceSet subs{"subPk/sub1"};
@@ -80,7 +85,8 @@ TEST_CASE("hub rules: device, gateway, integration and activation topics", "[int
     CHECK_FALSE(allowed(gw, Access::publish, "/ext/session/subPk/sub1/combine/login", &subs));
     CHECK_FALSE(allowed(gw, Access::publish, "/sys/subPk/sub1", &subs));
     CHECK_FALSE(allowed(device("gwPk", "gw", false), Access::publish, "/sys/subPk/sub1/x", &subs));
-    CHECK(check_topic(gw, Access::publish, "/sys/subPk/sub2/x", &subs).find("'subPk/sub2'") != std::string::npos);
+    CHECK(check_topic(gw, Access::publish, "/sys/subPk/sub2/x", &subs).find("'subPk/sub2'") !=
+          std::string::npos);
 
     Identity channel = device("pk", "%channel%");
     channel.role = Role::integration;
@@ -120,10 +126,11 @@ Registry rules_registry() {
 void record_activation(const std::string& db_path, const char* dk, const char* secret, int activated) {
     sqlite3* db = nullptr;
     REQUIRE(sqlite3_open(db_path.c_str(), &db) == SQLITE_OK);
-    const std::string sql = "CREATE TABLE IF NOT EXISTS activations(product_key TEXT, device_key TEXT, device_secret TEXT,"
-                            " activated INTEGER, PRIMARY KEY(product_key, device_key));"
-                            "INSERT OR REPLACE INTO activations VALUES('pkDyn', '" + std::string(dk) + "', '" + secret +
-                            "', " + std::to_string(activated) + ");";
+    const std::string sql =
+        "CREATE TABLE IF NOT EXISTS activations(product_key TEXT, device_key TEXT, device_secret TEXT,"
+        " activated INTEGER, PRIMARY KEY(product_key, device_key));"
+        "INSERT OR REPLACE INTO activations VALUES('pkDyn', '" +
+        std::string(dk) + "', '" + secret + "', " + std::to_string(activated) + ");";
     CHECK(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr) == SQLITE_OK);
     sqlite3_close(db);
 }
@@ -135,11 +142,13 @@ struct Login {
 
 Login login(Authenticator& auth, const enos::test::MqttCredentials& c) {
     Login out;
-    out.result = auth.authenticate({c.client_id, c.username, c.password}, ConnectLimiter::Clock::now(), out.store_error);
+    out.result = auth.authenticate({c.client_id, c.username, c.password}, ConnectLimiter::Clock::now(),
+                                   out.store_error);
     return out;
 }
 
-enos::test::MqttCredentials credentials(const std::string& pk, const std::string& dk, const std::string& secret,
+enos::test::MqttCredentials credentials(const std::string& pk, const std::string& dk,
+                                        const std::string& secret,
                                         SecureMode mode = SecureMode::static_secret) {
     enos::device::CredentialInput in;
     in.product_key = pk;
@@ -161,15 +170,18 @@ TEST_CASE("hub rules: authentication follows the simulator's activations", "[int
     Authenticator auth(registry, store, limiter, "admin", "token");
 
     // No database yet: nothing is activated.
-    CHECK(login(auth, credentials("pkDyn", "d1", "prodSecret", SecureMode::dynamic_activation)).result.identity);
+    CHECK(login(auth, credentials("pkDyn", "d1", "prodSecret", SecureMode::dynamic_activation))
+              .result.identity);
     CHECK_FALSE(login(auth, credentials("pkDyn", "d1", "anything")).result.identity);
     CHECK(login(auth, credentials("pkStatic", "s1", "s1Secret")).result.identity);
-    CHECK_FALSE(login(auth, credentials("pkStatic", "s1", "staticProductSecret", SecureMode::dynamic_activation))
-                    .result.identity);
+    CHECK_FALSE(
+        login(auth, credentials("pkStatic", "s1", "staticProductSecret", SecureMode::dynamic_activation))
+            .result.identity);
 
     // A secret handed out but not confirmed: securemode 3 still works, the secret not yet.
     record_activation(dir.file("hub.db"), "d1", "newSecret", 0);
-    CHECK(login(auth, credentials("pkDyn", "d1", "prodSecret", SecureMode::dynamic_activation)).result.identity);
+    CHECK(login(auth, credentials("pkDyn", "d1", "prodSecret", SecureMode::dynamic_activation))
+              .result.identity);
     CHECK_FALSE(login(auth, credentials("pkDyn", "d1", "newSecret")).result.identity);
 
     // Confirmed: only securemode 2 with the new secret.
@@ -180,7 +192,8 @@ TEST_CASE("hub rules: authentication follows the simulator's activations", "[int
     const Login again = login(auth, credentials("pkDyn", "d1", "prodSecret", SecureMode::dynamic_activation));
     CHECK_FALSE(again.result.identity);
     CHECK(again.result.reason.find("already activated") != std::string::npos);
-    CHECK(login(auth, credentials("pkDyn", "d2", "prodSecret", SecureMode::dynamic_activation)).result.identity);
+    CHECK(login(auth, credentials("pkDyn", "d2", "prodSecret", SecureMode::dynamic_activation))
+              .result.identity);
 
     const Login gw = login(auth, credentials("pkStatic", "gw", "gwSecret"));
     REQUIRE(gw.result.identity);
@@ -193,7 +206,9 @@ TEST_CASE("hub rules: authentication follows the simulator's activations", "[int
 
 TEST_CASE("hub rules: registry errors name the entry", "[integration][hub][rules]") {
     const auto error_of = [](const char* json) { return parse_registry(json).error().detail; };
-    CHECK(error_of(R"({"devices":[{"productKey":"p","deviceKey":"d"}]})").find("devices[0]: no deviceSecret") == 0);
+    CHECK(
+        error_of(R"({"devices":[{"productKey":"p","deviceKey":"d"}]})").find("devices[0]: no deviceSecret") ==
+        0);
     CHECK(error_of(R"({"devices":[{"productKey":"p","deviceKey":"a/b","deviceSecret":"s"}]})")
               .find("devices[0].deviceKey: deviceKey contains '/'") == 0);
     CHECK(error_of(R"({"products":[{"productKey":"p"},{"productKey":"p"}]})") ==

@@ -48,8 +48,8 @@ TEST_CASE("hub tls: a device verifies the hub with its CA and connects", "[integ
 TEST_CASE("hub tls: a client that trusts another CA refuses the hub", "[integration][hub]") {
     auto hub = tls_hub(false);
     auto stranger = tls_hub(false); // its CA did not sign hub's server certificate
-    CHECK(connect_tls(hub, {stranger.ca_file(), "", ""}, device_credentials("pkTest", "dev1", "devSecret1")) ==
-          MqttProbe::no_connack);
+    CHECK(connect_tls(hub, {stranger.ca_file(), "", ""},
+                      device_credentials("pkTest", "dev1", "devSecret1")) == MqttProbe::no_connack);
 }
 
 TEST_CASE("hub tls: mutual TLS needs a device certificate signed by the hub's CA", "[integration][hub]") {

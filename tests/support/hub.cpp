@@ -40,7 +40,8 @@ std::string read_text(const std::string& path) {
 std::vector<std::string> split_words(const std::string& text) {
     std::istringstream in(text);
     std::vector<std::string> words;
-    for (std::string w; in >> w;) words.push_back(w);
+    for (std::string w; in >> w;)
+        words.push_back(w);
     return words;
 }
 
@@ -48,25 +49,36 @@ constexpr auto command_timeout = std::chrono::seconds(90);
 
 } // namespace
 
-std::string enos_hub_binary() { return env_or("ENOS_HUB_BINARY", ENOS_TEST_HUB_BINARY); }
-std::string test_registry_path() { return env_or("ENOS_TEST_REGISTRY", ENOS_TEST_REGISTRY); }
+std::string enos_hub_binary() {
+    return env_or("ENOS_HUB_BINARY", ENOS_TEST_HUB_BINARY);
+}
+std::string test_registry_path() {
+    return env_or("ENOS_TEST_REGISTRY", ENOS_TEST_REGISTRY);
+}
 
-HubProcess HubProcess::start() { return start(Options{}); }
+HubProcess HubProcess::start() {
+    return start(Options{});
+}
 
 HubProcess HubProcess::start(const Options& options) {
     HubProcess hub;
     hub.temp_ = std::make_unique<TempDir>("enos-hub");
     hub.dir_ = hub.temp_->path();
-    std::vector<std::string> argv = {enos_hub_binary(), "start", "--dir", hub.dir_, "--port", "0", "--registry",
-                                     options.registry_path.empty() ? test_registry_path() : options.registry_path};
+    std::vector<std::string> argv = {
+        enos_hub_binary(), "start",
+        "--dir",           hub.dir_,
+        "--port",          "0",
+        "--registry",      options.registry_path.empty() ? test_registry_path() : options.registry_path};
     if (options.tls) argv.insert(argv.end(), {"--tls-port", "0"});
     if (options.require_client_cert) argv.push_back("--require-client-cert");
     if (!options.connect_limit) argv.push_back("--no-connect-limit");
     if (!options.simulator) argv.push_back("--no-simulator");
-    for (auto& word : split_words(options.extra_start_args)) argv.push_back(std::move(word));
+    for (auto& word : split_words(options.extra_start_args))
+        argv.push_back(std::move(word));
 
     const ProcessResult started = run_process(argv, command_timeout);
-    INFO("enos-hub start: exit " << started.exit_code << "\nstdout: " << started.out << "\nstderr: " << started.err);
+    INFO("enos-hub start: exit " << started.exit_code << "\nstdout: " << started.out
+                                 << "\nstderr: " << started.err);
     REQUIRE(started.exit_code == 0);
     hub.owned_ = true;
     hub.read_hub_json();
@@ -87,7 +99,9 @@ void HubProcess::read_hub_json() {
     INFO("hub.json in " << dir_ << ": " << text);
     REQUIRE((!doc.HasParseError() && doc.IsObject() && doc.HasMember("port") && doc["port"].IsInt()));
     port_ = static_cast<std::uint16_t>(doc["port"].GetInt());
-    tls_port_ = doc.HasMember("tls_port") && doc["tls_port"].IsInt() ? static_cast<std::uint16_t>(doc["tls_port"].GetInt()) : 0;
+    tls_port_ = doc.HasMember("tls_port") && doc["tls_port"].IsInt()
+                    ? static_cast<std::uint16_t>(doc["tls_port"].GetInt())
+                    : 0;
     ca_file_ = doc.HasMember("ca_file") && doc["ca_file"].IsString() ? doc["ca_file"].GetString() : "";
 }
 
@@ -100,10 +114,18 @@ HubProcess::~HubProcess() {
     run_process({enos_hub_binary(), "stop", "--dir", dir_}, command_timeout);
 }
 
-std::string HubProcess::url() const { return "tcp://127.0.0.1:" + std::to_string(port_); }
-std::string HubProcess::tls_url() const { return "ssl://127.0.0.1:" + std::to_string(tls_port_); }
-std::string HubProcess::ca_file() const { return ca_file_; }
-std::string HubProcess::broker_log() const { return read_text(log_file()); }
+std::string HubProcess::url() const {
+    return "tcp://127.0.0.1:" + std::to_string(port_);
+}
+std::string HubProcess::tls_url() const {
+    return "ssl://127.0.0.1:" + std::to_string(tls_port_);
+}
+std::string HubProcess::ca_file() const {
+    return ca_file_;
+}
+std::string HubProcess::broker_log() const {
+    return read_text(log_file());
+}
 
 void HubProcess::stop_broker() {
     const CommandResult r = run({"broker-stop"});
@@ -121,7 +143,8 @@ HubProcess::CommandResult HubProcess::run(const std::vector<std::string>& args) 
     std::vector<std::string> argv = {enos_hub_binary()};
     argv.insert(argv.end(), args.begin(), args.end());
     bool located = false;
-    for (const auto& a : args) located = located || a == "--dir" || a == "--port";
+    for (const auto& a : args)
+        located = located || a == "--dir" || a == "--port";
     if (!located) argv.insert(argv.end(), {"--dir", dir_});
     const ProcessResult r = run_process(argv, command_timeout);
     return CommandResult{r.exit_code, r.out, r.err};

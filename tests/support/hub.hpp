@@ -65,7 +65,8 @@ public:
     CommandResult run(const std::vector<std::string>& args) const;
 
     /// Issues a device certificate signed by this hub's CA into `out_dir` (cert, key paths).
-    std::pair<std::string, std::string> issue_device_cert(const std::string& product_key, const std::string& device_key,
+    std::pair<std::string, std::string> issue_device_cert(const std::string& product_key,
+                                                          const std::string& device_key,
                                                           const std::string& out_dir) const;
 
 private:

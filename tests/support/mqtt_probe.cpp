@@ -116,7 +116,8 @@ struct MqttProbe::Impl {
         Impl& self = of(obj);
         ReceivedMessage msg;
         msg.topic = m->topic ? m->topic : "";
-        if (m->payload && m->payloadlen > 0) msg.payload.assign(static_cast<const char*>(m->payload), m->payloadlen);
+        if (m->payload && m->payloadlen > 0)
+            msg.payload.assign(static_cast<const char*>(m->payload), m->payloadlen);
         msg.qos = m->qos;
         msg.retain = m->retain;
         std::lock_guard<std::mutex> lock(self.mutex);
@@ -130,7 +131,9 @@ MqttProbe::MqttProbe(std::uint16_t port, TlsFiles tls) : impl_(std::make_unique<
     init_library_once();
 }
 
-MqttProbe::~MqttProbe() { impl_->shut_down(); }
+MqttProbe::~MqttProbe() {
+    impl_->shut_down();
+}
 
 int MqttProbe::connect(const MqttCredentials& credentials, std::chrono::milliseconds timeout) {
     Impl& s = *impl_;
@@ -194,7 +197,8 @@ int MqttProbe::subscribe(const std::string& filter, int qos, std::chrono::millis
     int mid = 0;
     if (mosquitto_subscribe(s.mosq, &mid, filter.c_str(), qos) != MOSQ_ERR_SUCCESS) return -1;
     std::unique_lock<std::mutex> lock(s.mutex);
-    if (!s.wait(lock, timeout, [&] { return s.subacks.count(mid) || s.closed; }) || !s.subacks.count(mid)) return -1;
+    if (!s.wait(lock, timeout, [&] { return s.subacks.count(mid) || s.closed; }) || !s.subacks.count(mid))
+        return -1;
     return s.subacks[mid];
 }
 
@@ -203,14 +207,16 @@ bool MqttProbe::publish(const std::string& topic, std::string_view payload, int 
     Impl& s = *impl_;
     if (!connected()) return false;
     int mid = 0;
-    if (mosquitto_publish(s.mosq, &mid, topic.c_str(), static_cast<int>(payload.size()), payload.data(), qos, retain) !=
-        MOSQ_ERR_SUCCESS)
+    if (mosquitto_publish(s.mosq, &mid, topic.c_str(), static_cast<int>(payload.size()), payload.data(), qos,
+                          retain) != MOSQ_ERR_SUCCESS)
         return false;
     std::unique_lock<std::mutex> lock(s.mutex);
-    return s.wait(lock, timeout, [&] { return s.published.count(mid) || s.closed; }) && s.published.count(mid);
+    return s.wait(lock, timeout, [&] { return s.published.count(mid) || s.closed; }) &&
+           s.published.count(mid);
 }
 
-std::optional<ReceivedMessage> MqttProbe::wait_for(const std::string& topic, std::chrono::milliseconds timeout) {
+std::optional<ReceivedMessage> MqttProbe::wait_for(const std::string& topic,
+                                                   std::chrono::milliseconds timeout) {
     return wait_for([&topic](const ReceivedMessage& m) { return m.topic == topic; }, timeout);
 }
 
@@ -242,7 +248,9 @@ bool MqttProbe::wait_disconnected(std::chrono::milliseconds timeout) {
     return impl_->wait(lock, timeout, [this] { return impl_->closed; });
 }
 
-void MqttProbe::disconnect() { impl_->shut_down(); }
+void MqttProbe::disconnect() {
+    impl_->shut_down();
+}
 
 std::string unique_client_id(std::string_view base) {
     static std::atomic<unsigned> counter{0};
@@ -250,8 +258,9 @@ std::string unique_client_id(std::string_view base) {
 }
 
 MqttCredentials device_credentials(const std::string& product_key, const std::string& device_key,
-                                   const std::string& secret, device::SecureMode mode, device::SignMethod method,
-                                   device::HexCase hex_case, std::string client_id) {
+                                   const std::string& secret, device::SecureMode mode,
+                                   device::SignMethod method, device::HexCase hex_case,
+                                   std::string client_id) {
     device::CredentialInput in;
     in.product_key = product_key;
     in.device_key = device_key;
@@ -315,7 +324,8 @@ int raw_connect(std::uint16_t port, std::string_view client_id, std::optional<st
         std::size_t have = 0;
         const auto deadline = std::chrono::steady_clock::now() + timeout;
         while (have < sizeof reply) {
-            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                deadline - std::chrono::steady_clock::now());
             pollfd p{fd, POLLIN, 0};
             if (left.count() <= 0 || ::poll(&p, 1, static_cast<int>(left.count())) <= 0) break;
             const ssize_t n = ::recv(fd, reply + have, sizeof reply - have, 0);

@@ -25,8 +25,8 @@ struct MqttCredentials {
 };
 
 struct TlsFiles {
-    std::string ca_file;              ///< verify the broker with this CA; empty: plain TCP
-    std::string cert_file, key_file;  ///< client certificate for mutual TLS (optional)
+    std::string ca_file;             ///< verify the broker with this CA; empty: plain TCP
+    std::string cert_file, key_file; ///< client certificate for mutual TLS (optional)
 };
 
 struct ReceivedMessage {
@@ -62,7 +62,8 @@ public:
                  std::chrono::milliseconds timeout = mqtt_deadline);
 
     /// The first message on `topic` (exact topic) not returned before, waiting up to `timeout`.
-    std::optional<ReceivedMessage> wait_for(const std::string& topic, std::chrono::milliseconds timeout = mqtt_deadline);
+    std::optional<ReceivedMessage> wait_for(const std::string& topic,
+                                            std::chrono::milliseconds timeout = mqtt_deadline);
     std::optional<ReceivedMessage> wait_for(const std::function<bool(const ReceivedMessage&)>& match,
                                             std::chrono::milliseconds timeout = mqtt_deadline);
     /// Every message received so far, in arrival order.

@@ -68,25 +68,31 @@ ChildProcess::ChildProcess(std::unique_ptr<State> state) : state_(std::move(stat
 ChildProcess::ChildProcess(ChildProcess&&) noexcept = default;
 ChildProcess& ChildProcess::operator=(ChildProcess&&) noexcept = default;
 
-ChildProcess ChildProcess::spawn(const std::vector<std::string>& argv) { return spawn(argv, Options{}); }
+ChildProcess ChildProcess::spawn(const std::vector<std::string>& argv) {
+    return spawn(argv, Options{});
+}
 
 ChildProcess ChildProcess::spawn(const std::vector<std::string>& argv, const Options& options) {
     if (argv.empty()) throw std::invalid_argument("ChildProcess::spawn: empty argv");
     std::vector<std::string> args = argv;
     std::vector<char*> c_args;
-    for (auto& a : args) c_args.push_back(a.data());
+    for (auto& a : args)
+        c_args.push_back(a.data());
     c_args.push_back(nullptr);
     std::vector<std::string> env_strings;
-    for (char** e = environ; *e; ++e) env_strings.emplace_back(*e);
+    for (char** e = environ; *e; ++e)
+        env_strings.emplace_back(*e);
     env_strings.insert(env_strings.end(), options.extra_env.begin(), options.extra_env.end());
     std::vector<char*> c_env;
-    for (auto& e : env_strings) c_env.push_back(e.data());
+    for (auto& e : env_strings)
+        c_env.push_back(e.data());
     c_env.push_back(nullptr);
 
     int out[2] = {-1, -1}, err[2] = {-1, -1}, report[2];
     if (options.capture_output && (::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0))
         throw std::runtime_error(std::string("pipe: ") + std::strerror(errno));
-    if (::pipe2(report, O_CLOEXEC) != 0) throw std::runtime_error(std::string("pipe: ") + std::strerror(errno));
+    if (::pipe2(report, O_CLOEXEC) != 0)
+        throw std::runtime_error(std::string("pipe: ") + std::strerror(errno));
 
     const pid_t pid = ::fork();
     if (pid < 0) throw std::runtime_error(std::string("fork: ") + std::strerror(errno));
@@ -133,9 +139,13 @@ ChildProcess::~ChildProcess() {
     if (state_->reader.joinable()) state_->reader.join();
 }
 
-pid_t ChildProcess::pid() const { return state_->pid; }
+pid_t ChildProcess::pid() const {
+    return state_->pid;
+}
 
-bool ChildProcess::running() { return !state_->reap(WNOHANG); }
+bool ChildProcess::running() {
+    return !state_->reap(WNOHANG);
+}
 
 void ChildProcess::terminate() {
     if (running()) ::kill(state_->pid, SIGTERM);

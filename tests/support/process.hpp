@@ -15,9 +15,9 @@ namespace enos::test {
 class ChildProcess {
 public:
     struct Options {
-        bool capture_output = true;            ///< false: inherit the test's stdout/stderr
-        std::string working_dir;               ///< empty: the test's
-        std::vector<std::string> extra_env;    ///< "NAME=value" entries added to the environment
+        bool capture_output = true;         ///< false: inherit the test's stdout/stderr
+        std::string working_dir;            ///< empty: the test's
+        std::vector<std::string> extra_env; ///< "NAME=value" entries added to the environment
     };
 
     /// Starts argv[0] (a path, or a name looked up in PATH). Throws std::runtime_error if it

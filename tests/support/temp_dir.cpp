@@ -25,7 +25,9 @@ TempDir::~TempDir() {
     std::filesystem::remove_all(path_, ec);
 }
 
-TempDir::TempDir(TempDir&& other) noexcept : path_(std::move(other.path_)) { other.path_.clear(); }
+TempDir::TempDir(TempDir&& other) noexcept : path_(std::move(other.path_)) {
+    other.path_.clear();
+}
 
 TempDir& TempDir::operator=(TempDir&& other) noexcept {
     if (this != &other) {
@@ -36,6 +38,8 @@ TempDir& TempDir::operator=(TempDir&& other) noexcept {
     return *this;
 }
 
-std::string TempDir::file(std::string_view name) const { return path_ + "/" + std::string(name); }
+std::string TempDir::file(std::string_view name) const {
+    return path_ + "/" + std::string(name);
+}
 
 } // namespace enos::test

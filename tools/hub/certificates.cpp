@@ -67,33 +67,37 @@ CertificateTool::CertificateTool(const std::string& certs_dir) : conf_(certs_dir
 }
 
 void CertificateTool::make_ca(const std::string& cert, const std::string& key) const {
-    run({"req", "-config", conf_, "-x509", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-         "-nodes", "-keyout", key, "-out", cert, "-days", "3650", "-subj", "/CN=enos-hub local CA", "-extensions",
-         "ca_ext"});
+    run({"req",         "-config",  conf_,
+         "-x509",       "-new",     "-newkey",
+         "ec",          "-pkeyopt", "ec_paramgen_curve:prime256v1",
+         "-nodes",      "-keyout",  key,
+         "-out",        cert,       "-days",
+         "3650",        "-subj",    "/CN=enos-hub local CA",
+         "-extensions", "ca_ext"});
     ::chmod(key.c_str(), 0600);
 }
 
-void CertificateTool::issue_server(const std::string& ca_cert, const std::string& ca_key, const std::string& cert,
-                                   const std::string& key) const {
+void CertificateTool::issue_server(const std::string& ca_cert, const std::string& ca_key,
+                                   const std::string& cert, const std::string& key) const {
     issue("/CN=localhost", "server_ext", ca_cert, ca_key, cert, key, 825);
 }
 
 void CertificateTool::issue_device(const std::string& product_key, const std::string& device_key,
-                                   const std::string& ca_cert, const std::string& ca_key, const std::string& cert,
-                                   const std::string& key, int days) const {
-    issue("/O=" + subject_value(product_key) + "/CN=" + subject_value(device_key), "client_ext", ca_cert, ca_key,
-          cert, key, days);
+                                   const std::string& ca_cert, const std::string& ca_key,
+                                   const std::string& cert, const std::string& key, int days) const {
+    issue("/O=" + subject_value(product_key) + "/CN=" + subject_value(device_key), "client_ext", ca_cert,
+          ca_key, cert, key, days);
 }
 
 void CertificateTool::issue(const std::string& subject, const char* extensions, const std::string& ca_cert,
                             const std::string& ca_key, const std::string& cert, const std::string& key,
                             int days) const {
     const std::string csr = cert + ".csr";
-    run({"req", "-config", conf_, "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-         "-keyout", key, "-out", csr, "-subj", subject});
+    run({"req", "-config", conf_, "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+         "-nodes", "-keyout", key, "-out", csr, "-subj", subject});
     ::chmod(key.c_str(), 0600);
-    run({"x509", "-req", "-in", csr, "-CA", ca_cert, "-CAkey", ca_key, "-set_serial", random_serial(), "-days",
-         std::to_string(days), "-out", cert, "-extfile", conf_, "-extensions", extensions});
+    run({"x509", "-req", "-in", csr, "-CA", ca_cert, "-CAkey", ca_key, "-set_serial", random_serial(),
+         "-days", std::to_string(days), "-out", cert, "-extfile", conf_, "-extensions", extensions});
     std::filesystem::remove(csr);
 }
 

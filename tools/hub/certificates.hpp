@@ -20,8 +20,9 @@ public:
                       const std::string& key) const;
 
     /// Device certificate with subject O=product_key, CN=device_key, signed by the CA.
-    void issue_device(const std::string& product_key, const std::string& device_key, const std::string& ca_cert,
-                      const std::string& ca_key, const std::string& cert, const std::string& key, int days) const;
+    void issue_device(const std::string& product_key, const std::string& device_key,
+                      const std::string& ca_cert, const std::string& ca_key, const std::string& cert,
+                      const std::string& key, int days) const;
 
 private:
     void issue(const std::string& subject, const char* extensions, const std::string& ca_cert,

@@ -152,9 +152,11 @@ void write_file(const std::string& path, const std::string& text, mode_t mode = 
 std::string log_tail(const std::string& path, std::size_t lines = 8) {
     std::istringstream in(read_file(path));
     std::vector<std::string> all;
-    for (std::string line; std::getline(in, line);) all.push_back(line);
+    for (std::string line; std::getline(in, line);)
+        all.push_back(line);
     std::string out;
-    for (std::size_t i = all.size() > lines ? all.size() - lines : 0; i < all.size(); ++i) out += "  " + all[i] + "\n";
+    for (std::size_t i = all.size() > lines ? all.size() - lines : 0; i < all.size(); ++i)
+        out += "  " + all[i] + "\n";
     return out;
 }
 
@@ -163,10 +165,12 @@ struct RunDir {
     std::string dir;
 
     explicit RunDir(const std::optional<std::string>& flag) {
-        std::string d = flag ? *flag : (std::getenv("ENOS_HUB_DIR") ? std::getenv("ENOS_HUB_DIR") : ".enos-hub");
+        std::string d =
+            flag ? *flag : (std::getenv("ENOS_HUB_DIR") ? std::getenv("ENOS_HUB_DIR") : ".enos-hub");
         if (d.empty()) throw UsageError("--dir must not be empty");
         dir = fs::absolute(d).lexically_normal().string();
-        while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+        while (dir.size() > 1 && dir.back() == '/')
+            dir.pop_back();
     }
     std::string file(const char* name) const { return dir + "/" + name; }
     std::string hub_json() const { return file("hub.json"); }
@@ -250,12 +254,14 @@ std::optional<HubInfo> read_hub_info(const RunDir& run) {
 
 std::string find_mosquitto(const Args& args) {
     if (auto given = args.get("mosquitto")) {
-        if (::access(given->c_str(), X_OK) != 0) throw Failure("--mosquitto " + *given + " is not an executable");
+        if (::access(given->c_str(), X_OK) != 0)
+            throw Failure("--mosquitto " + *given + " is not an executable");
         return *given;
     }
     if (const char* env = std::getenv("ENOS_HUB_MOSQUITTO"); env && *env) return env;
     if (auto found = find_in_path("mosquitto", {"/usr/sbin", "/usr/local/sbin", "/sbin"})) return *found;
-    throw Failure("mosquitto not found: install it (Debian: apt-get install mosquitto) or pass --mosquitto PATH");
+    throw Failure(
+        "mosquitto not found: install it (Debian: apt-get install mosquitto) or pass --mosquitto PATH");
 }
 
 std::string find_plugin(const Args& args) {
@@ -279,7 +285,8 @@ std::string current_user() {
 }
 
 void check_config_value(const std::string& what, const std::string& value) {
-    if (value.find_first_of("\r\n") != std::string::npos) throw Failure(what + " must not contain a line break");
+    if (value.find_first_of("\r\n") != std::string::npos)
+        throw Failure(what + " must not contain a line break");
 }
 
 struct BrokerConfig {
@@ -310,7 +317,8 @@ std::string mosquitto_conf(const RunDir& run, const BrokerConfig& c) {
          << "plugin_opt_admin_token_file " << run.file("admin.token") << "\n"
          << "plugin_opt_admin_username " << admin_username << "\n"
          << "plugin_opt_store " << run.file("hub.db") << "\n";
-    for (const auto& [key, value] : c.limit_options) conf << "plugin_opt_" << key << " " << value << "\n";
+    for (const auto& [key, value] : c.limit_options)
+        conf << "plugin_opt_" << key << " " << value << "\n";
     // The TLS listener opens first: once the plain port accepts, both are up, and readiness is
     // probed on the plain port alone (a bare TCP probe of the TLS port only litters the log).
     if (c.tls_port != 0) {
@@ -350,7 +358,8 @@ void wait_for_simulator(const RunDir& run, pid_t pid, Clock::time_point deadline
         ::waitpid(pid, nullptr, WNOHANG); // reaps it when it is our own child
         if (!process_alive(pid)) throw Failure("the simulator exited; end of " + log + ":\n" + log_tail(log));
         if (Clock::now() >= deadline)
-            throw Timeout("the simulator did not become ready in time; end of " + log + ":\n" + log_tail(log));
+            throw Timeout("the simulator did not become ready in time; end of " + log + ":\n" +
+                          log_tail(log));
         std::this_thread::sleep_for(milliseconds(20));
     }
 }
@@ -413,9 +422,12 @@ std::vector<std::pair<std::string, std::string>> limit_options(const Args& args)
     out.emplace_back("connect_limit", "on");
     out.emplace_back("connect_min_interval_ms",
                      std::to_string(integer_option(args, "connect-min-interval-ms", 1000, 0, day_ms)));
-    out.emplace_back("connect_window_ms", std::to_string(integer_option(args, "connect-window-ms", 120000, 0, day_ms)));
-    out.emplace_back("connect_window_max", std::to_string(integer_option(args, "connect-window-max", 4, 1, 1000000)));
-    out.emplace_back("connect_block_ms", std::to_string(integer_option(args, "connect-block-ms", 300000, 0, day_ms)));
+    out.emplace_back("connect_window_ms",
+                     std::to_string(integer_option(args, "connect-window-ms", 120000, 0, day_ms)));
+    out.emplace_back("connect_window_max",
+                     std::to_string(integer_option(args, "connect-window-max", 4, 1, 1000000)));
+    out.emplace_back("connect_block_ms",
+                     std::to_string(integer_option(args, "connect-block-ms", 300000, 0, day_ms)));
     return out;
 }
 
@@ -467,25 +479,30 @@ int start(const Args& args) {
     const auto limits = limit_options(args);
     const std::string mosquitto = find_mosquitto(args);
     const std::string plugin = find_plugin(args);
-    for (const auto& [what, value] : {std::pair{"the run directory", run.dir}, std::pair{"the registry path", registry_path},
-                                      std::pair{"the plugin path", plugin}})
+    for (const auto& [what, value] :
+         {std::pair{"the run directory", run.dir}, std::pair{"the registry path", registry_path},
+          std::pair{"the plugin path", plugin}})
         check_config_value(what, value);
 
     fs::create_directories(run.dir);
     if (hub_running(run)) {
         if (!args.has("replace"))
-            throw Failure("a hub is already running in " + run.dir + "; stop it with: enos-hub stop --dir " + run.dir +
-                          " (or pass --replace)");
+            throw Failure("a hub is already running in " + run.dir + "; stop it with: enos-hub stop --dir " +
+                          run.dir + " (or pass --replace)");
         stop_recorded(run, true, true);
     }
     if (wanted_port != 0 && !port_free(wanted_port))
-        throw Failure("port " + std::to_string(wanted_port) + " on 127.0.0.1 is already in use; pick another with --port");
+        throw Failure("port " + std::to_string(wanted_port) +
+                      " on 127.0.0.1 is already in use; pick another with --port");
     if (wanted_tls_port != 0 && !port_free(wanted_tls_port))
-        throw Failure("port " + std::to_string(wanted_tls_port) + " on 127.0.0.1 is already in use; pick another with --tls-port");
+        throw Failure("port " + std::to_string(wanted_tls_port) +
+                      " on 127.0.0.1 is already in use; pick another with --tls-port");
 
-    for (const char* stale : {"hub.json", "broker.pid", "simulator.pid", "simulator.ready"}) fs::remove(run.file(stale));
+    for (const char* stale : {"hub.json", "broker.pid", "simulator.pid", "simulator.ready"})
+        fs::remove(run.file(stale));
     if (args.has("fresh"))
-        for (const char* store : {"hub.db", "hub.db-wal", "hub.db-shm", "hub.db-journal"}) fs::remove(run.file(store));
+        for (const char* store : {"hub.db", "hub.db-wal", "hub.db-shm", "hub.db-journal"})
+            fs::remove(run.file(store));
     write_file(run.file("admin.token"), random_token() + "\n", 0600);
 
     HubInfo info;
@@ -504,7 +521,8 @@ int start(const Args& args) {
             info.ca_file = run.certs() + "/ca.crt";
             info.ca_key_file = run.certs() + "/ca.key";
             // Kept across restarts, so devices that stored the CA keep trusting the hub.
-            if (!fs::exists(info.ca_file) || !fs::exists(info.ca_key_file)) certificates.make_ca(info.ca_file, info.ca_key_file);
+            if (!fs::exists(info.ca_file) || !fs::exists(info.ca_key_file))
+                certificates.make_ca(info.ca_file, info.ca_key_file);
         }
         check_config_value("the CA path", info.ca_file);
         config.ca_file = info.ca_file;
@@ -526,8 +544,8 @@ int start(const Args& args) {
         if (result == BrokerStart::ready) break;
         const bool picked = wanted_port == 0 && (!tls || wanted_tls_port == 0);
         if (!picked || attempt >= 5)
-            throw Failure("port " + std::to_string(info.port) + (tls ? " or " + std::to_string(info.tls_port) : "") +
-                          " is already in use");
+            throw Failure("port " + std::to_string(info.port) +
+                          (tls ? " or " + std::to_string(info.tls_port) : "") + " is already in use");
     }
     write_file(run.file("broker.pid"), std::to_string(info.broker_pid) + "\n");
     write_hub_info(run, info);
@@ -552,7 +570,9 @@ int start(const Args& args) {
 RunDir existing_hub(const Args& args, HubInfo& info) {
     RunDir run(args.get("dir"));
     auto recorded = read_hub_info(run);
-    if (!recorded) throw Failure("no hub in " + run.dir + " (no hub.json): start one with enos-hub start --dir " + run.dir);
+    if (!recorded)
+        throw Failure("no hub in " + run.dir + " (no hub.json): start one with enos-hub start --dir " +
+                      run.dir);
     info = *recorded;
     return run;
 }
@@ -585,28 +605,33 @@ int guarded(const char* command, const char* usage, int argc, char** argv, std::
 int start_main(int argc, char** argv) {
     return guarded("start", start_usage, argc, argv,
                    {"help", "require-client-cert", "no-simulator", "replace", "fresh", "no-connect-limit"},
-                   {"registry", "port", "tls-port", "dir", "ca-cert", "ca-key", "mosquitto", "plugin", "timeout-ms",
-                    "connect-min-interval-ms", "connect-window-ms", "connect-window-max", "connect-block-ms"},
+                   {"registry", "port", "tls-port", "dir", "ca-cert", "ca-key", "mosquitto", "plugin",
+                    "timeout-ms", "connect-min-interval-ms", "connect-window-ms", "connect-window-max",
+                    "connect-block-ms"},
                    [](const Args& args) { return start(args); });
 }
 
 int stop_main(int argc, char** argv) {
-    return guarded("stop", "usage: enos-hub stop [--dir RUNDIR]\nStops the broker and the simulator by their recorded pids.\n",
-                   argc, argv, {"help"}, {"dir"}, [](const Args& args) {
-                       const RunDir run(args.get("dir"));
-                       if (!fs::exists(run.hub_json()) && !fs::exists(run.file("broker.pid"))) {
-                           std::cerr << "enos-hub stop: no hub recorded in " << run.dir << "\n";
-                           return exit_ok;
-                       }
-                       for (const auto& note : stop_recorded(run, true, true)) std::cerr << "enos-hub stop: " << note << "\n";
-                       fs::remove(run.hub_json());
-                       return exit_ok;
-                   });
+    return guarded(
+        "stop",
+        "usage: enos-hub stop [--dir RUNDIR]\nStops the broker and the simulator by their recorded pids.\n",
+        argc, argv, {"help"}, {"dir"}, [](const Args& args) {
+            const RunDir run(args.get("dir"));
+            if (!fs::exists(run.hub_json()) && !fs::exists(run.file("broker.pid"))) {
+                std::cerr << "enos-hub stop: no hub recorded in " << run.dir << "\n";
+                return exit_ok;
+            }
+            for (const auto& note : stop_recorded(run, true, true))
+                std::cerr << "enos-hub stop: " << note << "\n";
+            fs::remove(run.hub_json());
+            return exit_ok;
+        });
 }
 
 int broker_stop_main(int argc, char** argv) {
     return guarded("broker-stop",
-                   "usage: enos-hub broker-stop [--dir RUNDIR]\nStops only mosquitto (an outage); broker-start brings it "
+                   "usage: enos-hub broker-stop [--dir RUNDIR]\nStops only mosquitto (an outage); "
+                   "broker-start brings it "
                    "back on the same ports.\n",
                    argc, argv, {"help"}, {"dir"}, [](const Args& args) {
                        HubInfo info;
@@ -623,52 +648,55 @@ int broker_stop_main(int argc, char** argv) {
 }
 
 int broker_start_main(int argc, char** argv) {
-    return guarded("broker-start", "usage: enos-hub broker-start [--dir RUNDIR] [--timeout-ms MS] [--mosquitto PATH]\n",
-                   argc, argv, {"help"}, {"dir", "timeout-ms", "mosquitto"}, [](const Args& args) {
-                       HubInfo info;
-                       const RunDir run = existing_hub(args, info);
-                       if (runs_with(info.broker_pid, run.file("mosquitto.conf")))
-                           throw Failure("the broker is already running (pid " + std::to_string(info.broker_pid) + ")");
-                       const auto timeout = milliseconds(integer_option(args, "timeout-ms", 30000, 1, 3600000));
-                       info.broker_pid = launch_broker(run, find_mosquitto(args));
-                       if (wait_for_broker(run, info.broker_pid, info, Clock::now() + timeout) != BrokerStart::ready)
-                           throw Failure("port " + std::to_string(info.port) + " is taken by another process");
-                       write_file(run.file("broker.pid"), std::to_string(info.broker_pid) + "\n");
-                       write_hub_info(run, info);
-                       print_started(run, info);
-                       return exit_ok;
-                   });
+    return guarded(
+        "broker-start", "usage: enos-hub broker-start [--dir RUNDIR] [--timeout-ms MS] [--mosquitto PATH]\n",
+        argc, argv, {"help"}, {"dir", "timeout-ms", "mosquitto"}, [](const Args& args) {
+            HubInfo info;
+            const RunDir run = existing_hub(args, info);
+            if (runs_with(info.broker_pid, run.file("mosquitto.conf")))
+                throw Failure("the broker is already running (pid " + std::to_string(info.broker_pid) + ")");
+            const auto timeout = milliseconds(integer_option(args, "timeout-ms", 30000, 1, 3600000));
+            info.broker_pid = launch_broker(run, find_mosquitto(args));
+            if (wait_for_broker(run, info.broker_pid, info, Clock::now() + timeout) != BrokerStart::ready)
+                throw Failure("port " + std::to_string(info.port) + " is taken by another process");
+            write_file(run.file("broker.pid"), std::to_string(info.broker_pid) + "\n");
+            write_hub_info(run, info);
+            print_started(run, info);
+            return exit_ok;
+        });
 }
 
 int issue_cert_main(int argc, char** argv) {
-    return guarded(
-        "issue-cert",
-        "usage: enos-hub issue-cert [--dir RUNDIR] --pk PK --dk DK --out-cert FILE --out-key FILE [--days N]\n"
-        "Issues a device (client) certificate signed by the hub's CA (subject O=PK, CN=DK).\n",
-        argc, argv, {"help"}, {"dir", "pk", "dk", "out-cert", "out-key", "days"}, [](const Args& args) {
-            HubInfo info;
-            const RunDir run = existing_hub(args, info);
-            for (const char* required : {"pk", "dk", "out-cert", "out-key"})
-                if (!args.has(required) || args.get(required)->empty())
-                    throw UsageError(std::string("--") + required + " is required");
-            if (info.ca_file.empty() || info.ca_key_file.empty())
-                throw Failure("the hub in " + run.dir + " has no CA: start it with --tls-port");
-            const int days = static_cast<int>(integer_option(args, "days", 825, 1, 36500));
-            const CertificateTool certificates(run.certs());
-            const std::string cert = fs::absolute(*args.get("out-cert")).string();
-            const std::string key = fs::absolute(*args.get("out-key")).string();
-            certificates.issue_device(*args.get("pk"), *args.get("dk"), info.ca_file, info.ca_key_file, cert, key, days);
-            rapidjson::StringBuffer buffer;
-            rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
-            w.StartObject();
-            w.Key("cert");
-            w.String(cert.c_str());
-            w.Key("key");
-            w.String(key.c_str());
-            w.EndObject();
-            std::cout << buffer.GetString() << std::endl;
-            return exit_ok;
-        });
+    return guarded("issue-cert",
+                   "usage: enos-hub issue-cert [--dir RUNDIR] --pk PK --dk DK --out-cert FILE --out-key FILE "
+                   "[--days N]\n"
+                   "Issues a device (client) certificate signed by the hub's CA (subject O=PK, CN=DK).\n",
+                   argc, argv, {"help"}, {"dir", "pk", "dk", "out-cert", "out-key", "days"},
+                   [](const Args& args) {
+                       HubInfo info;
+                       const RunDir run = existing_hub(args, info);
+                       for (const char* required : {"pk", "dk", "out-cert", "out-key"})
+                           if (!args.has(required) || args.get(required)->empty())
+                               throw UsageError(std::string("--") + required + " is required");
+                       if (info.ca_file.empty() || info.ca_key_file.empty())
+                           throw Failure("the hub in " + run.dir + " has no CA: start it with --tls-port");
+                       const int days = static_cast<int>(integer_option(args, "days", 825, 1, 36500));
+                       const CertificateTool certificates(run.certs());
+                       const std::string cert = fs::absolute(*args.get("out-cert")).string();
+                       const std::string key = fs::absolute(*args.get("out-key")).string();
+                       certificates.issue_device(*args.get("pk"), *args.get("dk"), info.ca_file,
+                                                 info.ca_key_file, cert, key, days);
+                       rapidjson::StringBuffer buffer;
+                       rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
+                       w.StartObject();
+                       w.Key("cert");
+                       w.String(cert.c_str());
+                       w.Key("key");
+                       w.String(key.c_str());
+                       w.EndObject();
+                       std::cout << buffer.GetString() << std::endl;
+                       return exit_ok;
+                   });
 }
 
 } // namespace enos::hub

@@ -38,7 +38,8 @@ void print_help(std::ostream& out) {
     out << "usage: enos-hub COMMAND [OPTIONS]   (enos-hub COMMAND --help for the options)\n\ncommands:\n";
     for (const Entry& e : commands) {
         out << "  " << e.name;
-        for (std::size_t n = std::strlen(e.name); n < 20; ++n) out << ' ';
+        for (std::size_t n = std::strlen(e.name); n < 20; ++n)
+            out << ' ';
         out << e.summary << "\n";
     }
     out << "\nThe run directory defaults to $ENOS_HUB_DIR, else ./.enos-hub.\n"

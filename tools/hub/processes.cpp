@@ -39,7 +39,8 @@ sockaddr_in loopback(std::uint16_t port) {
 
 std::vector<char*> c_argv(std::vector<std::string>& args) {
     std::vector<char*> out;
-    for (auto& a : args) out.push_back(a.data());
+    for (auto& a : args)
+        out.push_back(a.data());
     out.push_back(nullptr);
     return out;
 }
@@ -90,7 +91,8 @@ std::optional<std::string> find_in_path(const std::string& name, const std::vect
 
 pid_t spawn_daemon(std::vector<std::string> args, const std::string& log_path) {
     int report[2];
-    if (::pipe2(report, O_CLOEXEC) != 0) throw std::runtime_error(std::string("pipe: ") + std::strerror(errno));
+    if (::pipe2(report, O_CLOEXEC) != 0)
+        throw std::runtime_error(std::string("pipe: ") + std::strerror(errno));
     auto argv = c_argv(args);
     const pid_t pid = ::fork();
     if (pid < 0) throw std::runtime_error(std::string("fork: ") + std::strerror(errno));
@@ -170,7 +172,8 @@ bool stop_process(pid_t pid, std::chrono::milliseconds grace) {
     if (!process_alive(pid)) return true;
     ::kill(pid, SIGTERM);
     for (int round = 0; round < 2; ++round) {
-        const auto deadline = std::chrono::steady_clock::now() + (round == 0 ? grace : std::chrono::milliseconds(5000));
+        const auto deadline =
+            std::chrono::steady_clock::now() + (round == 0 ? grace : std::chrono::milliseconds(5000));
         while (std::chrono::steady_clock::now() < deadline) {
             // Reaps it when it is our own child (broker-start/stop within one launcher run).
             ::waitpid(pid, nullptr, WNOHANG);

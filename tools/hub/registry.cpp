@@ -58,13 +58,15 @@ Status check_fields(const Json& object, const std::string& where, std::initializ
         const std::string_view name(it->name.GetString(), it->name.GetStringLength());
         if (!name.empty() && name.front() == '_') continue;
         bool found = false;
-        for (const char* k : known) found = found || name == k;
+        for (const char* k : known)
+            found = found || name == k;
         if (!found) return invalid(where, "unknown field '" + std::string(name) + "'");
     }
     return {};
 }
 
-Result<std::string> string_field(const Json& object, const std::string& where, const char* name, bool required) {
+Result<std::string> string_field(const Json& object, const std::string& where, const char* name,
+                                 bool required) {
     const auto it = object.FindMember(name);
     if (it == object.MemberEnd()) {
         if (required) return invalid(where, "missing field '" + std::string(name) + "'");
@@ -77,7 +79,8 @@ Result<std::string> string_field(const Json& object, const std::string& where, c
 Result<std::string> key_field(const Json& object, const std::string& where, const char* name) {
     auto value = string_field(object, where, name, true);
     if (!value) return value;
-    if (auto s = device::detail::check_key(name, *value); !s) return invalid(where + "." + name, s.error().detail);
+    if (auto s = device::detail::check_key(name, *value); !s)
+        return invalid(where + "." + name, s.error().detail);
     return value;
 }
 
@@ -89,8 +92,7 @@ Result<bool> bool_field(const Json& object, const std::string& where, const char
 }
 
 // Each entry of a top-level array is handed to `parse_entry(entry, "name[i]")`.
-template <class Fn>
-Status for_each_entry(const Json& root, const char* name, Fn&& parse_entry) {
+template <class Fn> Status for_each_entry(const Json& root, const char* name, Fn&& parse_entry) {
     const auto it = root.FindMember(name);
     if (it == root.MemberEnd()) return {};
     if (!it->value.IsArray()) return invalid(name, "must be an array");
@@ -118,7 +120,8 @@ Result<DeviceRef> parse_ref(const Json& object, const std::string& where) {
 }
 
 Status parse_product(Registry& registry, const Json& entry, const std::string& where) {
-    if (auto s = check_fields(entry, where, {"productKey", "productSecret", "dynamicActivation"}); !s) return s;
+    if (auto s = check_fields(entry, where, {"productKey", "productSecret", "dynamicActivation"}); !s)
+        return s;
     Product p;
     auto pk = key_field(entry, where, "productKey");
     if (!pk) return pk.error();
@@ -138,7 +141,9 @@ Status parse_product(Registry& registry, const Json& entry, const std::string& w
 }
 
 Status parse_device(Registry& registry, const Json& entry, const std::string& where) {
-    if (auto s = check_fields(entry, where, {"productKey", "deviceKey", "deviceSecret", "enabled", "gateway"}); !s)
+    if (auto s =
+            check_fields(entry, where, {"productKey", "deviceKey", "deviceSecret", "enabled", "gateway"});
+        !s)
         return s;
     Device d;
     auto ref = ref_fields(entry, where);
@@ -170,8 +175,8 @@ Status parse_topology(Registry& registry, const Json& entry, const std::string& 
     t.gateway = std::move(*gateway);
     const Device* gateway_device = registry.find_device(t.gateway.product_key, t.gateway.device_key);
     if (!gateway_device)
-        return invalid(where + ".gateway", "'" + device_id(t.gateway.product_key, t.gateway.device_key) +
-                                               "' is not in devices");
+        return invalid(where + ".gateway",
+                       "'" + device_id(t.gateway.product_key, t.gateway.device_key) + "' is not in devices");
     if (!gateway_device->gateway)
         return invalid(where + ".gateway", "'" + device_id(t.gateway.product_key, t.gateway.device_key) +
                                                "' is not marked \"gateway\": true");
@@ -183,7 +188,8 @@ Status parse_topology(Registry& registry, const Json& entry, const std::string& 
         auto sub = parse_ref(subs->value[i], sub_where);
         if (!sub) return sub.error();
         if (!registry.find_device(sub->product_key, sub->device_key))
-            return invalid(sub_where, "'" + device_id(sub->product_key, sub->device_key) + "' is not in devices");
+            return invalid(sub_where,
+                           "'" + device_id(sub->product_key, sub->device_key) + "' is not in devices");
         t.sub_devices.push_back(std::move(*sub));
     }
     registry.topology.push_back(std::move(t));
@@ -191,8 +197,9 @@ Status parse_topology(Registry& registry, const Json& entry, const std::string& 
 }
 
 Status parse_firmware(Registry& registry, const Json& entry, const std::string& where) {
-    if (auto s = check_fields(entry, where,
-                              {"productKey", "deviceKey", "version", "signMethod", "sign", "fileUrl", "fileSize"});
+    if (auto s =
+            check_fields(entry, where,
+                         {"productKey", "deviceKey", "version", "signMethod", "sign", "fileUrl", "fileSize"});
         !s)
         return s;
     Firmware f;
@@ -279,16 +286,20 @@ Result<Registry> parse_registry(std::string_view text) {
     // Iterative: a file of nothing but '[' must not exhaust the stack.
     doc.Parse<rapidjson::kParseIterativeFlag | rapidjson::kParseStopWhenDoneFlag>(text.data(), text.size());
     if (doc.HasParseError())
-        return Error{errc::malformed_json, "invalid JSON at " + describe_position(text, doc.GetErrorOffset()) +
-                                               ": " + rapidjson::GetParseError_En(doc.GetParseError())};
+        return Error{errc::malformed_json, "invalid JSON at " +
+                                               describe_position(text, doc.GetErrorOffset()) + ": " +
+                                               rapidjson::GetParseError_En(doc.GetParseError())};
     if (!doc.IsObject()) return invalid("registry", "the top level must be a JSON object");
-    if (auto s = check_fields(doc, "registry", {"products", "devices", "topology", "firmware", "attributes", "tags"});
+    if (auto s = check_fields(doc, "registry",
+                              {"products", "devices", "topology", "firmware", "attributes", "tags"});
         !s)
         return s.error();
 
     Registry registry;
     const auto with = [&registry](Status (*fn)(Registry&, const Json&, const std::string&)) {
-        return [&registry, fn](const Json& entry, const std::string& where) { return fn(registry, entry, where); };
+        return [&registry, fn](const Json& entry, const std::string& where) {
+            return fn(registry, entry, where);
+        };
     };
     if (auto s = for_each_entry(doc, "products", with(parse_product)); !s) return s.error();
     if (auto s = for_each_entry(doc, "devices", with(parse_device)); !s) return s.error();

@@ -35,7 +35,8 @@ std::optional<Activation> ActivationStore::find(const std::string& product_key, 
     sqlite3_busy_timeout(db.get(), 500);
 
     sqlite3_stmt* raw_stmt = nullptr;
-    const char* sql = "SELECT device_secret, activated FROM activations WHERE product_key = ?1 AND device_key = ?2";
+    const char* sql =
+        "SELECT device_secret, activated FROM activations WHERE product_key = ?1 AND device_key = ?2";
     if (sqlite3_prepare_v2(db.get(), sql, -1, &raw_stmt, nullptr) != SQLITE_OK) {
         const std::string msg = sqlite3_errmsg(db.get());
         // The simulator creates the table when it starts; before that nothing is activated.

@@ -9,7 +9,9 @@ namespace dev = enos::device;
 
 namespace {
 
-AuthResult refuse(std::string reason) { return AuthResult{std::nullopt, std::move(reason)}; }
+AuthResult refuse(std::string reason) {
+    return AuthResult{std::nullopt, std::move(reason)};
+}
 
 // Exact comparison whose duration does not depend on where the inputs differ.
 bool token_equals(std::string_view a, std::string_view b) {
@@ -65,8 +67,9 @@ AuthResult Authenticator::authenticate(const AuthRequest& request, ConnectLimite
     Secret secret = secret_for(who, store_error);
     if (!secret.refusal.empty()) return refuse(secret.refusal);
 
-    const std::string expected = dev::sign({fields->raw_client_id, who.device_key, who.product_key, fields->timestamp},
-                                           secret.value, fields->method);
+    const std::string expected =
+        dev::sign({fields->raw_client_id, who.device_key, who.product_key, fields->timestamp}, secret.value,
+                  fields->method);
     if (!dev::signature_equals(request.password, expected))
         return refuse("signature mismatch for " + who.key() + " (" + fields->method_name +
                       "): wrong secret, or the password was signed over another clientId/timestamp");
@@ -78,14 +81,16 @@ AuthResult Authenticator::authenticate(const AuthRequest& request, ConnectLimite
 Authenticator::Secret Authenticator::secret_for(const Identity& who, std::string& store_error) const {
     const Product* product = registry_.find_product(who.product_key);
     if (who.role == Role::integration) {
-        if (product->product_secret.empty()) return {{}, "product " + who.product_key + " has no productSecret"};
+        if (product->product_secret.empty())
+            return {{}, "product " + who.product_key + " has no productSecret"};
         return {product->product_secret, {}};
     }
 
     const Device* device = registry_.find_device(who.product_key, who.device_key);
     if (!device->enabled) return {{}, "device " + who.key() + " is disabled"};
     const bool dynamic = product && product->dynamic_activation;
-    const auto activation = dynamic ? activations_.find(who.product_key, who.device_key, store_error) : std::nullopt;
+    const auto activation =
+        dynamic ? activations_.find(who.product_key, who.device_key, store_error) : std::nullopt;
     const bool activated = activation && activation->activated;
 
     if (who.role == Role::activation) {

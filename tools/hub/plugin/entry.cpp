@@ -99,7 +99,8 @@ ENOS_HUB_EXPORT int mosquitto_plugin_init(mosquitto_plugin_id_t* identifier, voi
     for (const Callback& cb : callbacks) {
         const int rc = mosquitto_callback_register(identifier, cb.event, cb.fn, nullptr, state.get());
         if (rc != MOSQ_ERR_SUCCESS) {
-            mosquitto_log_printf(MOSQ_LOG_ERR, "enos-hub: cannot register for event %d (error %d)", cb.event, rc);
+            mosquitto_log_printf(MOSQ_LOG_ERR, "enos-hub: cannot register for event %d (error %d)", cb.event,
+                                 rc);
             for (const Callback& done : callbacks) {
                 if (done.event == cb.event) break;
                 mosquitto_callback_unregister(identifier, done.event, done.fn, nullptr);
@@ -115,7 +116,8 @@ ENOS_HUB_EXPORT int mosquitto_plugin_init(mosquitto_plugin_id_t* identifier, voi
 ENOS_HUB_EXPORT int mosquitto_plugin_cleanup(void* userdata, struct mosquitto_opt*, int) {
     std::unique_ptr<PluginState> state(static_cast<PluginState*>(userdata));
     if (!state) return MOSQ_ERR_SUCCESS;
-    for (const Callback& cb : callbacks) mosquitto_callback_unregister(state->id, cb.event, cb.fn, nullptr);
+    for (const Callback& cb : callbacks)
+        mosquitto_callback_unregister(state->id, cb.event, cb.fn, nullptr);
     return MOSQ_ERR_SUCCESS;
 }
 

@@ -56,7 +56,8 @@ std::string sub_device_key(const rapidjson::Value& v) {
     if (!v.IsObject()) return {};
     const auto pk = v.FindMember("productKey");
     const auto dk = v.FindMember("deviceKey");
-    if (pk == v.MemberEnd() || dk == v.MemberEnd() || !pk->value.IsString() || !dk->value.IsString()) return {};
+    if (pk == v.MemberEnd() || dk == v.MemberEnd() || !pk->value.IsString() || !dk->value.IsString())
+        return {};
     return std::string(pk->value.GetString(), pk->value.GetStringLength()) + "/" +
            std::string(dk->value.GetString(), dk->value.GetStringLength());
 }
@@ -82,7 +83,8 @@ Result<PluginOptions> parse_plugin_options(const std::vector<std::pair<std::stri
             auto n = parse_ms(key, value);
             if (!n) return n.error();
             out.limits.window_max = static_cast<int>(std::min<std::int64_t>(*n, 1000000));
-        } else if (key == "connect_min_interval_ms" || key == "connect_window_ms" || key == "connect_block_ms") {
+        } else if (key == "connect_min_interval_ms" || key == "connect_window_ms" ||
+                   key == "connect_block_ms") {
             auto n = parse_ms(key, value);
             if (!n) return n.error();
             const std::chrono::milliseconds ms{*n};
@@ -94,7 +96,8 @@ Result<PluginOptions> parse_plugin_options(const std::vector<std::pair<std::stri
         }
     }
     if (out.registry_path.empty()) return Error{errc::missing_argument, "plugin_opt_registry is required"};
-    if (out.admin_token_file.empty()) return Error{errc::missing_argument, "plugin_opt_admin_token_file is required"};
+    if (out.admin_token_file.empty())
+        return Error{errc::missing_argument, "plugin_opt_admin_token_file is required"};
     return out;
 }
 
@@ -114,15 +117,17 @@ const HubPlugin::Session* HubPlugin::session_of(const mosquitto* client) const {
 int HubPlugin::on_basic_auth(const mosquitto_evt_basic_auth& event) {
     const char* client_id = mosquitto_client_id(event.client);
     std::string store_error;
-    const AuthResult result = authenticator_.authenticate(
-        {client_id ? client_id : "", event.username ? event.username : "", event.password ? event.password : ""},
-        ConnectLimiter::Clock::now(), store_error);
+    const AuthResult result =
+        authenticator_.authenticate({client_id ? client_id : "", event.username ? event.username : "",
+                                     event.password ? event.password : ""},
+                                    ConnectLimiter::Clock::now(), store_error);
     if (!store_error.empty()) mosquitto_log_printf(MOSQ_LOG_WARNING, "enos-hub: %s", store_error.c_str());
 
     if (!result.identity) {
         // mosquitto 2.0 answers MOSQ_ERR_AUTH with CONNACK 5 (not authorised); it offers a plugin no
         // way to send CONNACK 4, so the reason lives in the log.
-        mosquitto_log_printf(MOSQ_LOG_NOTICE, "enos-hub: refused CONNECT of client '%s' user '%s' from %s: %s",
+        mosquitto_log_printf(MOSQ_LOG_NOTICE,
+                             "enos-hub: refused CONNECT of client '%s' user '%s' from %s: %s",
                              excerpt(client_id).c_str(), excerpt(event.username).c_str(),
                              excerpt(mosquitto_client_address(event.client)).c_str(), result.reason.c_str());
         return MOSQ_ERR_AUTH;
@@ -156,8 +161,9 @@ int HubPlugin::on_acl_check(const mosquitto_evt_acl_check& event) {
         reason = check_topic(who, access, topic, subs == sub_sessions_.end() ? nullptr : &subs->second);
         if (reason.empty()) return MOSQ_ERR_SUCCESS;
     }
-    mosquitto_log_printf(MOSQ_LOG_NOTICE, "enos-hub: denied %s of '%s' for %s (client '%s'): %s", to_string(access),
-                         excerpt(topic).c_str(), session ? describe(session->who).c_str() : "an unknown client",
+    mosquitto_log_printf(MOSQ_LOG_NOTICE, "enos-hub: denied %s of '%s' for %s (client '%s'): %s",
+                         to_string(access), excerpt(topic).c_str(),
+                         session ? describe(session->who).c_str() : "an unknown client",
                          excerpt(mosquitto_client_id(event.client)).c_str(), reason.c_str());
     return MOSQ_ERR_ACL_DENIED;
 }
@@ -186,7 +192,8 @@ void HubPlugin::follow_sub_device_sessions(std::string_view topic, std::string_v
     if ((login || batch) && open_connections_.count(gateway) == 0) return;
 
     rapidjson::Document doc;
-    doc.Parse<rapidjson::kParseIterativeFlag | rapidjson::kParseStopWhenDoneFlag>(payload.data(), payload.size());
+    doc.Parse<rapidjson::kParseIterativeFlag | rapidjson::kParseStopWhenDoneFlag>(payload.data(),
+                                                                                  payload.size());
     if (doc.HasParseError() || !doc.IsObject()) return;
     const auto code = doc.FindMember("code");
     const bool ok = code != doc.MemberEnd() && code->value.IsInt() && code->value.GetInt() == 200;
@@ -202,11 +209,14 @@ void HubPlugin::follow_sub_device_sessions(std::string_view topic, std::string_v
             for (const auto& entry : logged->value.GetArray())
                 if (auto sub = sub_device_key(entry); !sub.empty()) sub_sessions_[gateway].insert(sub);
     } else if (action == "logout_reply" && ok && data != doc.MemberEnd()) {
-        if (auto it = sub_sessions_.find(gateway); it != sub_sessions_.end()) it->second.erase(sub_device_key(data->value));
-    } else if ((action == "disable" || action == "delete") && params != doc.MemberEnd() && params->value.IsArray()) {
+        if (auto it = sub_sessions_.find(gateway); it != sub_sessions_.end())
+            it->second.erase(sub_device_key(data->value));
+    } else if ((action == "disable" || action == "delete") && params != doc.MemberEnd() &&
+               params->value.IsArray()) {
         // The cloud disabling or deleting a sub-device ends its session too.
         if (auto it = sub_sessions_.find(gateway); it != sub_sessions_.end())
-            for (const auto& entry : params->value.GetArray()) it->second.erase(sub_device_key(entry));
+            for (const auto& entry : params->value.GetArray())
+                it->second.erase(sub_device_key(entry));
     }
 }
 

@@ -67,8 +67,8 @@ private:
     ConnectLimiter limiter_;
     Authenticator authenticator_;
     std::unordered_map<const mosquitto*, Session> sessions_;
-    std::unordered_map<std::string, int> open_connections_;       ///< identity key -> live connections
-    std::unordered_map<std::string, SubDeviceSet> sub_sessions_;  ///< gateway key -> logged-in sub-devices
+    std::unordered_map<std::string, int> open_connections_;      ///< identity key -> live connections
+    std::unordered_map<std::string, SubDeviceSet> sub_sessions_; ///< gateway key -> logged-in sub-devices
     std::uint64_t next_connection_id_ = 1;
 };
 

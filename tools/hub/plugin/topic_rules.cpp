@@ -44,7 +44,8 @@ std::string check_device(const Identity& who, const std::vector<std::string_view
 }
 
 std::string check_activation(const Identity& who, Access access, std::string_view topic) {
-    const std::string info = "/ext/session/" + who.product_key + "/" + who.device_key + "/thing/activate/info";
+    const std::string info =
+        "/ext/session/" + who.product_key + "/" + who.device_key + "/thing/activate/info";
     const std::string& allowed = access == Access::publish ? info + "_reply" : info;
     if (topic == allowed) return {};
     return "a securemode-3 (activation) connection may only " +
@@ -62,13 +63,15 @@ const char* to_string(Access access) {
     return "access";
 }
 
-std::string check_topic(const Identity& who, Access access, std::string_view topic, const SubDeviceSet* logged_in) {
+std::string check_topic(const Identity& who, Access access, std::string_view topic,
+                        const SubDeviceSet* logged_in) {
     switch (who.role) {
     case Role::admin: return {};
     case Role::activation: return check_activation(who, access, topic);
     case Role::integration:
         if (below(split_levels(topic), {"", "sys", who.product_key, "integration"})) return {};
-        return "an integration (securemode 4) connection may only use /sys/" + who.product_key + "/integration/";
+        return "an integration (securemode 4) connection may only use /sys/" + who.product_key +
+               "/integration/";
     case Role::device: return check_device(who, split_levels(topic), logged_in);
     }
     return "unknown role";
