@@ -51,11 +51,16 @@ std::string read_file(const std::string& path) {
 // ---- the hub ------------------------------------------------------------------------------------
 
 constexpr const char* product_key = "pkBench";
-std::string device_key(int i) { return "bench" + std::to_string(i); }
-std::string device_secret(int i) { return "benchSecret" + std::to_string(i); }
+std::string device_key(int i) {
+    return "bench" + std::to_string(i);
+}
+std::string device_secret(int i) {
+    return "benchSecret" + std::to_string(i);
+}
 
 std::string registry_json(int devices) {
-    std::string json = R"({"products":[{"productKey":"pkBench","productSecret":"benchProductSecret"}],"devices":[)";
+    std::string json =
+        R"({"products":[{"productKey":"pkBench","productSecret":"benchProductSecret"}],"devices":[)";
     for (int i = 0; i < devices; ++i)
         json += std::string(i ? "," : "") + R"({"productKey":"pkBench","deviceKey":")" + device_key(i) +
                 R"(","deviceSecret":")" + device_secret(i) + "\"}";
@@ -67,7 +72,8 @@ int run(const std::vector<std::string>& argv) {
     if (pid < 0) fail("fork failed");
     if (pid == 0) {
         std::vector<char*> args;
-        for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+        for (const auto& a : argv)
+            args.push_back(const_cast<char*>(a.c_str()));
         args.push_back(nullptr);
         execv(args[0], args.data());
         _exit(127);
@@ -93,11 +99,13 @@ struct HubInfo {
 HubInfo read_hub(const std::string& dir) {
     rapidjson::Document doc;
     const std::string text = read_file(dir + "/hub.json");
-    if (doc.Parse(text.c_str()).HasParseError() || !doc.IsObject() || !doc.HasMember("port") || !doc["port"].IsInt())
+    if (doc.Parse(text.c_str()).HasParseError() || !doc.IsObject() || !doc.HasMember("port") ||
+        !doc["port"].IsInt())
         fail("cannot read the port from " + dir + "/hub.json");
     HubInfo hub;
     hub.port = doc["port"].GetInt();
-    for (auto [key, out] : {std::pair{"broker_pid", &hub.broker_pid}, std::pair{"simulator_pid", &hub.simulator_pid}})
+    for (auto [key, out] :
+         {std::pair{"broker_pid", &hub.broker_pid}, std::pair{"simulator_pid", &hub.simulator_pid}})
         if (doc.HasMember(key) && doc[key].IsInt()) *out = doc[key].GetInt();
     return hub;
 }
@@ -109,7 +117,8 @@ double cpu_seconds(int pid) {
     std::string field;
     for (int i = 1; i <= 13 && stat >> field; ++i) {
         if (i == 2)
-            while (field.back() != ')' && stat >> field) {} // the command name may contain spaces
+            while (field.back() != ')' && stat >> field) {
+            } // the command name may contain spaces
     }
     unsigned long long user = 0, system = 0;
     stat >> user >> system;
@@ -153,7 +162,8 @@ struct Device {
 void read_packets(Device& d) {
     char buffer[65536];
     ssize_t n;
-    while ((n = recv(d.fd, buffer, sizeof buffer, 0)) > 0) d.in.append(buffer, static_cast<std::size_t>(n));
+    while ((n = recv(d.fd, buffer, sizeof buffer, 0)) > 0)
+        d.in.append(buffer, static_cast<std::size_t>(n));
     if (n == 0) fail("the broker closed a device connection");
     std::size_t pos = 0;
     while (true) {
@@ -173,17 +183,21 @@ void read_packets(Device& d) {
         const auto type = static_cast<unsigned char>(d.in[pos]);
         const std::string_view body(d.in.data() + pos + header, length);
         if ((type & 0xF0) == 0x20) {
-            if (body.size() < 2 || body[1] != 0) fail("the hub refused a benchmark device (CONNACK " +
-                                                      std::to_string(body.size() < 2 ? -1 : body[1]) + ")");
+            if (body.size() < 2 || body[1] != 0)
+                fail("the hub refused a benchmark device (CONNACK " +
+                     std::to_string(body.size() < 2 ? -1 : body[1]) + ")");
             d.connected = true;
         } else if ((type & 0xF0) == 0x90) {
             d.subscribed = true;
         } else if ((type & 0xF0) == 0x30) {
-            const std::size_t topic_len = static_cast<unsigned char>(body[0]) << 8 | static_cast<unsigned char>(body[1]);
+            const std::size_t topic_len =
+                static_cast<unsigned char>(body[0]) << 8 | static_cast<unsigned char>(body[1]);
             std::size_t payload_at = 2 + topic_len + (((type >> 1) & 3) ? 2 : 0);
             const std::string_view payload = body.substr(payload_at);
-            if (payload.find("\"code\":200") != std::string_view::npos) ++d.replied;
-            else ++d.errors;
+            if (payload.find("\"code\":200") != std::string_view::npos)
+                ++d.replied;
+            else
+                ++d.errors;
         }
         pos += header + length;
     }
@@ -209,7 +223,8 @@ Device connect_device(int port, int index) {
     addr.sin_family = AF_INET;
     addr.sin_port = htons(static_cast<std::uint16_t>(port));
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (connect(d.fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) fail("cannot connect to the broker");
+    if (connect(d.fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0)
+        fail("cannot connect to the broker");
     int on = 1;
     setsockopt(d.fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
     fcntl(d.fd, F_SETFL, O_NONBLOCK);
@@ -238,9 +253,10 @@ Device connect_device(int port, int index) {
 }
 
 void queue_request(Device& d, int qos, const std::string& points) {
-    const std::string payload = R"({"id":")" + std::to_string(d.sent + 1) +
-                                R"(","version":"1.1","method":"thing.measurepoint.post","params":{"measurepoints":)" +
-                                points + R"(,"time":1700000000123}})";
+    const std::string payload =
+        R"({"id":")" + std::to_string(d.sent + 1) +
+        R"(","version":"1.1","method":"thing.measurepoint.post","params":{"measurepoints":)" + points +
+        R"(,"time":1700000000123}})";
     std::string body;
     put_string(body, d.topic);
     if (qos == 1) {
@@ -258,7 +274,8 @@ std::string points_json(int count) {
                                           R"("status":"running")", R"("branchCurr":[1.02,2.02,7.93])"};
     std::string json = "{";
     for (int i = 0; i < count; ++i)
-        json += std::string(i ? "," : "") + (i < 4 ? samples[i] : "\"p" + std::to_string(i) + "\":" + std::to_string(i));
+        json += std::string(i ? "," : "") +
+                (i < 4 ? samples[i] : "\"p" + std::to_string(i) + "\":" + std::to_string(i));
     return json + "}";
 }
 
@@ -269,16 +286,25 @@ int main(int argc, char** argv) {
     std::string hub_binary = default_hub_binary(), dir;
     for (int i = 1; i + 1 < argc; i += 2) {
         const std::string name = argv[i], value = argv[i + 1];
-        if (name == "--clients") clients = std::atoi(value.c_str());
-        else if (name == "--window") window = std::atoi(value.c_str());
-        else if (name == "--seconds") seconds = std::atoi(value.c_str());
-        else if (name == "--qos") qos = std::atoi(value.c_str());
-        else if (name == "--points") points = std::atoi(value.c_str());
-        else if (name == "--hub") hub_binary = value;
-        else if (name == "--dir") dir = value;
-        else fail("unknown option " + name);
+        if (name == "--clients")
+            clients = std::atoi(value.c_str());
+        else if (name == "--window")
+            window = std::atoi(value.c_str());
+        else if (name == "--seconds")
+            seconds = std::atoi(value.c_str());
+        else if (name == "--qos")
+            qos = std::atoi(value.c_str());
+        else if (name == "--points")
+            points = std::atoi(value.c_str());
+        else if (name == "--hub")
+            hub_binary = value;
+        else if (name == "--dir")
+            dir = value;
+        else
+            fail("unknown option " + name);
     }
-    if (clients < 1 || window < 1 || seconds < 1 || (qos != 0 && qos != 1) || points < 1) fail("bad option value");
+    if (clients < 1 || window < 1 || seconds < 1 || (qos != 0 && qos != 1) || points < 1)
+        fail("bad option value");
 
     bool own_hub = dir.empty();
     if (own_hub) {
@@ -286,29 +312,34 @@ int main(int argc, char** argv) {
         if (!mkdtemp(templ)) fail("mkdtemp failed");
         dir = templ;
         std::ofstream(dir + "/registry.json") << registry_json(clients);
-        if (run({hub_binary, "start", "--dir", dir + "/hub", "--port", "0", "--registry", dir + "/registry.json"}) != 0)
+        if (run({hub_binary, "start", "--dir", dir + "/hub", "--port", "0", "--registry",
+                 dir + "/registry.json"}) != 0)
             fail("`" + hub_binary + " start` failed (use --hub PATH to name the enos-hub binary)");
         dir += "/hub";
     }
     const HubInfo hub = read_hub(dir);
 
     std::vector<Device> devices;
-    for (int i = 0; i < clients; ++i) devices.push_back(connect_device(hub.port, i));
+    for (int i = 0; i < clients; ++i)
+        devices.push_back(connect_device(hub.port, i));
     const auto ready_deadline = Clock::now() + std::chrono::seconds(10);
     std::vector<pollfd> fds(devices.size());
     auto pump = [&](int timeout_ms) {
         for (std::size_t i = 0; i < devices.size(); ++i)
-            fds[i] = pollfd{devices[i].fd, static_cast<short>(POLLIN | (devices[i].out.empty() ? 0 : POLLOUT)), 0};
+            fds[i] =
+                pollfd{devices[i].fd, static_cast<short>(POLLIN | (devices[i].out.empty() ? 0 : POLLOUT)), 0};
         poll(fds.data(), fds.size(), timeout_ms);
         for (std::size_t i = 0; i < devices.size(); ++i) {
             if (fds[i].revents & (POLLIN | POLLERR | POLLHUP)) read_packets(devices[i]);
             flush(devices[i]);
         }
     };
-    for (Device& d : devices) flush(d);
+    for (Device& d : devices)
+        flush(d);
     while (true) {
         bool all = true;
-        for (const Device& d : devices) all = all && d.connected && d.subscribed;
+        for (const Device& d : devices)
+            all = all && d.connected && d.subscribed;
         if (all) break;
         if (Clock::now() > ready_deadline) fail("devices did not get connected and subscribed within 10 s");
         pump(100);
@@ -317,23 +348,28 @@ int main(int argc, char** argv) {
     const std::string point_text = points_json(points);
     const auto fill_windows = [&] {
         for (Device& d : devices) {
-            while (d.sent - d.replied - d.errors < static_cast<std::uint64_t>(window)) queue_request(d, qos, point_text);
+            while (d.sent - d.replied - d.errors < static_cast<std::uint64_t>(window))
+                queue_request(d, qos, point_text);
             flush(d);
         }
     };
     const auto total_replied = [&] {
         std::uint64_t n = 0;
-        for (const Device& d : devices) n += d.replied;
+        for (const Device& d : devices)
+            n += d.replied;
         return n;
     };
 
     const auto warmup_end = Clock::now() + std::chrono::seconds(1);
-    while (Clock::now() < warmup_end) fill_windows(), pump(10);
+    while (Clock::now() < warmup_end)
+        fill_windows(), pump(10);
     const std::uint64_t replied_before = total_replied();
-    const double broker_cpu_before = cpu_seconds(hub.broker_pid), simulator_cpu_before = cpu_seconds(hub.simulator_pid);
+    const double broker_cpu_before = cpu_seconds(hub.broker_pid),
+                 simulator_cpu_before = cpu_seconds(hub.simulator_pid);
     const auto start = Clock::now();
     const auto end = start + std::chrono::seconds(seconds);
-    while (Clock::now() < end) fill_windows(), pump(10);
+    while (Clock::now() < end)
+        fill_windows(), pump(10);
     const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
     const std::uint64_t replied = total_replied() - replied_before;
     const double broker_cpu = cpu_seconds(hub.broker_pid) - broker_cpu_before;
@@ -345,7 +381,8 @@ int main(int argc, char** argv) {
     std::uint64_t sent = 0, answered = 0, errors = 0;
     while (Clock::now() < drain_deadline) {
         sent = answered = errors = 0;
-        for (const Device& d : devices) sent += d.sent, answered += d.replied, errors += d.errors;
+        for (const Device& d : devices)
+            sent += d.sent, answered += d.replied, errors += d.errors;
         if (answered + errors >= sent) break;
         pump(50);
     }
@@ -359,11 +396,14 @@ int main(int argc, char** argv) {
     // CPU per reply tells who the bottleneck is on a shared machine, where replies/s also measures
     // whoever else is running.
     if (replied > 0 && hub.broker_pid > 0 && hub.simulator_pid > 0)
-        std::printf("hub_replies: CPU per reply: broker %.1f us, simulator %.1f us (reply and store threads)\n",
-                    broker_cpu * 1e6 / static_cast<double>(replied), simulator_cpu * 1e6 / static_cast<double>(replied));
+        std::printf(
+            "hub_replies: CPU per reply: broker %.1f us, simulator %.1f us (reply and store threads)\n",
+            broker_cpu * 1e6 / static_cast<double>(replied),
+            simulator_cpu * 1e6 / static_cast<double>(replied));
     std::printf("BENCH name=hub_replies_qos%d sdk=%.0f paho=- unit=replies/s ratio=-\n", qos,
                 static_cast<double>(replied) / elapsed);
-    for (Device& d : devices) close(d.fd);
+    for (Device& d : devices)
+        close(d.fd);
     if (own_hub) run({hub_binary, "stop", "--dir", dir});
     return errors == 0 && answered + errors == sent ? 0 : 1;
 }

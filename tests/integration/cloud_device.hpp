@@ -44,7 +44,9 @@ public:
     const std::string& pk() const { return pk_; }
     const std::string& dk() const { return dk_; }
     /// "/sys/{pk}/{dk}/" + path
-    std::string sys(std::string_view path) const { return "/sys/" + pk_ + "/" + dk_ + "/" + std::string(path); }
+    std::string sys(std::string_view path) const {
+        return "/sys/" + pk_ + "/" + dk_ + "/" + std::string(path);
+    }
     /// "/ext/session/{pk}/{dk}/" + path
     std::string session(std::string_view path) const {
         return "/ext/session/" + pk_ + "/" + dk_ + "/" + std::string(path);
@@ -125,14 +127,16 @@ inline std::vector<Value> query(const HubProcess& hub, const std::string& kind, 
 /// Queries until `done(rows)` holds (the store commits in batches, a few milliseconds behind the
 /// reply), and returns the rows; fails the test after a generous deadline.
 inline std::vector<Value> query_until(const HubProcess& hub, const std::string& kind, const std::string& pk,
-                                      const std::string& dk, const std::function<bool(const std::vector<Value>&)>& done) {
+                                      const std::string& dk,
+                                      const std::function<bool(const std::vector<Value>&)>& done) {
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
     while (true) {
         auto rows = query(hub, kind, pk, dk);
         if (done(rows)) return rows;
         if (std::chrono::steady_clock::now() > deadline) {
             std::string all;
-            for (const Value& row : rows) all += device::to_json(row) + "\n";
+            for (const Value& row : rows)
+                all += device::to_json(row) + "\n";
             INFO("query " << kind << " for " << pk << "/" << dk << " never matched; last rows:\n" << all);
             FAIL("condition on stored rows not met within 15 s");
         }
@@ -144,7 +148,8 @@ inline std::vector<Value> query_until(const HubProcess& hub, const std::string& 
 inline std::vector<Value> with(const std::vector<Value>& rows, std::string_view key, std::string_view value) {
     std::vector<Value> out;
     for (const Value& row : rows)
-        if (const Value* v = row.find(key); v && v->is_string() && v->as_string() == value) out.push_back(row);
+        if (const Value* v = row.find(key); v && v->is_string() && v->as_string() == value)
+            out.push_back(row);
     return out;
 }
 

@@ -13,12 +13,14 @@ namespace {
 constexpr int accepted = 0;
 constexpr int refused = 5;
 
-std::string info_topic(const std::string& dk) { return "/ext/session/pkDyn001/" + dk + "/thing/activate/info"; }
+std::string info_topic(const std::string& dk) {
+    return "/ext/session/pkDyn001/" + dk + "/thing/activate/info";
+}
 
 /// Connects `dk` in securemode 3 and returns the activate/info request it receives.
 enos::device::Request receive_activation(MqttProbe& device, const std::string& dk) {
-    REQUIRE(device.connect(device_credentials("pkDyn001", dk, "prodSecretXYZ", SecureMode::dynamic_activation)) ==
-            accepted);
+    REQUIRE(device.connect(device_credentials("pkDyn001", dk, "prodSecretXYZ",
+                                              SecureMode::dynamic_activation)) == accepted);
     // The request is retained, so subscribing after the CONNACK does not miss it.
     REQUIRE(device.subscribe(info_topic(dk), 1) == 1);
     auto message = device.wait_for(info_topic(dk));
@@ -41,8 +43,9 @@ std::string secret_of(const enos::device::Request& request, const std::string& d
 }
 
 void answer(MqttProbe& device, const std::string& dk, const std::string& id, int code) {
-    REQUIRE(device.publish(info_topic(dk) + "_reply",
-                           R"({"id":")" + id + R"(","code":)" + std::to_string(code) + R"(,"message":"stored"})", 0));
+    REQUIRE(device.publish(
+        info_topic(dk) + "_reply",
+        R"({"id":")" + id + R"(","code":)" + std::to_string(code) + R"(,"message":"stored"})", 0));
 }
 
 int connack(const HubProcess& hub, const MqttCredentials& credentials) {
@@ -64,14 +67,15 @@ TEST_CASE("hub activation: securemode 3 gets a secret, then only securemode 2 wi
         query_until(hub, "activations", "pkDyn001", "dyn1",
                     [](const auto& rows) { return rows.size() == 1 && at(rows[0], "activated").as_bool(); });
     }
-    CHECK(connack(hub, device_credentials("pkDyn001", "dyn1", "prodSecretXYZ", SecureMode::dynamic_activation)) ==
-          refused);
+    CHECK(connack(hub, device_credentials("pkDyn001", "dyn1", "prodSecretXYZ",
+                                          SecureMode::dynamic_activation)) == refused);
     CHECK(connack(hub, device_credentials("pkDyn001", "dyn1", "notTheSecret")) == refused);
     CHECK(connack(hub, device_credentials("pkDyn001", "dyn1", secret)) == accepted);
 
     // The activated device is a normal device now: its requests are answered.
     Device dev(hub, "pkDyn001", "dyn1", secret);
-    CHECK(dev.request(dev.sys("thing/measurepoint/post"), "thing.measurepoint.post", R"({"measurepoints":{"t":1}})")
+    CHECK(dev.request(dev.sys("thing/measurepoint/post"), "thing.measurepoint.post",
+                      R"({"measurepoints":{"t":1}})")
               .code == 200);
 
     // The retained activation message was cleared: a later subscriber gets nothing retained there,
@@ -128,13 +132,13 @@ TEST_CASE("hub activation: the activation survives a restart of the hub", "[inte
         // Restart broker and simulator in the same run directory (the store is kept).
         const auto stopped = hub.run({"stop"});
         REQUIRE(stopped.exit_code == 0);
-        const auto started = hub.run({"start", "--registry", test_registry_path(), "--port", "0", "--no-connect-limit",
-                                      "--dir", hub.dir()});
+        const auto started = hub.run({"start", "--registry", test_registry_path(), "--port", "0",
+                                      "--no-connect-limit", "--dir", hub.dir()});
         INFO(started.err);
         REQUIRE(started.exit_code == 0);
         const HubProcess restarted = HubProcess::attach(hub.dir());
-        CHECK(connack(restarted, device_credentials("pkDyn001", "dyn3", "prodSecretXYZ", SecureMode::dynamic_activation)) ==
-              refused);
+        CHECK(connack(restarted, device_credentials("pkDyn001", "dyn3", "prodSecretXYZ",
+                                                    SecureMode::dynamic_activation)) == refused);
         CHECK(connack(restarted, device_credentials("pkDyn001", "dyn3", secret)) == accepted);
     }
 }

@@ -25,13 +25,15 @@ public:
     using Answer = std::function<std::string(const ReceivedMessage&)>;
     using ReplyTopic = std::function<std::string(const std::string&)>;
 
-    Responder(const HubProcess& hub, const std::string& pk, const std::string& dk, const std::string& secret,
-              const std::string& filter, Answer answer,
-              ReplyTopic reply_topic_of = [](const std::string& t) { return t + "_reply"; })
+    Responder(
+        const HubProcess& hub, const std::string& pk, const std::string& dk, const std::string& secret,
+        const std::string& filter, Answer answer,
+        ReplyTopic reply_topic_of = [](const std::string& t) { return t + "_reply"; })
         : device_(hub, pk, dk, secret) {
         REQUIRE(device_.probe().subscribe(filter, 1) == 1);
         worker_ = std::async(std::launch::async, [this, filter, answer, reply_topic_of] {
-            auto command = device_.probe().wait_for([&](const ReceivedMessage& m) { return matches(filter, m.topic); });
+            auto command =
+                device_.probe().wait_for([&](const ReceivedMessage& m) { return matches(filter, m.topic); });
             if (!command) return std::optional<ReceivedMessage>();
             device_.probe().publish(reply_topic_of(command->topic), answer(*command), 0);
             return command;
@@ -74,7 +76,8 @@ std::string method_of(const std::string& payload) {
 }
 
 std::string reply_with(const ReceivedMessage& m, int code, const std::string& data) {
-    return R"({"id":")" + id_of(m.payload) + R"(","code":)" + std::to_string(code) + R"(,"message":"","data":)" + data + "}";
+    return R"({"id":")" + id_of(m.payload) + R"(","code":)" + std::to_string(code) +
+           R"(,"message":"","data":)" + data + "}";
 }
 
 /// The single JSON line a command printed.
@@ -89,7 +92,8 @@ Value printed(const HubProcess::CommandResult& r) {
 
 } // namespace
 
-TEST_CASE("hub inject: invoke delivers the service call and prints the device's reply", "[integration][hub][cloud]") {
+TEST_CASE("hub inject: invoke delivers the service call and prints the device's reply",
+          "[integration][hub][cloud]") {
     const auto& hub = shared_hub();
     const std::string service = unique_client_id("setPower");
     Responder device(hub, "pkTest", "dev1", "devSecret1", "/sys/pkTest/dev1/thing/service/" + service,
@@ -129,7 +133,8 @@ TEST_CASE("hub inject: a non-200 reply exits 4, no reply exits 5", "[integration
         CHECK(params.is_object());
         CHECK(params.as_object().empty());
     }
-    const auto r = hub.run({"invoke", "--pk", "pkTest", "--dk", "dev2", "--service", service, "--timeout-ms", "300"});
+    const auto r =
+        hub.run({"invoke", "--pk", "pkTest", "--dk", "dev2", "--service", service, "--timeout-ms", "300"});
     CHECK(r.exit_code == 5);
     CHECK(r.out.empty());
     CHECK(r.err.find("no reply") != std::string::npos);
@@ -158,7 +163,8 @@ TEST_CASE("hub inject: rrpc waits on rrpc/response/{messageId}", "[integration][
 TEST_CASE("hub inject: set-measurepoints and get-measurepoints", "[integration][hub][cloud]") {
     const auto& hub = shared_hub();
     {
-        Responder device(hub, "pkTest", "dev4", "devSecret4", "/sys/pkTest/dev4/thing/service/measurepoint/set",
+        Responder device(hub, "pkTest", "dev4", "devSecret4",
+                         "/sys/pkTest/dev4/thing/service/measurepoint/set",
                          [](const ReceivedMessage& m) { return reply_with(m, 200, "{}"); });
         const auto r = hub.run({"set-measurepoints", "--pk", "pkTest", "--dk", "dev4", "--params",
                                 R"({"temperature":30.5,"mode":"eco"})"});
@@ -168,8 +174,9 @@ TEST_CASE("hub inject: set-measurepoints and get-measurepoints", "[integration][
         CHECK(method_of(command->payload) == "thing.service.measurepoint.set");
         CHECK(at(params_of(command->payload), "mode").as_string() == "eco");
     }
-    Responder device(hub, "pkTest", "dev4", "devSecret4", "/sys/pkTest/dev4/thing/service/measurepoint/get",
-                     [](const ReceivedMessage& m) { return reply_with(m, 200, R"({"power":"on","temp":23})"); });
+    Responder device(
+        hub, "pkTest", "dev4", "devSecret4", "/sys/pkTest/dev4/thing/service/measurepoint/get",
+        [](const ReceivedMessage& m) { return reply_with(m, 200, R"({"power":"on","temp":23})"); });
     const auto r = hub.run({"get-measurepoints", "--pk", "pkTest", "--dk", "dev4", "--names", "power,temp"});
     CHECK(r.exit_code == 0);
     CHECK(at(at(printed(r), "data"), "temp").as_int() == 23);
@@ -197,8 +204,9 @@ TEST_CASE("hub inject: ota-upgrade pushes the firmware description", "[integrati
     const auto& hub = shared_hub();
     Responder device(hub, "pkTest", "dev6", "devSecret6", "/sys/pkTest/dev6/ota/device/upgrade",
                      [](const ReceivedMessage& m) { return reply_with(m, 200, R"("")"); });
-    const auto r = hub.run({"ota-upgrade", "--pk", "pkTest", "--dk", "dev6", "--version", "1.1.0", "--file-url",
-                            "/fw/pkTest/1.1.0", "--file-size", "1024", "--sign", "9e107d9d372bb6826bd81d3542a419d6"});
+    const auto r =
+        hub.run({"ota-upgrade", "--pk", "pkTest", "--dk", "dev6", "--version", "1.1.0", "--file-url",
+                 "/fw/pkTest/1.1.0", "--file-size", "1024", "--sign", "9e107d9d372bb6826bd81d3542a419d6"});
     CHECK(r.exit_code == 0);
     const auto command = device.command();
     REQUIRE(command.has_value());
@@ -218,8 +226,8 @@ TEST_CASE("hub inject: subdevice disable reaches the gateway and the cloud refus
     {
         Responder gateway(hub, "pkGw", "gw1", "gwSecret1", "/ext/session/pkGw/gw1/combine/disable",
                           [](const ReceivedMessage& m) { return reply_with(m, 200, "{}"); });
-        const auto r = hub.run({"subdevice", "disable", "--pk", "pkGw", "--dk", "gw1", "--sub-pk", "pkSub", "--sub-dk",
-                                "subDev02"});
+        const auto r = hub.run({"subdevice", "disable", "--pk", "pkGw", "--dk", "gw1", "--sub-pk", "pkSub",
+                                "--sub-dk", "subDev02"});
         CHECK(r.exit_code == 0);
         const auto command = gateway.command();
         REQUIRE(command.has_value());
@@ -244,7 +252,8 @@ TEST_CASE("hub inject: subdevice disable reaches the gateway and the cloud refus
     {
         Responder gateway(hub, "pkGw", "gw1", "gwSecret1", "/ext/session/pkGw/gw1/combine/enable",
                           [](const ReceivedMessage& m) { return reply_with(m, 200, "{}"); });
-        CHECK(hub.run({"subdevice", "enable", "--pk", "pkGw", "--dk", "gw1", "--sub-pk", "pkSub", "--sub-dk", "subDev02"})
+        CHECK(hub.run({"subdevice", "enable", "--pk", "pkGw", "--dk", "gw1", "--sub-pk", "pkSub", "--sub-dk",
+                       "subDev02"})
                   .exit_code == 0);
     }
     query_until(hub, "devices", "pkSub", "subDev02",
@@ -254,7 +263,8 @@ TEST_CASE("hub inject: subdevice disable reaches the gateway and the cloud refus
     {
         Responder gateway(hub, "pkGw", "gw1", "gwSecret1", "/ext/session/pkGw/gw1/combine/delete",
                           [](const ReceivedMessage& m) { return reply_with(m, 200, "{}"); });
-        CHECK(hub.run({"subdevice", "delete", "--pk", "pkGw", "--dk", "gw1", "--sub-pk", "pkSub", "--sub-dk", "subDev03"})
+        CHECK(hub.run({"subdevice", "delete", "--pk", "pkGw", "--dk", "gw1", "--sub-pk", "pkSub", "--sub-dk",
+                       "subDev03"})
                   .exit_code == 0);
     }
     query_until(hub, "topology", "pkSub", "subDev03", [](const auto& rows) { return rows.empty(); });
@@ -271,8 +281,10 @@ TEST_CASE("hub inject: usage errors exit 2, an unreachable hub exits 3", "[integ
              {"set-measurepoints", "--pk", "pkTest", "--dk", "dev1", "--params", "[1]"},
              {"get-measurepoints", "--pk", "pkTest", "--dk", "dev1", "--names", "a,,b"},
              {"raw-down", "--pk", "pkTest", "--dk", "dev1", "--hex", "0g"},
-             {"ota-upgrade", "--pk", "pkTest", "--dk", "dev1", "--version", "1", "--file-url", "/f", "--file-size", "-1"},
-             {"subdevice", "pause", "--pk", "pkGw", "--dk", "gw1", "--sub-pk", "pkSub", "--sub-dk", "subDev01"},
+             {"ota-upgrade", "--pk", "pkTest", "--dk", "dev1", "--version", "1", "--file-url", "/f",
+              "--file-size", "-1"},
+             {"subdevice", "pause", "--pk", "pkGw", "--dk", "gw1", "--sub-pk", "pkSub", "--sub-dk",
+              "subDev01"},
              {"invoke", "--pk", "pkTest", "--dk", "dev1", "--service", "s", "--timeout-ms", "soon"},
          }) {
         const auto r = hub.run(args);
@@ -285,7 +297,8 @@ TEST_CASE("hub inject: usage errors exit 2, an unreachable hub exits 3", "[integ
                                  std::to_string(free_tcp_port()), "--dir", hub.dir()});
     CHECK(closed.exit_code == 3);
     const TempDir empty("enos-no-hub");
-    CHECK(hub.run({"invoke", "--pk", "pkTest", "--dk", "dev1", "--service", "s", "--dir", empty.path()}).exit_code == 3);
+    CHECK(hub.run({"invoke", "--pk", "pkTest", "--dk", "dev1", "--service", "s", "--dir", empty.path()})
+              .exit_code == 3);
     CHECK(hub.run({"query", "measurepoints", "--dir", empty.path()}).exit_code == 3);
     CHECK(hub.run({"query", "nonsense", "--dir", hub.dir()}).exit_code == 2);
 }

@@ -22,7 +22,8 @@ std::string peek_id(std::string_view payload) {
     const std::size_t key = payload.substr(0, 256).find("\"id\"");
     if (key == std::string_view::npos) return {};
     std::size_t i = key + 4;
-    while (i < payload.size() && (payload[i] == ' ' || payload[i] == ':')) ++i;
+    while (i < payload.size() && (payload[i] == ' ' || payload[i] == ':'))
+        ++i;
     if (i >= payload.size()) return {};
     if (payload[i] == '"') {
         const std::size_t end = payload.find('"', i + 1);
@@ -30,7 +31,8 @@ std::string peek_id(std::string_view payload) {
         return std::string(payload.substr(i + 1, end - i - 1));
     }
     std::size_t end = i;
-    while (end < payload.size() && end - i < 20 && payload[end] >= '0' && payload[end] <= '9') ++end;
+    while (end < payload.size() && end - i < 20 && payload[end] >= '0' && payload[end] <= '9')
+        ++end;
     return std::string(payload.substr(i, end - i));
 }
 
@@ -52,7 +54,8 @@ Status decode(std::string_view payload, Cloud::Call& call) {
                              std::pair{"skipInvalidMeasurepoints", &r.skip_invalid_measurepoints}}) {
         const Value* v = parsed->find(key);
         if (v == nullptr || v->is_null()) continue;
-        if (!v->is_bool()) return Error{errc::wrong_type, std::string("field '") + key + "' must be a boolean"};
+        if (!v->is_bool())
+            return Error{errc::wrong_type, std::string("field '") + key + "' must be a boolean"};
         *flag = v->as_bool();
     }
     for (auto& [key, value] : *envelope)
@@ -79,7 +82,9 @@ const std::string& expected_method(const device::UpstreamTopic& topic) {
 }
 
 /// Value of a registry tag entry as the text stored for it (strings as is, anything else as JSON).
-std::string tag_text(const Value& v) { return v.is_string() ? v.as_string() : device::to_json(v); }
+std::string tag_text(const Value& v) {
+    return v.is_string() ? v.as_string() : device::to_json(v);
+}
 
 } // namespace
 
@@ -91,7 +96,8 @@ std::vector<std::string> Cloud::subscriptions() {
     std::vector<std::string> topics;
     for (const auto& route : device::detail::up_routes)
         topics.push_back(device::request_topic(route.method, "+", "+", "+"));
-    for (DownKind kind : {DownKind::sub_device_enable, DownKind::sub_device_disable, DownKind::sub_device_delete})
+    for (DownKind kind :
+         {DownKind::sub_device_enable, DownKind::sub_device_disable, DownKind::sub_device_delete})
         topics.push_back(device::command_topic(kind, "+", "+"));
     topics.push_back(device::command_topic(DownKind::activate_info, "+", "+") + "_reply");
     topics.push_back(std::string(broker_events_prefix) + "#");
@@ -101,10 +107,13 @@ std::vector<std::string> Cloud::subscriptions() {
 Status Cloud::load() {
     Database& db = store_.database();
     for (const Device& d : registry_.devices)
-        devices_[device_id(d.product_key, d.device_key)] = DeviceState{d.device_secret, d.enabled, false, d.gateway, false};
+        devices_[device_id(d.product_key, d.device_key)] =
+            DeviceState{d.device_secret, d.enabled, false, d.gateway, false};
 
     bool seeded = false;
-    if (auto s = db.each_row("SELECT value FROM meta WHERE key = 'seeded'", [&](sqlite3_stmt*) { seeded = true; }); !s)
+    if (auto s =
+            db.each_row("SELECT value FROM meta WHERE key = 'seeded'", [&](sqlite3_stmt*) { seeded = true; });
+        !s)
         return s;
     if (!seeded) {
         const std::int64_t now = now_ms();
@@ -119,7 +128,8 @@ Status Cloud::load() {
                 auto object = device::parse_value(json);
                 if (!object || !object->is_object()) continue; // the registry loader already refused these
                 for (const auto& [name, value] : object->as_object())
-                    report(db.run(sql, pk, dk, name, as_tags ? tag_text(value) : device::to_json(value), now));
+                    report(
+                        db.run(sql, pk, dk, name, as_tags ? tag_text(value) : device::to_json(value), now));
             }
         };
         seed(registry_.attributes, "INSERT OR REPLACE INTO attributes VALUES (?, ?, ?, ?, ?)", false);
@@ -128,31 +138,34 @@ Status Cloud::load() {
         if (auto s = db.exec("COMMIT"); !s) return s;
     }
 
-    Status status = db.each_row(
-        "SELECT product_key, device_key, device_secret, enabled, deleted, origin FROM devices", [&](sqlite3_stmt* r) {
-            DeviceState& d = devices_[device_id(column_text(r, 0), column_text(r, 1))];
-            if (!column_is_null(r, 2)) d.secret = column_text(r, 2);
-            d.enabled = column_int(r, 3) != 0;
-            d.deleted = column_int(r, 4) != 0;
-            d.registered = column_text(r, 5) == "registered";
-        });
+    Status status =
+        db.each_row("SELECT product_key, device_key, device_secret, enabled, deleted, origin FROM devices",
+                    [&](sqlite3_stmt* r) {
+                        DeviceState& d = devices_[device_id(column_text(r, 0), column_text(r, 1))];
+                        if (!column_is_null(r, 2)) d.secret = column_text(r, 2);
+                        d.enabled = column_int(r, 3) != 0;
+                        d.deleted = column_int(r, 4) != 0;
+                        d.registered = column_text(r, 5) == "registered";
+                    });
     if (!status) return status;
-    status = db.each_row("SELECT gateway_product_key, gateway_device_key, product_key, device_key FROM topology "
-                         "ORDER BY rowid",
-                         [&](sqlite3_stmt* r) {
-                             const std::string gateway = device_id(column_text(r, 0), column_text(r, 1));
-                             DeviceRef sub{column_text(r, 2), column_text(r, 3)};
-                             gateway_of_[device_id(sub.product_key, sub.device_key)] = gateway;
-                             subs_[gateway].push_back(std::move(sub));
-                         });
+    status =
+        db.each_row("SELECT gateway_product_key, gateway_device_key, product_key, device_key FROM topology "
+                    "ORDER BY rowid",
+                    [&](sqlite3_stmt* r) {
+                        const std::string gateway = device_id(column_text(r, 0), column_text(r, 1));
+                        DeviceRef sub{column_text(r, 2), column_text(r, 3)};
+                        gateway_of_[device_id(sub.product_key, sub.device_key)] = gateway;
+                        subs_[gateway].push_back(std::move(sub));
+                    });
     if (!status) return status;
     status = db.each_row("SELECT product_key, device_key, name, value FROM attributes", [&](sqlite3_stmt* r) {
         attributes_[device_id(column_text(r, 0), column_text(r, 1))][column_text(r, 2)] = column_text(r, 3);
     });
     if (!status) return status;
-    status = db.each_row("SELECT product_key, device_key, tag_key, tag_value FROM tags", [&](sqlite3_stmt* r) {
-        tags_[device_id(column_text(r, 0), column_text(r, 1))][column_text(r, 2)] = column_text(r, 3);
-    });
+    status =
+        db.each_row("SELECT product_key, device_key, tag_key, tag_value FROM tags", [&](sqlite3_stmt* r) {
+            tags_[device_id(column_text(r, 0), column_text(r, 1))][column_text(r, 2)] = column_text(r, 3);
+        });
     if (!status) return status;
     status = db.each_row("SELECT product_key, device_key, device_secret, activated FROM activations",
                          [&](sqlite3_stmt* r) {
@@ -168,18 +181,21 @@ Status Cloud::load() {
 }
 
 void Cloud::on_message(std::string_view topic, std::string_view payload) {
-    if (topic.substr(0, broker_events_prefix.size()) == broker_events_prefix) return on_broker_event(topic, payload);
+    if (topic.substr(0, broker_events_prefix.size()) == broker_events_prefix)
+        return on_broker_event(topic, payload);
     if (auto up = device::parse_upstream_topic(topic)) {
         if (device::is_raw(up->method)) return on_raw(*up, topic, payload);
         return on_request(*up, topic, payload);
     }
-    if (auto command = device::parse_arrived_topic(topic)) return on_sub_device_command(command->kind, payload);
+    if (auto command = device::parse_arrived_topic(topic))
+        return on_sub_device_command(command->kind, payload);
     if (auto answered = device::parse_command_reply_topic(topic);
         answered && answered->kind == device::DownKind::activate_info)
         return on_activation_reply(answered->product_key, answered->device_key, payload);
 }
 
-void Cloud::on_request(const device::UpstreamTopic& topic, std::string_view topic_text, std::string_view payload) {
+void Cloud::on_request(const device::UpstreamTopic& topic, std::string_view topic_text,
+                       std::string_view payload) {
     if (payload.empty()) return reply(topic_text, "", Answer::fail(code_empty_payload, "Payload is empty"));
     if (payload.size() >= device::limits::max_payload_bytes)
         return reply(topic_text, peek_id(payload),
@@ -193,7 +209,8 @@ void Cloud::on_request(const device::UpstreamTopic& topic, std::string_view topi
     const std::string& expected = expected_method(topic);
     if (call.request.method != expected)
         return reply(topic_text, call.request.id,
-                     Answer::fail(code_method_mismatch, "Methods not consistent: the topic expects '" + expected + "'"));
+                     Answer::fail(code_method_mismatch,
+                                  "Methods not consistent: the topic expects '" + expected + "'"));
     reply(topic_text, call.request.id, answer(call));
 }
 
@@ -234,7 +251,9 @@ Answer Cloud::answer(const Call& call) {
 }
 
 void Cloud::reply(std::string_view request_topic, std::string_view id, const Answer& answer) {
-    if (auto s = device::encode_reply_raw_data(reply_buffer_, id, answer.code, answer.message, answer.data_json); !s) {
+    if (auto s =
+            device::encode_reply_raw_data(reply_buffer_, id, answer.code, answer.message, answer.data_json);
+        !s) {
         std::fprintf(stderr, "enos-hub simulate: cannot encode a reply: %s\n", s.error().message().c_str());
         return;
     }
@@ -243,14 +262,16 @@ void Cloud::reply(std::string_view request_topic, std::string_view id, const Ans
     publish_(topic, reply_buffer_, reply_qos, false);
 }
 
-void Cloud::on_raw(const device::UpstreamTopic& topic, std::string_view topic_text, std::string_view payload) {
+void Cloud::on_raw(const device::UpstreamTopic& topic, std::string_view topic_text,
+                   std::string_view payload) {
     // The product's parsing script is simulated as the identity: the reply carries the same bytes.
     const bool answered = payload.size() < device::limits::max_payload_bytes;
     store_.submit([pk = topic.product_key, dk = topic.device_key, t = std::string(topic_text),
                    bytes = std::string(payload), answered, at = now_ms()](Database& db) {
         report(db.run("INSERT INTO raw_messages(product_key, device_key, topic, payload, reply, received_at) "
                       "VALUES (?, ?, ?, ?, ?, ?)",
-                      pk, dk, t, Blob{bytes}, answered ? std::optional<std::string>(bytes) : std::nullopt, at));
+                      pk, dk, t, Blob{bytes}, answered ? std::optional<std::string>(bytes) : std::nullopt,
+                      at));
     });
     if (!answered) {
         std::fprintf(stderr, "enos-hub simulate: raw message of %zu bytes on %.*s discarded (limit 512 KB)\n",
@@ -280,7 +301,8 @@ bool Cloud::logged_in(const std::string& sub_id, const std::string& gateway_id) 
 void Cloud::end_session(const std::string& sub_id) {
     if (session_gateway_.erase(sub_id) == 0) return;
     store_.submit([key = split_id(sub_id)](Database& db) {
-        report(db.run("DELETE FROM sessions WHERE product_key = ? AND device_key = ?", key.first, key.second));
+        report(
+            db.run("DELETE FROM sessions WHERE product_key = ? AND device_key = ?", key.first, key.second));
     });
 }
 
@@ -288,27 +310,30 @@ void Cloud::end_sessions_of_gateway(const std::string& gateway_id) {
     for (auto it = session_gateway_.begin(); it != session_gateway_.end();)
         it = it->second == gateway_id ? session_gateway_.erase(it) : std::next(it);
     store_.submit([key = split_id(gateway_id)](Database& db) {
-        report(db.run("DELETE FROM sessions WHERE gateway_product_key = ? AND gateway_device_key = ?", key.first,
-                      key.second));
+        report(db.run("DELETE FROM sessions WHERE gateway_product_key = ? AND gateway_device_key = ?",
+                      key.first, key.second));
     });
 }
 
-void Cloud::save_device(std::string_view pk, std::string_view dk, const DeviceState& state, std::string details) {
+void Cloud::save_device(std::string_view pk, std::string_view dk, const DeviceState& state,
+                        std::string details) {
     store_.submit([pk = std::string(pk), dk = std::string(dk), state, details = std::move(details),
                    now = now_ms()](Database& db) {
         // Registry devices keep their secret in the registry file; only generated ones are stored.
         const std::optional<std::string> secret =
             state.registered ? std::optional<std::string>(state.secret) : std::nullopt;
-        report(db.run("INSERT INTO devices VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(product_key, device_key) DO "
-                      "UPDATE SET enabled = excluded.enabled, deleted = excluded.deleted, updated_at = "
-                      "excluded.updated_at, device_secret = COALESCE(excluded.device_secret, device_secret), "
-                      "details = COALESCE(excluded.details, details), origin = excluded.origin",
-                      pk, dk, secret, state.enabled, state.deleted, state.registered ? "registered" : "registry",
-                      details.empty() ? std::optional<std::string>() : std::optional<std::string>(details), now));
+        report(db.run(
+            "INSERT INTO devices VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(product_key, device_key) DO "
+            "UPDATE SET enabled = excluded.enabled, deleted = excluded.deleted, updated_at = "
+            "excluded.updated_at, device_secret = COALESCE(excluded.device_secret, device_secret), "
+            "details = COALESCE(excluded.details, details), origin = excluded.origin",
+            pk, dk, secret, state.enabled, state.deleted, state.registered ? "registered" : "registry",
+            details.empty() ? std::optional<std::string>() : std::optional<std::string>(details), now));
     });
 }
 
-void Cloud::set_attributes(std::string_view pk, std::string_view dk, const Value::Object& attributes, std::int64_t now) {
+void Cloud::set_attributes(std::string_view pk, std::string_view dk, const Value::Object& attributes,
+                           std::int64_t now) {
     auto& stored = attributes_[device_id(pk, dk)];
     std::vector<std::pair<std::string, std::string>> rows;
     rows.reserve(attributes.size());
@@ -319,7 +344,8 @@ void Cloud::set_attributes(std::string_view pk, std::string_view dk, const Value
     }
     store_.submit([pk = std::string(pk), dk = std::string(dk), rows = std::move(rows), now](Database& db) {
         for (const auto& [name, json] : rows)
-            report(db.run("INSERT OR REPLACE INTO attributes VALUES (?, ?, ?, ?, ?)", pk, dk, name, json, now));
+            report(
+                db.run("INSERT OR REPLACE INTO attributes VALUES (?, ?, ?, ?, ?)", pk, dk, name, json, now));
     });
 }
 
@@ -327,13 +353,15 @@ void Cloud::store_points(std::string pk, std::string dk, const Value::Object& po
                          bool resumed, std::int64_t received_at, const std::string& request_id) {
     std::vector<std::pair<std::string, std::string>> rows;
     rows.reserve(points.size());
-    for (const auto& [name, value] : points) rows.emplace_back(name, device::to_json(value));
+    for (const auto& [name, value] : points)
+        rows.emplace_back(name, device::to_json(value));
     store_.submit([pk = std::move(pk), dk = std::move(dk), rows = std::move(rows), time, resumed, received_at,
                    request_id](Database& db) {
         for (const auto& [name, json] : rows)
-            report(db.run("INSERT INTO measurepoints(product_key, device_key, identifier, value, time, resumed, "
-                          "received_at, request_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                          pk, dk, name, json, time, resumed, received_at, request_id));
+            report(
+                db.run("INSERT INTO measurepoints(product_key, device_key, identifier, value, time, resumed, "
+                       "received_at, request_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                       pk, dk, name, json, time, resumed, received_at, request_id));
     });
 }
 

@@ -31,14 +31,14 @@ using device::Value;
 /// Reply codes the simulator uses beyond those of PROTOCOL.md §6 (documented in tools/hub/README.md).
 enum ReplyCode : int {
     code_ok = 200,
-    code_auth_failed = 401,       ///< a sub-device signature does not verify
-    code_bad_params = 460,        ///< params malformed, or a limit exceeded (>200 attributes/tags, >1000 items)
+    code_auth_failed = 401, ///< a sub-device signature does not verify
+    code_bad_params = 460,  ///< params malformed, or a limit exceeded (>200 attributes/tags, >1000 items)
     code_sub_not_found = 705,
-    code_sub_disabled = 723,      ///< also the batch-login partial failure
+    code_sub_disabled = 723, ///< also the batch-login partial failure
     code_activation_refused = 770,
     code_sub_not_in_topology = 771,
     code_too_large = 1008,
-    code_no_permission = 1009,    ///< data for a sub-device that is not logged in through this gateway
+    code_no_permission = 1009, ///< data for a sub-device that is not logged in through this gateway
     code_model_invalid = 1204,
     code_attribute_query_format = 1208,
     code_attribute_delete_format = 1209,
@@ -95,7 +95,7 @@ public:
 
 private:
     struct DeviceState {
-        std::string secret;  ///< registry, registration or activation secret; empty if none yet
+        std::string secret; ///< registry, registration or activation secret; empty if none yet
         bool enabled = true;
         bool deleted = false;
         bool gateway = false;
@@ -108,7 +108,8 @@ private:
     };
 
     // dispatch
-    void on_request(const device::UpstreamTopic& topic, std::string_view topic_text, std::string_view payload);
+    void on_request(const device::UpstreamTopic& topic, std::string_view topic_text,
+                    std::string_view payload);
     void on_raw(const device::UpstreamTopic& topic, std::string_view topic_text, std::string_view payload);
     void on_broker_event(std::string_view topic, std::string_view payload);
     void publish_activation(const std::string& device, const Activation& activation);
@@ -155,18 +156,20 @@ private:
                      const std::string& sign_method, const std::string& sign, const std::string& secure_mode);
     void end_session(const std::string& sub_id);
     void end_sessions_of_gateway(const std::string& gateway_id);
-    void save_device(std::string_view pk, std::string_view dk, const DeviceState& state, std::string details = {});
-    void set_attributes(std::string_view pk, std::string_view dk, const Value::Object& attributes, std::int64_t now);
-    void store_points(std::string pk, std::string dk, const Value::Object& points, std::int64_t time, bool resumed,
-                      std::int64_t received_at, const std::string& request_id);
+    void save_device(std::string_view pk, std::string_view dk, const DeviceState& state,
+                     std::string details = {});
+    void set_attributes(std::string_view pk, std::string_view dk, const Value::Object& attributes,
+                        std::int64_t now);
+    void store_points(std::string pk, std::string dk, const Value::Object& points, std::int64_t time,
+                      bool resumed, std::int64_t received_at, const std::string& request_id);
 
     Registry registry_;
     Store& store_;
     Publish publish_;
-    std::unordered_map<std::string, DeviceState> devices_;                 ///< "pk/dk"
-    std::unordered_map<std::string, std::string> gateway_of_;              ///< sub "pk/dk" -> gateway "pk/dk"
-    std::unordered_map<std::string, std::vector<DeviceRef>> subs_;   ///< gateway "pk/dk" -> subs in order
-    std::unordered_map<std::string, std::string> session_gateway_;         ///< logged-in sub -> its gateway
+    std::unordered_map<std::string, DeviceState> devices_;         ///< "pk/dk"
+    std::unordered_map<std::string, std::string> gateway_of_;      ///< sub "pk/dk" -> gateway "pk/dk"
+    std::unordered_map<std::string, std::vector<DeviceRef>> subs_; ///< gateway "pk/dk" -> subs in order
+    std::unordered_map<std::string, std::string> session_gateway_; ///< logged-in sub -> its gateway
     std::unordered_map<std::string, std::map<std::string, std::string>> attributes_; ///< name -> JSON text
     std::unordered_map<std::string, std::map<std::string, std::string>> tags_;
     std::unordered_map<std::string, Activation> activations_;

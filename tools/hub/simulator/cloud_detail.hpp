@@ -35,7 +35,8 @@ inline const Value* field(const Value& object, std::string_view key) {
 
 /// A string member; with `integers_too`, an integer member in decimal (SDKs send timestamps and
 /// secureMode either way).
-inline std::optional<std::string> text_field(const Value& object, std::string_view key, bool integers_too = false) {
+inline std::optional<std::string> text_field(const Value& object, std::string_view key,
+                                             bool integers_too = false) {
     const Value* v = field(object, key);
     if (v == nullptr) return std::nullopt;
     if (v->is_string()) return v->as_string();
@@ -56,7 +57,8 @@ inline std::optional<std::string> point_problem(const std::string& name, const V
     if (v.is_null()) return "measure point '" + name + "' has no value";
     if (v.is_object() && v.find("quality") != nullptr) {
         if (field(v, "value") == nullptr) return "measure point '" + name + "' has a quality but no value";
-        if (!v.find("quality")->is_int()) return "measure point '" + name + "' has a quality that is not an integer";
+        if (!v.find("quality")->is_int())
+            return "measure point '" + name + "' has a quality that is not an integer";
     }
     return std::nullopt;
 }

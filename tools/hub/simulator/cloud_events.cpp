@@ -14,8 +14,8 @@ using detail::text_field;
 void Cloud::on_broker_event(std::string_view topic, std::string_view payload) {
     auto event = device::parse_value(payload);
     if (!event || !event->is_object()) {
-        std::fprintf(stderr, "enos-hub simulate: unreadable broker event on %.*s\n", static_cast<int>(topic.size()),
-                     topic.data());
+        std::fprintf(stderr, "enos-hub simulate: unreadable broker event on %.*s\n",
+                     static_cast<int>(topic.size()), topic.data());
         return;
     }
     const auto pk = text_field(*event, "productKey"), dk = text_field(*event, "deviceKey");
@@ -27,9 +27,10 @@ void Cloud::on_broker_event(std::string_view topic, std::string_view payload) {
         mode != nullptr && mode->is_int() ? std::optional<std::int64_t>(mode->as_int()) : std::nullopt;
     store_.submit([pk = *pk, dk = *dk, client_id = text_field(*event, "clientId"), secure_mode,
                    what = connected ? "connect" : "disconnect", at = now_ms()](Database& db) {
-        report(db.run("INSERT INTO connections(product_key, device_key, client_id, secure_mode, event, at) VALUES "
-                      "(?, ?, ?, ?, ?, ?)",
-                      pk, dk, client_id, secure_mode, what, at));
+        report(db.run(
+            "INSERT INTO connections(product_key, device_key, client_id, secure_mode, event, at) VALUES "
+            "(?, ?, ?, ?, ?, ?)",
+            pk, dk, client_id, secure_mode, what, at));
     });
     if (!connected) return end_sessions_of_gateway(device_id(*pk, *dk));
     if (secure_mode != 3) return;
@@ -53,10 +54,13 @@ void Cloud::on_broker_event(std::string_view topic, std::string_view payload) {
 
 void Cloud::publish_activation(const std::string& device, const Activation& activation) {
     const auto [pk, dk] = detail::split_id(device);
-    const Value params = Value::object(
-        {{"assetId", asset_id_of(pk, dk)}, {"productKey", pk}, {"deviceKey", dk}, {"deviceSecret", activation.secret}});
+    const Value params = Value::object({{"assetId", asset_id_of(pk, dk)},
+                                        {"productKey", pk},
+                                        {"deviceKey", dk},
+                                        {"deviceSecret", activation.secret}});
     std::string payload;
-    if (auto s = device::encode_request(payload, activation.request_id, "thing.activate.info", params); !s) return;
+    if (auto s = device::encode_request(payload, activation.request_id, "thing.activate.info", params); !s)
+        return;
     publish_(device::command_topic(device::DownKind::activate_info, pk, dk), payload, 1, true);
 }
 
@@ -73,8 +77,9 @@ void Cloud::on_activation_reply(std::string_view pk, std::string_view dk, std::s
     auto reply = device::decode_reply(payload);
     if (!reply || reply->id != a.request_id || reply->code != code_ok) {
         std::fprintf(stderr, "enos-hub simulate: activation of %s not confirmed (%s)\n", id.c_str(),
-                     !reply ? reply.error().message().c_str()
-                            : reply->id != a.request_id ? "reply to another request" : "device answered an error");
+                     !reply                      ? reply.error().message().c_str()
+                     : reply->id != a.request_id ? "reply to another request"
+                                                 : "device answered an error");
         return;
     }
     a.activated = true;
@@ -82,9 +87,11 @@ void Cloud::on_activation_reply(std::string_view pk, std::string_view dk, std::s
     d.secret = a.secret;
     // Committed before the device can reconnect in securemode 2: the plugin reads this row.
     store_.submit_and_wait([pk = std::string(pk), dk = std::string(dk)](Database& db) {
-        report(db.run("UPDATE activations SET activated = 1 WHERE product_key = ? AND device_key = ?", pk, dk));
+        report(
+            db.run("UPDATE activations SET activated = 1 WHERE product_key = ? AND device_key = ?", pk, dk));
     });
-    publish_(device::command_topic(device::DownKind::activate_info, pk, dk), "", 1, true); // clears the retained one
+    publish_(device::command_topic(device::DownKind::activate_info, pk, dk), "", 1,
+             true); // clears the retained one
 }
 
 void Cloud::on_sub_device_command(device::DownKind kind, std::string_view payload) {

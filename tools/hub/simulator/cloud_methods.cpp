@@ -29,7 +29,8 @@ std::string device_label(std::string_view pk, std::string_view dk) {
 }
 
 std::string too_many(std::string_view what, std::size_t count, std::size_t limit) {
-    return "too many " + std::string(what) + ": " + std::to_string(count) + " (at most " + std::to_string(limit) + ")";
+    return "too many " + std::string(what) + ": " + std::to_string(count) + " (at most " +
+           std::to_string(limit) + ")";
 }
 
 /// "time" of a post: optional, an integer of epoch milliseconds.
@@ -64,9 +65,10 @@ Answer Cloud::post_measurepoints(const Call& call, bool resumed) {
     if (!read_time(call.params, call.received_at, time))
         return Answer::fail(code_bad_params, "params.time must be an integer (epoch milliseconds)");
     for (const auto& [name, value] : points->as_object())
-        if (auto problem = point_problem(name, value)) return Answer::fail(code_model_invalid, "Model validate failed: " + *problem);
-    store_points(call.topic.product_key, call.topic.device_key, points->as_object(), time, resumed, call.received_at,
-                 call.request.id);
+        if (auto problem = point_problem(name, value))
+            return Answer::fail(code_model_invalid, "Model validate failed: " + *problem);
+    store_points(call.topic.product_key, call.topic.device_key, points->as_object(), time, resumed,
+                 call.received_at, call.request.id);
     return Answer::ok();
 }
 
@@ -90,21 +92,24 @@ Answer Cloud::post_measurepoints_batch(const Call& call, bool resumed) {
         if (!item.is_object()) return Answer::fail(code_bad_params, where + " must be an object");
         auto pk = text_field(item, "productKey"), dk = text_field(item, "deviceKey");
         if (pk.has_value() != dk.has_value())
-            return Answer::fail(code_bad_params, where + " must give both productKey and deviceKey, or neither");
+            return Answer::fail(code_bad_params,
+                                where + " must give both productKey and deviceKey, or neither");
         if (!pk || (*pk == call.topic.product_key && *dk == call.topic.device_key)) {
             pk = call.topic.product_key;
             dk = call.topic.device_key;
         } else {
             const std::string sub = device_id(*pk, *dk);
             const DeviceState* d = find_device(*pk, *dk);
-            if (d == nullptr) return Answer::fail(code_sub_not_found, "sub-device " + sub + " does not exist");
+            if (d == nullptr)
+                return Answer::fail(code_sub_not_found, "sub-device " + sub + " does not exist");
             if (!d->enabled) return Answer::fail(code_sub_disabled, "sub-device " + sub + " is disabled");
             const std::string* its_gateway = gateway_of(sub);
             if (its_gateway == nullptr || *its_gateway != gateway)
                 return Answer::fail(code_no_permission, sub + " is not a sub-device of this gateway");
             if (!allow_offline && !logged_in(sub, gateway))
                 return Answer::fail(code_no_permission,
-                                    "sub-device " + sub + " is not logged in (allowOfflineSubDevice is false)");
+                                    "sub-device " + sub +
+                                        " is not logged in (allowOfflineSubDevice is false)");
         }
         const Value* points = field(item, "measurepoints");
         if (points == nullptr || !points->is_object())
@@ -122,21 +127,25 @@ Answer Cloud::post_measurepoints_batch(const Call& call, bool resumed) {
         accepted.push_back(std::move(sample));
     }
     for (Sample& s : accepted)
-        store_points(std::move(s.pk), std::move(s.dk), s.points, s.time, resumed, call.received_at, call.request.id);
+        store_points(std::move(s.pk), std::move(s.dk), s.points, s.time, resumed, call.received_at,
+                     call.request.id);
     return Answer::ok();
 }
 
 Answer Cloud::post_event(const Call& call) {
     const Value* events = field(call.params, "events");
-    if (events == nullptr || !events->is_object()) return Answer::fail(code_bad_params, "params.events must be an object");
+    if (events == nullptr || !events->is_object())
+        return Answer::fail(code_bad_params, "params.events must be an object");
     std::int64_t time = 0;
     if (!read_time(call.params, call.received_at, time))
         return Answer::fail(code_bad_params, "params.time must be an integer (epoch milliseconds)");
     store_.submit([pk = call.topic.product_key, dk = call.topic.device_key, event_id = call.topic.event_id,
-                   json = device::to_json(*events), time, at = call.received_at, id = call.request.id](Database& db) {
-        report(db.run("INSERT INTO events(product_key, device_key, event_id, events, time, received_at, request_id) "
-                      "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                      pk, dk, event_id, json, time, at, id));
+                   json = device::to_json(*events), time, at = call.received_at,
+                   id = call.request.id](Database& db) {
+        report(db.run(
+            "INSERT INTO events(product_key, device_key, event_id, events, time, received_at, request_id) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            pk, dk, event_id, json, time, at, id));
     });
     return Answer::ok();
 }
@@ -147,7 +156,8 @@ Answer Cloud::query_attributes(const Call& call) {
         return Answer::fail(code_attribute_query_format,
                             "Attribute query data format error: params.attributes must be an array of names");
     if (names->as_array().size() > device::limits::max_attributes)
-        return Answer::fail(code_bad_params, too_many("attributes", names->as_array().size(), device::limits::max_attributes));
+        return Answer::fail(code_bad_params,
+                            too_many("attributes", names->as_array().size(), device::limits::max_attributes));
     std::vector<std::pair<std::string, std::string>> found;
     const auto it = attributes_.find(device_id(call.topic.product_key, call.topic.device_key));
     if (it != attributes_.end()) {
@@ -155,7 +165,8 @@ Answer Cloud::query_attributes(const Call& call) {
             found.assign(it->second.begin(), it->second.end());
         } else {
             for (const Value& name : names->as_array())
-                if (const auto a = it->second.find(name.as_string()); a != it->second.end()) found.emplace_back(*a);
+                if (const auto a = it->second.find(name.as_string()); a != it->second.end())
+                    found.emplace_back(*a);
         }
     }
     return Answer::ok(json_object(found));
@@ -166,8 +177,8 @@ Answer Cloud::update_attributes(const Call& call) {
     if (attributes == nullptr || !attributes->is_object())
         return Answer::fail(code_model_invalid, "Model validate failed: params.attributes must be an object");
     if (attributes->as_object().size() > device::limits::max_attributes)
-        return Answer::fail(code_bad_params,
-                            too_many("attributes", attributes->as_object().size(), device::limits::max_attributes));
+        return Answer::fail(code_bad_params, too_many("attributes", attributes->as_object().size(),
+                                                      device::limits::max_attributes));
     set_attributes(call.topic.product_key, call.topic.device_key, attributes->as_object(), call.received_at);
     return Answer::ok();
 }
@@ -175,17 +186,21 @@ Answer Cloud::update_attributes(const Call& call) {
 Answer Cloud::delete_attributes(const Call& call) {
     const Value* names = field(call.params, "attributes");
     if (names == nullptr || !is_string_array(*names))
-        return Answer::fail(code_attribute_delete_format,
-                            "Attribute delete data format error: params.attributes must be an array of names");
+        return Answer::fail(
+            code_attribute_delete_format,
+            "Attribute delete data format error: params.attributes must be an array of names");
     if (names->as_array().size() > device::limits::max_attributes)
-        return Answer::fail(code_bad_params, too_many("attributes", names->as_array().size(), device::limits::max_attributes));
+        return Answer::fail(code_bad_params,
+                            too_many("attributes", names->as_array().size(), device::limits::max_attributes));
     auto& stored = attributes_[device_id(call.topic.product_key, call.topic.device_key)];
     std::vector<std::string> deleted;
     for (const Value& name : names->as_array())
         if (stored.erase(name.as_string()) != 0) deleted.push_back(name.as_string());
-    store_.submit([pk = call.topic.product_key, dk = call.topic.device_key, deleted = std::move(deleted)](Database& db) {
+    store_.submit([pk = call.topic.product_key, dk = call.topic.device_key,
+                   deleted = std::move(deleted)](Database& db) {
         for (const std::string& name : deleted)
-            report(db.run("DELETE FROM attributes WHERE product_key = ? AND device_key = ? AND name = ?", pk, dk, name));
+            report(db.run("DELETE FROM attributes WHERE product_key = ? AND device_key = ? AND name = ?", pk,
+                          dk, name));
     });
     return Answer::ok();
 }
@@ -195,13 +210,15 @@ Answer Cloud::query_tags(const Call& call) {
     if (names == nullptr || !is_string_array(*names))
         return Answer::fail(code_bad_params, "params.tags must be an array of tag keys");
     if (names->as_array().size() > device::limits::max_tags)
-        return Answer::fail(code_bad_params, too_many("tags", names->as_array().size(), device::limits::max_tags));
+        return Answer::fail(code_bad_params,
+                            too_many("tags", names->as_array().size(), device::limits::max_tags));
     std::vector<std::pair<std::string, std::string>> found;
     const auto it = tags_.find(device_id(call.topic.product_key, call.topic.device_key));
     if (it != tags_.end()) {
         for (const auto& [key, value] : it->second) {
             bool wanted = names->as_array().empty();
-            for (const Value& name : names->as_array()) wanted = wanted || name.as_string() == key;
+            for (const Value& name : names->as_array())
+                wanted = wanted || name.as_string() == key;
             if (wanted) found.emplace_back(key, json_quote(value));
         }
     }
@@ -209,7 +226,8 @@ Answer Cloud::query_tags(const Call& call) {
 }
 
 Answer Cloud::update_tags(const Call& call) {
-    if (!call.params.is_array()) return Answer::fail(code_bad_params, "params must be an array of {tagKey, tagValue}");
+    if (!call.params.is_array())
+        return Answer::fail(code_bad_params, "params must be an array of {tagKey, tagValue}");
     const auto& items = call.params.as_array();
     if (items.size() > device::limits::max_tags)
         return Answer::fail(code_bad_params, too_many("tags", items.size(), device::limits::max_tags));
@@ -218,12 +236,14 @@ Answer Cloud::update_tags(const Call& call) {
         const std::string where = "params[" + std::to_string(i) + "]";
         const auto key = text_field(items[i], "tagKey");
         const auto value = text_field(items[i], "tagValue");
-        if (!key || key->empty()) return Answer::fail(code_bad_params, where + ".tagKey must be a non-empty string");
+        if (!key || key->empty())
+            return Answer::fail(code_bad_params, where + ".tagKey must be a non-empty string");
         if (!value) return Answer::fail(code_bad_params, where + ".tagValue must be a string");
         updates.emplace_back(*key, *value);
     }
     auto& stored = tags_[device_id(call.topic.product_key, call.topic.device_key)];
-    for (const auto& [key, value] : updates) stored[key] = value;
+    for (const auto& [key, value] : updates)
+        stored[key] = value;
     store_.submit([pk = call.topic.product_key, dk = call.topic.device_key, updates = std::move(updates),
                    now = call.received_at](Database& db) {
         for (const auto& [key, value] : updates)
@@ -237,19 +257,24 @@ Answer Cloud::delete_tags(const Call& call) {
     if (names == nullptr || !is_string_array(*names))
         return Answer::fail(code_bad_params, "params.tags must be an array of tag keys");
     if (names->as_array().size() > device::limits::max_tags)
-        return Answer::fail(code_bad_params, too_many("tags", names->as_array().size(), device::limits::max_tags));
+        return Answer::fail(code_bad_params,
+                            too_many("tags", names->as_array().size(), device::limits::max_tags));
     auto& stored = tags_[device_id(call.topic.product_key, call.topic.device_key)];
     std::vector<std::string> deleted;
     for (const Value& name : names->as_array())
         if (stored.erase(name.as_string()) != 0) deleted.push_back(name.as_string());
-    store_.submit([pk = call.topic.product_key, dk = call.topic.device_key, deleted = std::move(deleted)](Database& db) {
+    store_.submit([pk = call.topic.product_key, dk = call.topic.device_key,
+                   deleted = std::move(deleted)](Database& db) {
         for (const std::string& key : deleted)
-            report(db.run("DELETE FROM tags WHERE product_key = ? AND device_key = ? AND tag_key = ?", pk, dk, key));
+            report(db.run("DELETE FROM tags WHERE product_key = ? AND device_key = ? AND tag_key = ?", pk, dk,
+                          key));
     });
     return Answer::ok();
 }
 
-Answer Cloud::tsl_template(const Call&) { return Answer::ok(tsl_template_json); }
+Answer Cloud::tsl_template(const Call&) {
+    return Answer::ok(tsl_template_json);
+}
 
 Answer Cloud::register_devices(const Call& call) {
     const DeviceState* gateway = find_device(call.topic.product_key, call.topic.device_key);
@@ -260,7 +285,8 @@ Answer Cloud::register_devices(const Call& call) {
         return Answer::fail(code_bad_params, "params must be a non-empty array");
     const auto& items = call.params.as_array();
     if (items.size() > device::limits::max_registrations)
-        return Answer::fail(code_bad_params, too_many("devices to register", items.size(), device::limits::max_registrations));
+        return Answer::fail(code_bad_params,
+                            too_many("devices to register", items.size(), device::limits::max_registrations));
 
     struct Registration {
         std::string pk, dk, details;
@@ -272,30 +298,36 @@ Answer Cloud::register_devices(const Call& call) {
         const std::string where = "params[" + std::to_string(i) + "]";
         const Value& item = items[i];
         const auto pk = text_field(item, "productKey");
-        if (!pk || pk->empty()) return Answer::fail(code_bad_params, where + ".productKey must be a non-empty string");
+        if (!pk || pk->empty())
+            return Answer::fail(code_bad_params, where + ".productKey must be a non-empty string");
         if (registry_.find_product(*pk) == nullptr)
             return Answer::fail(code_bad_params, where + ": product " + *pk + " does not exist");
         std::string dk;
         if (const Value* given = field(item, "deviceKey")) {
-            if (!given->is_string() || given->as_string().empty() || !device::is_valid_topic_level(given->as_string()))
-                return Answer::fail(code_bad_params, where + ".deviceKey must be a non-empty key without '/', '+', '#'");
+            if (!given->is_string() || given->as_string().empty() ||
+                !device::is_valid_topic_level(given->as_string()))
+                return Answer::fail(code_bad_params,
+                                    where + ".deviceKey must be a non-empty key without '/', '+', '#'");
             dk = given->as_string();
         } else {
-            do dk = "dk" + random_token(10);
+            do
+                dk = "dk" + random_token(10);
             while (devices_.count(device_id(*pk, dk)) != 0);
         }
         if (find_device(*pk, dk) != nullptr || !seen.insert(device_id(*pk, dk)).second)
-            return Answer::fail(code_bad_params, where + ": device " + device_label(*pk, dk) + " already exists");
+            return Answer::fail(code_bad_params,
+                                where + ": device " + device_label(*pk, dk) + " already exists");
         const Value* attributes = field(item, "deviceAttributes");
         if (attributes != nullptr && !attributes->is_object())
             return Answer::fail(code_bad_params, where + ".deviceAttributes must be an object");
         if (attributes != nullptr && attributes->as_object().size() > device::limits::max_attributes)
-            return Answer::fail(code_bad_params,
-                                too_many("attributes", attributes->as_object().size(), device::limits::max_attributes));
+            return Answer::fail(code_bad_params, too_many("attributes", attributes->as_object().size(),
+                                                          device::limits::max_attributes));
         Value::Object details;
         for (const char* key : {"deviceName", "deviceDesc", "timezone"})
             if (const Value* v = field(item, key)) details.emplace_back(key, *v);
-        todo.push_back(Registration{*pk, std::move(dk), device::to_json(Value(std::move(details))), attributes});
+        todo.push_back(
+            Registration{*pk, std::move(dk), device::to_json(Value(std::move(details))), attributes});
     }
 
     std::vector<std::string> created;
@@ -330,7 +362,8 @@ Answer Cloud::add_topology(const Call& call) {
         auto method_name = text_field(item, "signMethod");
         if (!method_name) method_name = text_field(item, "signmethod"); // both spellings are in use (§8.2)
         if (!pk || !dk || !client_id || !timestamp || !sign)
-            return Answer::fail(code_bad_params, where + " needs productKey, deviceKey, clientId, timestamp and sign");
+            return Answer::fail(code_bad_params,
+                                where + " needs productKey, deviceKey, clientId, timestamp and sign");
         const std::string sub = device_id(*pk, *dk);
         const DeviceState* d = find_device(*pk, *dk);
         if (d == nullptr) return Answer::fail(code_sub_not_found, "sub-device " + sub + " does not exist");
@@ -362,7 +395,8 @@ Answer Cloud::get_topology(const Call& call) {
     std::vector<std::string> entries;
     const auto it = subs_.find(device_id(call.topic.product_key, call.topic.device_key));
     if (it != subs_.end())
-        for (const DeviceRef& sub : it->second) entries.push_back(pk_dk_json(sub.product_key, sub.device_key));
+        for (const DeviceRef& sub : it->second)
+            entries.push_back(pk_dk_json(sub.product_key, sub.device_key));
     return Answer::ok(json_array(entries));
 }
 
@@ -377,7 +411,8 @@ Answer Cloud::delete_topology(const Call& call) {
         const std::string sub = device_id(*pk, *dk);
         const std::string* its_gateway = gateway_of(sub);
         if (its_gateway == nullptr || *its_gateway != gateway)
-            return Answer::fail(code_topo_delete_failed, "Remove topo failure, " + sub + " is not a sub-device of " + gateway);
+            return Answer::fail(code_topo_delete_failed,
+                                "Remove topo failure, " + sub + " is not a sub-device of " + gateway);
         if (logged_in(sub, gateway))
             return Answer::fail(code_topo_delete_failed, "Remove topo failure, " + sub + " is still online");
         removed.push_back(DeviceRef{*pk, *dk});
@@ -393,14 +428,16 @@ Answer Cloud::delete_topology(const Call& call) {
     }
     store_.submit([removed = std::move(removed)](Database& db) {
         for (const DeviceRef& sub : removed)
-            report(db.run("DELETE FROM topology WHERE product_key = ? AND device_key = ?", sub.product_key, sub.device_key));
+            report(db.run("DELETE FROM topology WHERE product_key = ? AND device_key = ?", sub.product_key,
+                          sub.device_key));
     });
     return Answer::ok();
 }
 
 Answer Cloud::login_one(const std::string& gateway_pk, const std::string& gateway_dk, const std::string& pk,
                         const std::string& dk, const std::string& client_id, const std::string& timestamp,
-                        const std::string& sign_method, const std::string& sign, const std::string& secure_mode) {
+                        const std::string& sign_method, const std::string& sign,
+                        const std::string& secure_mode) {
     const std::string sub = device_id(pk, dk);
     const std::string gateway = device_id(gateway_pk, gateway_dk);
     DeviceState* d = find_device(pk, dk);
@@ -409,8 +446,8 @@ Answer Cloud::login_one(const std::string& gateway_pk, const std::string& gatewa
     if (!d->enabled) return Answer::fail(code_sub_disabled, "sub-device " + sub + " is disabled");
     const std::string* its_gateway = gateway_of(sub);
     if (its_gateway == nullptr || *its_gateway != gateway)
-        return Answer::fail(code_sub_not_in_topology,
-                            "Sub device cannot connect to mqtt: " + sub + " is not a sub-device of " + gateway);
+        return Answer::fail(code_sub_not_in_topology, "Sub device cannot connect to mqtt: " + sub +
+                                                          " is not a sub-device of " + gateway);
     const auto method = device::parse_sign_method(sign_method);
     if (!method) return Answer::fail(code_bad_params, method.error().detail);
 
@@ -421,11 +458,13 @@ Answer Cloud::login_one(const std::string& gateway_pk, const std::string& gatewa
         if (product == nullptr || !product->dynamic_activation)
             return Answer::fail(code_activation_refused, "Dynamic activate is not allowed for product " + pk);
         if (const auto a = activations_.find(sub); a != activations_.end() && a->second.activated)
-            return Answer::fail(code_activation_refused, sub + " is activated already; log in with secureMode 2");
+            return Answer::fail(code_activation_refused,
+                                sub + " is activated already; log in with secureMode 2");
         secret = product->product_secret;
     } else if (secure_mode == "2") {
         secret = d->secret;
-        if (secret.empty()) return Answer::fail(code_auth_failed, sub + " has no device secret yet (activate it first)");
+        if (secret.empty())
+            return Answer::fail(code_auth_failed, sub + " has no device secret yet (activate it first)");
     } else {
         return Answer::fail(code_bad_params, "secureMode must be \"2\" or \"3\"");
     }
@@ -446,19 +485,22 @@ Answer Cloud::login_one(const std::string& gateway_pk, const std::string& gatewa
         });
     }
     session_gateway_[sub] = gateway;
-    store_.submit([gateway_pk, gateway_dk, pk, dk, asset = asset_id_of(pk, dk), now = now_ms()](Database& db) {
-        report(db.run("INSERT OR REPLACE INTO sessions VALUES (?, ?, ?, ?, ?, ?)", gateway_pk, gateway_dk, pk, dk,
-                      asset, now));
-    });
+    store_.submit(
+        [gateway_pk, gateway_dk, pk, dk, asset = asset_id_of(pk, dk), now = now_ms()](Database& db) {
+            report(db.run("INSERT OR REPLACE INTO sessions VALUES (?, ?, ?, ?, ?, ?)", gateway_pk, gateway_dk,
+                          pk, dk, asset, now));
+        });
     return Answer::ok(json_object(data));
 }
 
 Answer Cloud::login(const Call& call) {
     const Value& p = call.params;
-    const auto pk = text_field(p, "productKey"), dk = text_field(p, "deviceKey"), client_id = text_field(p, "clientId");
+    const auto pk = text_field(p, "productKey"), dk = text_field(p, "deviceKey"),
+               client_id = text_field(p, "clientId");
     const auto timestamp = text_field(p, "timestamp", true), sign = text_field(p, "sign");
     if (!pk || !dk || !client_id || !timestamp || !sign)
-        return Answer::fail(code_bad_params, "params needs productKey, deviceKey, clientId, timestamp and sign");
+        return Answer::fail(code_bad_params,
+                            "params needs productKey, deviceKey, clientId, timestamp and sign");
     return login_one(call.topic.product_key, call.topic.device_key, *pk, *dk, *client_id, *timestamp,
                      text_field(p, "signMethod").value_or("sha256"), *sign,
                      text_field(p, "secureMode", true).value_or("2"));
@@ -469,18 +511,21 @@ Answer Cloud::login_batch(const Call& call) {
     const auto client_id = text_field(p, "clientId"), timestamp = text_field(p, "timestamp", true);
     const Value* subs = field(p, "subDevices");
     if (!client_id || !timestamp || subs == nullptr || !subs->is_array() || subs->as_array().empty())
-        return Answer::fail(code_bad_params, "params needs clientId, timestamp and a non-empty subDevices array");
+        return Answer::fail(code_bad_params,
+                            "params needs clientId, timestamp and a non-empty subDevices array");
     const std::string method = text_field(p, "signMethod").value_or("sha256");
     for (const Value& item : subs->as_array())
         if (!text_field(item, "productKey") || !text_field(item, "deviceKey") || !text_field(item, "sign"))
-            return Answer::fail(code_bad_params, "every subDevices entry needs productKey, deviceKey and sign");
+            return Answer::fail(code_bad_params,
+                                "every subDevices entry needs productKey, deviceKey and sign");
 
     std::vector<std::string> logined, failed;
     std::string reasons;
     for (const Value& item : subs->as_array()) {
         const std::string pk = *text_field(item, "productKey"), dk = *text_field(item, "deviceKey");
-        Answer one = login_one(call.topic.product_key, call.topic.device_key, pk, dk, *client_id, *timestamp, method,
-                               *text_field(item, "sign"), text_field(item, "secureMode", true).value_or("2"));
+        Answer one =
+            login_one(call.topic.product_key, call.topic.device_key, pk, dk, *client_id, *timestamp, method,
+                      *text_field(item, "sign"), text_field(item, "secureMode", true).value_or("2"));
         if (one.code == code_ok) {
             logined.push_back(std::move(one.data_json));
         } else {
@@ -501,7 +546,8 @@ Answer Cloud::logout(const Call& call) {
     const auto pk = text_field(call.params, "productKey"), dk = text_field(call.params, "deviceKey");
     if (!pk || !dk) return Answer::fail(code_bad_params, "params needs productKey and deviceKey");
     if (find_device(*pk, *dk) == nullptr)
-        return Answer::fail(code_sub_not_found, "It failed to query device, not existed this device: " + device_id(*pk, *dk));
+        return Answer::fail(code_sub_not_found,
+                            "It failed to query device, not existed this device: " + device_id(*pk, *dk));
     const std::string sub = device_id(*pk, *dk);
     if (logged_in(sub, device_id(call.topic.product_key, call.topic.device_key))) end_session(sub);
     return Answer::ok(pk_dk_json(*pk, *dk));
@@ -509,12 +555,14 @@ Answer Cloud::logout(const Call& call) {
 
 Answer Cloud::ota_inform(const Call& call) {
     const auto version = text_field(call.params, "version");
-    if (!version || version->empty()) return Answer::fail(code_bad_params, "params.version must be a non-empty string");
-    store_.submit([pk = call.topic.product_key, dk = call.topic.device_key, version = *version, at = call.received_at,
-                   id = call.request.id](Database& db) {
-        report(db.run("INSERT INTO ota_versions(product_key, device_key, version, reported_at, request_id) VALUES "
-                      "(?, ?, ?, ?, ?)",
-                      pk, dk, version, at, id));
+    if (!version || version->empty())
+        return Answer::fail(code_bad_params, "params.version must be a non-empty string");
+    store_.submit([pk = call.topic.product_key, dk = call.topic.device_key, version = *version,
+                   at = call.received_at, id = call.request.id](Database& db) {
+        report(db.run(
+            "INSERT INTO ota_versions(product_key, device_key, version, reported_at, request_id) VALUES "
+            "(?, ?, ?, ?, ?)",
+            pk, dk, version, at, id));
     });
     return Answer::ok();
 }
@@ -539,25 +587,28 @@ Answer Cloud::ota_progress(const Call& call) {
     if (auto n = parse_integer(*step, "params.step", -1000000, 100); !n)
         return Answer::fail(code_bad_params, n.error().detail);
     const Value* desc = field(call.params, "desc");
-    if (desc != nullptr && !desc->is_string()) return Answer::fail(code_bad_params, "params.desc must be a string");
+    if (desc != nullptr && !desc->is_string())
+        return Answer::fail(code_bad_params, "params.desc must be a string");
     store_.submit([pk = call.topic.product_key, dk = call.topic.device_key, step = *step,
-                   desc = desc ? std::optional<std::string>(desc->as_string()) : std::nullopt, at = call.received_at,
-                   id = call.request.id](Database& db) {
-        report(db.run("INSERT INTO ota_progress(product_key, device_key, step, description, reported_at, request_id) "
-                      "VALUES (?, ?, ?, ?, ?, ?)",
-                      pk, dk, step, desc, at, id));
+                   desc = desc ? std::optional<std::string>(desc->as_string()) : std::nullopt,
+                   at = call.received_at, id = call.request.id](Database& db) {
+        report(db.run(
+            "INSERT INTO ota_progress(product_key, device_key, step, description, reported_at, request_id) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            pk, dk, step, desc, at, id));
     });
     return Answer::ok();
 }
 
 Answer Cloud::post_log(const Call& call) {
     const Value* logs = field(call.params, "logs");
-    if (logs == nullptr || !logs->is_object()) return Answer::fail(code_bad_params, "params.logs must be an object");
+    if (logs == nullptr || !logs->is_object())
+        return Answer::fail(code_bad_params, "params.logs must be an object");
     std::int64_t time = 0;
     if (!read_time(call.params, call.received_at, time))
         return Answer::fail(code_bad_params, "params.time must be an integer (epoch milliseconds)");
-    store_.submit([pk = call.topic.product_key, dk = call.topic.device_key, json = device::to_json(*logs), time,
-                   at = call.received_at, id = call.request.id](Database& db) {
+    store_.submit([pk = call.topic.product_key, dk = call.topic.device_key, json = device::to_json(*logs),
+                   time, at = call.received_at, id = call.request.id](Database& db) {
         report(db.run("INSERT INTO logs(product_key, device_key, logs, time, received_at, request_id) VALUES "
                       "(?, ?, ?, ?, ?, ?)",
                       pk, dk, json, time, at, id));
@@ -569,8 +620,9 @@ Answer Cloud::report_network_status(const Call& call) {
     const Value* report_time = field(call.params, "reportTime");
     if (report_time == nullptr || !report_time->is_int())
         return Answer::fail(code_bad_params, "params.reportTime must be an integer (epoch milliseconds)");
-    store_.submit([pk = call.topic.product_key, dk = call.topic.device_key, json = device::to_json(call.params),
-                   t = report_time->as_int(), at = call.received_at, id = call.request.id](Database& db) {
+    store_.submit([pk = call.topic.product_key, dk = call.topic.device_key,
+                   json = device::to_json(call.params), t = report_time->as_int(), at = call.received_at,
+                   id = call.request.id](Database& db) {
         report(db.run("INSERT INTO network_status(product_key, device_key, report, report_time, received_at, "
                       "request_id) VALUES (?, ?, ?, ?, ?, ?)",
                       pk, dk, json, t, at, id));
@@ -580,7 +632,8 @@ Answer Cloud::report_network_status(const Call& call) {
 
 Answer Cloud::post_connection_state(const Call& call) {
     const Value* nodes = field(call.params, "nodes");
-    if (nodes == nullptr || !nodes->is_array()) return Answer::fail(code_bad_params, "params.nodes must be an array");
+    if (nodes == nullptr || !nodes->is_array())
+        return Answer::fail(code_bad_params, "params.nodes must be an array");
     for (std::size_t i = 0; i < nodes->as_array().size(); ++i) {
         const Value& node = nodes->as_array()[i];
         const auto node_id = text_field(node, "nodeId");
@@ -600,11 +653,13 @@ Answer Cloud::post_connection_state(const Call& call) {
     const Value* report_time = field(call.params, "reportTime");
     std::optional<std::int64_t> t;
     if (report_time != nullptr && report_time->is_int()) t = report_time->as_int();
-    store_.submit([pk = call.topic.product_key, dk = call.topic.device_key, json = device::to_json(call.params), t,
-                   at = call.received_at, id = call.request.id](Database& db) {
-        report(db.run("INSERT INTO connection_states(product_key, device_key, report, report_time, received_at, "
-                      "request_id) VALUES (?, ?, ?, ?, ?, ?)",
-                      pk, dk, json, t, at, id));
+    store_.submit([pk = call.topic.product_key, dk = call.topic.device_key,
+                   json = device::to_json(call.params), t, at = call.received_at,
+                   id = call.request.id](Database& db) {
+        report(
+            db.run("INSERT INTO connection_states(product_key, device_key, report, report_time, received_at, "
+                   "request_id) VALUES (?, ?, ?, ?, ?, ?)",
+                   pk, dk, json, t, at, id));
     });
     return Answer::ok();
 }
@@ -660,7 +715,8 @@ Answer Cloud::integration_events(const Call& call) {
             return Answer::fail(code_integration_device_not_found, "Device not found: " + device_id(pk, *dk));
         const Value* events = field(items[i], "events");
         if (events == nullptr || !events->is_object())
-            return Answer::fail(code_bad_params, where + ".events must be an object of event id -> parameters");
+            return Answer::fail(code_bad_params,
+                                where + ".events must be an object of event id -> parameters");
         std::int64_t time = 0;
         if (!read_time(items[i], call.received_at, time))
             return Answer::fail(code_bad_params, where + ".time must be an integer (epoch milliseconds)");
@@ -694,11 +750,12 @@ Answer Cloud::integration_attributes(const Call& call) {
         if (attributes == nullptr || !attributes->is_object())
             return Answer::fail(code_bad_params, where + ".attributes must be an object");
         if (attributes->as_object().size() > device::limits::max_attributes)
-            return Answer::fail(code_bad_params,
-                                too_many("attributes", attributes->as_object().size(), device::limits::max_attributes));
+            return Answer::fail(code_bad_params, too_many("attributes", attributes->as_object().size(),
+                                                          device::limits::max_attributes));
     }
     for (const Value& item : items)
-        set_attributes(pk, *text_field(item, "deviceKey"), field(item, "attributes")->as_object(), call.received_at);
+        set_attributes(pk, *text_field(item, "deviceKey"), field(item, "attributes")->as_object(),
+                       call.received_at);
     return Answer::ok();
 }
 

@@ -23,9 +23,11 @@ Result<Options> Options::parse(int argc, char** argv, int first, const std::vect
         }
         const std::string_view name = arg.substr(2);
         bool is_known = false;
-        for (std::string_view k : known) is_known = is_known || k == name;
+        for (std::string_view k : known)
+            is_known = is_known || k == name;
         if (!is_known) return Error{errc::invalid_argument, "unknown option --" + std::string(name)};
-        if (i + 1 >= argc) return Error{errc::missing_argument, "option --" + std::string(name) + " needs a value"};
+        if (i + 1 >= argc)
+            return Error{errc::missing_argument, "option --" + std::string(name) + " needs a value"};
         if (!out.values_.emplace(std::string(name), argv[++i]).second)
             return Error{errc::invalid_argument, "option --" + std::string(name) + " given twice"};
     }
@@ -79,14 +81,16 @@ Result<HubEndpoint> read_hub_endpoint(const std::string& dir) {
         return Error{errc::malformed_json, dir + "/hub.json is not a JSON object"};
     const auto text = [&](const char* key, std::string& out) {
         const auto it = doc.FindMember(key);
-        if (it != doc.MemberEnd() && it->value.IsString()) out.assign(it->value.GetString(), it->value.GetStringLength());
+        if (it != doc.MemberEnd() && it->value.IsString())
+            out.assign(it->value.GetString(), it->value.GetStringLength());
     };
     text("host", hub.host);
     text("registry", hub.registry);
     text("store", hub.store);
     text("admin_username", hub.admin_username);
     const auto port = doc.FindMember("port");
-    if (port == doc.MemberEnd() || !port->value.IsInt() || port->value.GetInt() <= 0 || port->value.GetInt() > 65535)
+    if (port == doc.MemberEnd() || !port->value.IsInt() || port->value.GetInt() <= 0 ||
+        port->value.GetInt() > 65535)
         return Error{errc::invalid_argument, dir + "/hub.json has no valid \"port\""};
     hub.port = port->value.GetInt();
     if (hub.store.empty()) hub.store = dir + "/hub.db";
@@ -108,7 +112,8 @@ std::string random_token(std::size_t n) {
     thread_local std::mt19937_64 rng{std::random_device{}()};
     std::uniform_int_distribution<std::size_t> pick(0, sizeof(alphabet) - 2);
     std::string out(n, ' ');
-    for (char& c : out) c = alphabet[pick(rng)];
+    for (char& c : out)
+        c = alphabet[pick(rng)];
     return out;
 }
 
@@ -130,12 +135,14 @@ Result<std::string> from_hex(std::string_view hex) {
         if (c >= 'A' && c <= 'F') return c - 'A' + 10;
         return -1;
     };
-    if (hex.size() % 2 != 0) return Error{errc::invalid_argument, "hex text must have an even number of digits"};
+    if (hex.size() % 2 != 0)
+        return Error{errc::invalid_argument, "hex text must have an even number of digits"};
     std::string out;
     out.reserve(hex.size() / 2);
     for (std::size_t i = 0; i < hex.size(); i += 2) {
         const int hi = nibble(hex[i]), lo = nibble(hex[i + 1]);
-        if (hi < 0 || lo < 0) return Error{errc::invalid_argument, "not a hex digit at position " + std::to_string(i)};
+        if (hi < 0 || lo < 0)
+            return Error{errc::invalid_argument, "not a hex digit at position " + std::to_string(i)};
         out.push_back(static_cast<char>(hi << 4 | lo));
     }
     return out;
@@ -145,7 +152,8 @@ std::string asset_id_of(std::string_view product_key, std::string_view device_ke
     static constexpr char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
     std::uint64_t h = 1469598103934665603ull; // FNV-1a
     const auto mix = [&h](std::string_view s) {
-        for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
+        for (unsigned char c : s)
+            h = (h ^ c) * 1099511628211ull;
     };
     mix(product_key);
     mix("/");

@@ -13,16 +13,17 @@
 
 namespace enos::hub::sim {
 
+using device::errc;
 using device::Error;
 using device::Result;
 using device::Status;
-using device::errc;
 
 /// "--name value" options after the command word(s). Every option takes a value; names outside
 /// `known` are usage errors, as are repeated options and a missing value.
 class Options {
 public:
-    static Result<Options> parse(int argc, char** argv, int first, const std::vector<std::string_view>& known);
+    static Result<Options> parse(int argc, char** argv, int first,
+                                 const std::vector<std::string_view>& known);
 
     std::optional<std::string> get(std::string_view name) const;
     bool has(std::string_view name) const { return values_.count(std::string(name)) != 0; }

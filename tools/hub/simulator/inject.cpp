@@ -28,7 +28,8 @@ using device::Value;
 constexpr const char* common_options =
     "  --pk PK --dk DK          the device (for subdevice: the gateway)\n"
     "  --timeout-ms T           how long to wait for the reply (default 5000)\n"
-    "  --dir RUNDIR | --port P  the hub (default $ENOS_HUB_DIR, else ./.enos-hub; --port overrides its port)\n"
+    "  --dir RUNDIR | --port P  the hub (default $ENOS_HUB_DIR, else ./.enos-hub; --port overrides its "
+    "port)\n"
     "Prints the device's reply as one JSON line. Exit codes: 0 reply 200, 2 usage, 3 hub unreachable,\n"
     "4 reply other than 200, 5 no reply in time.\n";
 
@@ -45,9 +46,11 @@ const CommandInfo command_infos[] = {
     {"get-measurepoints", "enos-hub get-measurepoints --pk PK --dk DK --names a,b,...", {"names"}},
     {"raw-down", "enos-hub raw-down --pk PK --dk DK --hex HEX", {"hex"}},
     {"ota-upgrade",
-     "enos-hub ota-upgrade --pk PK --dk DK --version V --file-url U --file-size N [--sign S --sign-method md5]",
+     "enos-hub ota-upgrade --pk PK --dk DK --version V --file-url U --file-size N [--sign S --sign-method "
+     "md5]",
      {"version", "file-url", "file-size", "sign", "sign-method"}},
-    {"subdevice", "enos-hub subdevice enable|disable|delete --pk GWPK --dk GWDK --sub-pk PK --sub-dk DK",
+    {"subdevice",
+     "enos-hub subdevice enable|disable|delete --pk GWPK --dk GWDK --sub-pk PK --sub-dk DK",
      {"sub-pk", "sub-dk"}},
 };
 
@@ -69,10 +72,13 @@ std::string fresh_id() {
     return std::to_string(now_ms()) + std::to_string(100 + rng() % 900);
 }
 
-Result<Value> json_option(const Options& o, const char* name, bool object_required, std::string_view fallback) {
+Result<Value> json_option(const Options& o, const char* name, bool object_required,
+                          std::string_view fallback) {
     const std::string text = o.get(name).value_or(std::string(fallback));
     auto value = device::parse_value(text);
-    if (!value) return Error{errc::invalid_argument, std::string("--") + name + " is not valid JSON: " + value.error().detail};
+    if (!value)
+        return Error{errc::invalid_argument,
+                     std::string("--") + name + " is not valid JSON: " + value.error().detail};
     if (object_required && !value->is_object())
         return Error{errc::invalid_argument, std::string("--") + name + " must be a JSON object"};
     return value;
@@ -161,7 +167,8 @@ Result<Command> build(const std::string& word, const std::string& sub_op, const 
                               : sub_op == "disable" ? DownKind::sub_device_disable
                                                     : DownKind::sub_device_delete;
         const std::string sub_pk = o.get("sub-pk").value_or(""), sub_dk = o.get("sub-dk").value_or("");
-        if (sub_pk.empty() || sub_dk.empty()) return Error{errc::missing_argument, "--sub-pk and --sub-dk are required"};
+        if (sub_pk.empty() || sub_dk.empty())
+            return Error{errc::missing_argument, "--sub-pk and --sub-dk are required"};
         params = Value::array({Value::object({{"productKey", sub_pk}, {"deviceKey", sub_dk}})});
         method = device::command_method(kind);
         c.topic = device::command_topic(kind, pk, dk);
@@ -175,18 +182,19 @@ Result<Command> build(const std::string& word, const std::string& sub_op, const 
 
 /// Records the command and its outcome (best effort: the store belongs to a running simulator, and
 /// a missing store only means nothing is recorded).
-void record(const HubEndpoint& hub, const Command& c, std::int64_t sent_at, const std::optional<std::string>& reply,
-            std::optional<std::int64_t> code) {
+void record(const HubEndpoint& hub, const Command& c, std::int64_t sent_at,
+            const std::optional<std::string>& reply, std::optional<std::int64_t> code) {
     if (::access(hub.store.c_str(), W_OK) != 0) return;
     auto db = Database::open(hub.store, false);
     if (!db) return;
-    (void)(*db)->run("INSERT INTO commands(product_key, device_key, command, request_id, topic, payload, sent_at, "
-                     "reply_topic, reply, reply_code, replied_at, outcome) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                     c.pk, c.dk, c.kind,
-                     c.request_id.empty() ? std::optional<std::string>() : std::optional<std::string>(c.request_id),
-                     c.topic, Blob{c.payload}, sent_at, c.reply_topic,
-                     reply ? std::optional<std::string>(*reply) : std::nullopt, code,
-                     reply ? std::optional<std::int64_t>(now_ms()) : std::nullopt, reply ? "replied" : "timeout");
+    (void)(*db)->run(
+        "INSERT INTO commands(product_key, device_key, command, request_id, topic, payload, sent_at, "
+        "reply_topic, reply, reply_code, replied_at, outcome) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        c.pk, c.dk, c.kind,
+        c.request_id.empty() ? std::optional<std::string>() : std::optional<std::string>(c.request_id),
+        c.topic, Blob{c.payload}, sent_at, c.reply_topic,
+        reply ? std::optional<std::string>(*reply) : std::nullopt, code,
+        reply ? std::optional<std::int64_t>(now_ms()) : std::nullopt, reply ? "replied" : "timeout");
 }
 
 int usage(const CommandInfo* info, const std::string& error) {
@@ -227,7 +235,8 @@ int inject_main(int argc, char** argv) {
     known.insert(known.end(), info->options.begin(), info->options.end());
     auto options = Options::parse(argc, argv, first, known);
     if (!options) return usage(info, options.error().detail);
-    if (!options->positional().empty()) return usage(info, "unexpected argument " + options->positional().front());
+    if (!options->positional().empty())
+        return usage(info, "unexpected argument " + options->positional().front());
     int timeout_ms = 5000;
     if (auto t = options->get("timeout-ms")) {
         auto n = parse_integer(*t, "--timeout-ms", 1, 3600000);
@@ -259,7 +268,8 @@ int inject_main(int argc, char** argv) {
         }
         reply = std::string(payload);
     });
-    const auto connect_deadline = MqttClient::Clock::now() + std::chrono::milliseconds(std::max(timeout_ms, 5000));
+    const auto connect_deadline =
+        MqttClient::Clock::now() + std::chrono::milliseconds(std::max(timeout_ms, 5000));
     if (Status s = client.connect(*hub, "enos-hub-cmd-" + std::to_string(::getpid()) + "-" + random_token(6),
                                   connect_deadline);
         !s) {
@@ -269,8 +279,8 @@ int inject_main(int argc, char** argv) {
     client.subscribe({command->reply_topic}, 1);
     while (!client.subscribed()) {
         if (MqttClient::Clock::now() >= connect_deadline || !client.poll(100)) {
-            std::fprintf(stderr, "enos-hub %s: the broker did not confirm the subscription to %s\n", word.c_str(),
-                         command->reply_topic.c_str());
+            std::fprintf(stderr, "enos-hub %s: the broker did not confirm the subscription to %s\n",
+                         word.c_str(), command->reply_topic.c_str());
             return exit_unreachable;
         }
     }
@@ -278,7 +288,8 @@ int inject_main(int argc, char** argv) {
     client.publish(command->topic, command->payload, 1);
     const auto deadline = MqttClient::Clock::now() + std::chrono::milliseconds(timeout_ms);
     while (!reply && MqttClient::Clock::now() < deadline) {
-        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - MqttClient::Clock::now());
+        const auto left =
+            std::chrono::duration_cast<std::chrono::milliseconds>(deadline - MqttClient::Clock::now());
         if (Status s = client.poll(static_cast<int>(std::clamp<long long>(left.count(), 1, 100))); !s) {
             std::fprintf(stderr, "enos-hub %s: %s\n", word.c_str(), s.error().message().c_str());
             return exit_unreachable;
@@ -288,18 +299,20 @@ int inject_main(int argc, char** argv) {
 
     if (!reply) {
         record(*hub, *command, sent_at, std::nullopt, std::nullopt);
-        std::fprintf(stderr, "enos-hub %s: no reply on %s within %d ms\n", word.c_str(), command->reply_topic.c_str(),
-                     timeout_ms);
+        std::fprintf(stderr, "enos-hub %s: no reply on %s within %d ms\n", word.c_str(),
+                     command->reply_topic.c_str(), timeout_ms);
         return exit_timeout;
     }
     if (command->request_id.empty()) { // raw: bytes, no envelope
         record(*hub, *command, sent_at, reply, std::nullopt);
-        std::printf("{\"topic\":%s,\"hex\":\"%s\"}\n", json_quote(command->reply_topic).c_str(), to_hex(*reply).c_str());
+        std::printf("{\"topic\":%s,\"hex\":\"%s\"}\n", json_quote(command->reply_topic).c_str(),
+                    to_hex(*reply).c_str());
         return exit_ok;
     }
     auto decoded = device::decode_reply(*reply);
     auto parsed = device::parse_value(*reply);
-    record(*hub, *command, sent_at, reply, decoded ? std::optional<std::int64_t>(decoded->code) : std::nullopt);
+    record(*hub, *command, sent_at, reply,
+           decoded ? std::optional<std::int64_t>(decoded->code) : std::nullopt);
     if (!decoded || !parsed) {
         std::printf("{\"error\":%s,\"payload\":%s}\n",
                     json_quote("the device's reply is not a reply envelope: " +

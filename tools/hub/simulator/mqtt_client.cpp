@@ -39,20 +39,26 @@ void put_string(std::string& out, std::string_view s) {
 }
 
 std::uint16_t get_u16(std::string_view s, std::size_t at) {
-    return static_cast<std::uint16_t>(static_cast<unsigned char>(s[at]) << 8 | static_cast<unsigned char>(s[at + 1]));
+    return static_cast<std::uint16_t>(static_cast<unsigned char>(s[at]) << 8 |
+                                      static_cast<unsigned char>(s[at + 1]));
 }
 
 int millis_until(MqttClient::Clock::time_point deadline) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - MqttClient::Clock::now());
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - MqttClient::Clock::now());
     return static_cast<int>(std::max<long long>(0, std::min<long long>(left.count(), 1000)));
 }
 
 Error connack_error(int code) {
-    static const char* const reasons[] = {"accepted", "unacceptable protocol version", "identifier rejected",
-                                          "server unavailable", "bad user name or password", "not authorised"};
+    static const char* const reasons[] = {
+        "accepted",           "unacceptable protocol version", "identifier rejected",
+        "server unavailable", "bad user name or password",     "not authorised"};
     const std::string text = "the broker refused the connection: CONNACK " + std::to_string(code) + " (" +
                              (code >= 0 && code <= 5 ? reasons[code] : "unknown") + ")";
-    return Error{code == 4 ? errc::bad_credentials : code == 5 ? errc::not_authorized : errc::connect_failed, text};
+    return Error{code == 4   ? errc::bad_credentials
+                 : code == 5 ? errc::not_authorized
+                             : errc::connect_failed,
+                 text};
 }
 
 } // namespace
@@ -75,7 +81,9 @@ Status MqttClient::connect(const HubEndpoint& hub, const std::string& client_id,
         }
     }
     freeaddrinfo(found);
-    if (fd < 0) return Error{errc::host_unreachable, "cannot connect to the broker at " + where + ": " + std::strerror(errno)};
+    if (fd < 0)
+        return Error{errc::host_unreachable,
+                     "cannot connect to the broker at " + where + ": " + std::strerror(errno)};
     int on = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
     fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
@@ -83,7 +91,7 @@ Status MqttClient::connect(const HubEndpoint& hub, const std::string& client_id,
 
     std::string head;
     put_string(head, "MQTT");
-    head.push_back(4);                                      // protocol level: 3.1.1
+    head.push_back(4);                                     // protocol level: 3.1.1
     head.push_back(static_cast<char>(0x80 | 0x40 | 0x02)); // user name, password, clean session
     put_u16(head, static_cast<std::size_t>(keepalive_s_));
     put_string(head, client_id);
@@ -140,7 +148,8 @@ void MqttClient::publish(std::string_view topic, std::string_view payload, int q
         if (++next_packet_id_ == 0) next_packet_id_ = 1;
         put_u16(head, next_packet_id_);
     }
-    put_packet(static_cast<unsigned char>(publish_packet | (qos > 0 ? 0x02 : 0) | (retain ? 0x01 : 0)), head, payload);
+    put_packet(static_cast<unsigned char>(publish_packet | (qos > 0 ? 0x02 : 0) | (retain ? 0x01 : 0)), head,
+               payload);
 }
 
 void MqttClient::put_packet(unsigned char type, std::string_view head, std::string_view payload) {
@@ -159,10 +168,12 @@ void MqttClient::put_packet(unsigned char type, std::string_view head, std::stri
 Status MqttClient::poll(int timeout_ms) {
     if (fd_ < 0) return Error{errc::not_connected, "not connected"};
     const auto now = Clock::now();
-    if (connack_ && now - last_write_ > std::chrono::seconds(keepalive_s_ / 2)) put_packet(pingreq_packet, {});
+    if (connack_ && now - last_write_ > std::chrono::seconds(keepalive_s_ / 2))
+        put_packet(pingreq_packet, {});
     if (Status s = write_some(); !s) return s;
     pollfd p{fd_, static_cast<short>(POLLIN | (out_.size() > out_sent_ ? POLLOUT : 0)), 0};
-    if (::poll(&p, 1, timeout_ms) < 0 && errno != EINTR) return Error{errc::disconnected, std::strerror(errno)};
+    if (::poll(&p, 1, timeout_ms) < 0 && errno != EINTR)
+        return Error{errc::disconnected, std::strerror(errno)};
     if (p.revents & (POLLIN | POLLHUP | POLLERR)) {
         if (Status s = read_available(); !s) return s;
         if (Status s = handle_packets(); !s) return s;

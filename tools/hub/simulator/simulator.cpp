@@ -23,7 +23,9 @@ using namespace sim;
 
 volatile std::sig_atomic_t stop_requested = 0;
 
-void request_stop(int) { stop_requested = 1; }
+void request_stop(int) {
+    stop_requested = 1;
+}
 
 constexpr const char* simulate_usage =
     "usage: enos-hub simulate [--dir RUNDIR] [--port P] [--registry FILE]\n"
@@ -87,7 +89,8 @@ int simulator_main(int argc, char** argv) {
     struct sigaction stop_action {};
     stop_action.sa_handler = request_stop;
     sigemptyset(&stop_action.sa_mask);
-    for (int signal_number : {SIGTERM, SIGINT, SIGHUP}) sigaction(signal_number, &stop_action, nullptr);
+    for (int signal_number : {SIGTERM, SIGINT, SIGHUP})
+        sigaction(signal_number, &stop_action, nullptr);
     std::signal(SIGPIPE, SIG_IGN);
 
     Cloud* cloud_ptr = nullptr;
@@ -111,9 +114,11 @@ int simulator_main(int argc, char** argv) {
     std::string last_error;
     while (!stop_requested) {
         if (!client.connected()) {
-            Status s = client.connect(*hub, "enos-hub-simulator", MqttClient::Clock::now() + std::chrono::seconds(5));
+            Status s = client.connect(*hub, "enos-hub-simulator",
+                                      MqttClient::Clock::now() + std::chrono::seconds(5));
             if (!s) {
-                if (s.error().message() != last_error) log_line((last_error = s.error().message()) + "; retrying");
+                if (s.error().message() != last_error)
+                    log_line((last_error = s.error().message()) + "; retrying");
                 ::poll(nullptr, 0, 200); // retry pace while the broker is down; a signal cuts it short
                 continue;
             }

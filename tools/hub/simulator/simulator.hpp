@@ -9,10 +9,10 @@ namespace enos::hub {
 enum ExitCode : int {
     exit_ok = 0,
     exit_failure = 1,
-    exit_usage = 2,          ///< bad or missing arguments (a usage message is printed on stderr)
-    exit_unreachable = 3,    ///< the hub (broker or store) cannot be reached
-    exit_device_error = 4,   ///< the device replied with a code other than 200
-    exit_timeout = 5,        ///< no reply within --timeout-ms
+    exit_usage = 2,        ///< bad or missing arguments (a usage message is printed on stderr)
+    exit_unreachable = 3,  ///< the hub (broker or store) cannot be reached
+    exit_device_error = 4, ///< the device replied with a code other than 200
+    exit_timeout = 5,      ///< no reply within --timeout-ms
 };
 
 /// `enos-hub simulate --dir RUNDIR`: the cloud simulator daemon (started by `enos-hub start`).

@@ -82,7 +82,8 @@ Result<std::unique_ptr<Database>> Database::open(const std::string& path, bool r
     const int flags = read_only ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
     const int rc = sqlite3_open_v2(path.c_str(), &db, flags | SQLITE_OPEN_NOMUTEX, nullptr);
     if (rc != SQLITE_OK) {
-        std::string detail = "cannot open store " + path + ": " + (db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+        std::string detail =
+            "cannot open store " + path + ": " + (db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
         sqlite3_close(db);
         return Error{errc::store_error, std::move(detail)};
     }
@@ -91,7 +92,8 @@ Result<std::unique_ptr<Database>> Database::open(const std::string& path, bool r
 }
 
 Database::~Database() {
-    for (auto& [sql, stmt] : statements_) sqlite3_finalize(stmt);
+    for (auto& [sql, stmt] : statements_)
+        sqlite3_finalize(stmt);
     sqlite3_close(db_);
 }
 
@@ -126,16 +128,19 @@ Error Database::last_error(const char* sql) const {
 
 Status Database::step_to_end(sqlite3_stmt* stmt, const char* sql) {
     int rc;
-    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {}
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+    }
     Status result;
     if (rc != SQLITE_DONE) result = last_error(sql);
     sqlite3_reset(stmt);
     return result;
 }
 
-Status Database::step_rows(sqlite3_stmt* stmt, const char* sql, const std::function<void(sqlite3_stmt*)>& row) {
+Status Database::step_rows(sqlite3_stmt* stmt, const char* sql,
+                           const std::function<void(sqlite3_stmt*)>& row) {
     int rc;
-    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) row(stmt);
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
+        row(stmt);
     Status result;
     if (rc != SQLITE_DONE) result = last_error(sql);
     sqlite3_reset(stmt);
@@ -143,15 +148,26 @@ Status Database::step_rows(sqlite3_stmt* stmt, const char* sql, const std::funct
 }
 
 void Database::bind(sqlite3_stmt* s, int i, std::string_view v) {
-    sqlite3_bind_text(s, i, v.data(), static_cast<int>(v.size()), SQLITE_STATIC); // bound only while run() steps
+    sqlite3_bind_text(s, i, v.data(), static_cast<int>(v.size()),
+                      SQLITE_STATIC); // bound only while run() steps
 }
-void Database::bind(sqlite3_stmt* s, int i, std::int64_t v) { sqlite3_bind_int64(s, i, v); }
-void Database::bind(sqlite3_stmt* s, int i, std::nullptr_t) { sqlite3_bind_null(s, i); }
+void Database::bind(sqlite3_stmt* s, int i, std::int64_t v) {
+    sqlite3_bind_int64(s, i, v);
+}
+void Database::bind(sqlite3_stmt* s, int i, std::nullptr_t) {
+    sqlite3_bind_null(s, i);
+}
 void Database::bind(sqlite3_stmt* s, int i, const std::optional<std::int64_t>& v) {
-    if (v) bind(s, i, *v); else bind(s, i, nullptr);
+    if (v)
+        bind(s, i, *v);
+    else
+        bind(s, i, nullptr);
 }
 void Database::bind(sqlite3_stmt* s, int i, const std::optional<std::string>& v) {
-    if (v) bind(s, i, std::string_view(*v)); else bind(s, i, nullptr);
+    if (v)
+        bind(s, i, std::string_view(*v));
+    else
+        bind(s, i, nullptr);
 }
 void Database::bind(sqlite3_stmt* s, int i, Blob v) {
     sqlite3_bind_blob(s, i, v.bytes.data(), static_cast<int>(v.bytes.size()), SQLITE_STATIC);
@@ -163,11 +179,17 @@ std::string column_text(sqlite3_stmt* stmt, int column) {
     return text ? std::string(static_cast<const char*>(text), static_cast<std::size_t>(size)) : std::string();
 }
 
-std::int64_t column_int(sqlite3_stmt* stmt, int column) { return sqlite3_column_int64(stmt, column); }
+std::int64_t column_int(sqlite3_stmt* stmt, int column) {
+    return sqlite3_column_int64(stmt, column);
+}
 
-bool column_is_null(sqlite3_stmt* stmt, int column) { return sqlite3_column_type(stmt, column) == SQLITE_NULL; }
+bool column_is_null(sqlite3_stmt* stmt, int column) {
+    return sqlite3_column_type(stmt, column) == SQLITE_NULL;
+}
 
-Status create_schema(Database& db) { return db.exec(schema_sql); }
+Status create_schema(Database& db) {
+    return db.exec(schema_sql);
+}
 
 Result<std::unique_ptr<Store>> Store::open(const std::string& path) {
     auto db = Database::open(path, false);
@@ -179,7 +201,9 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& path) {
     return std::unique_ptr<Store>(new Store(std::move(*db)));
 }
 
-Store::~Store() { stop(); }
+Store::~Store() {
+    stop();
+}
 
 void Store::start() {
     if (writer_.joinable()) return;
@@ -230,8 +254,10 @@ void Store::write_loop() {
         }
         space_ready_.notify_all();
         if (auto s = db_->exec("BEGIN"); !s) std::fprintf(stderr, "store: %s\n", s.error().message().c_str());
-        for (Entry& e : batch) e.task(*db_);
-        if (auto s = db_->exec("COMMIT"); !s) std::fprintf(stderr, "store: %s\n", s.error().message().c_str());
+        for (Entry& e : batch)
+            e.task(*db_);
+        if (auto s = db_->exec("COMMIT"); !s)
+            std::fprintf(stderr, "store: %s\n", s.error().message().c_str());
         for (Entry& e : batch)
             if (e.committed) e.committed->set_value();
         batch.clear();

@@ -42,8 +42,7 @@ public:
     Status exec(const char* sql);
 
     /// Runs one statement with positional parameters to completion.
-    template <class... Args>
-    Status run(const char* sql, const Args&... args) {
+    template <class... Args> Status run(const char* sql, const Args&... args) {
         sqlite3_stmt* stmt = prepare(sql);
         if (!stmt) return last_error(sql);
         int index = 0;
