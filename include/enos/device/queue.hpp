@@ -11,7 +11,7 @@
 //   (delivered or dropped), so space comes back without ever rewriting data.
 //   Why segments: appends are sequential writes, nothing is updated in place (a torn write can only
 //   damage the tail), and reclaiming is a file delete instead of a compaction.
-// * Memory mode costs ~45 bytes per queued message beyond its topic and payload (the record
+// * Memory mode costs ~47 bytes per queued message beyond its topic and payload (the record
 //   header, a 16-byte index entry and the caller id); bench/store_append measures it.
 // * What is fsynced when (store directory only):
 //     every_message  each append is fdatasync'ed before push() returns; a new segment file is
