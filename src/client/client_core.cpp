@@ -857,8 +857,8 @@ void ClientCore::submit(PreparedRequest request, Completion done) {
         seq = next_seq_++;
         session = session_;
         const Clock::time_point deadline = clock_->now() + request.timeout;
-        pending_.emplace(key, Pending{seq, deadline, std::move(done)});
-        deadlines_.emplace(Deadline{deadline, seq}, key);
+        auto inserted = pending_.emplace(key, Pending{seq, deadline, std::move(done)}).first;
+        deadlines_.emplace(Deadline{deadline, seq}, &inserted->first);
         arm_request_timer_locked();
         ReplySubscription& sub = reply_subscriptions_[request.reply_topic];
         if (sub.state == SubState::active) {
@@ -972,7 +972,7 @@ void ClientCore::on_request_timer() {
         const Clock::time_point now = clock_->now();
         while (!deadlines_.empty() && deadlines_.begin()->first.first <= now) {
             const auto [deadline, seq] = deadlines_.begin()->first;
-            const std::string key = deadlines_.begin()->second;
+            const std::string key = *deadlines_.begin()->second;
             Completion done;
             if (take_pending_locked(key, seq, done)) {
                 expired.emplace_back(std::move(done), Error{errc::timeout, "no reply on " + key.substr(0, key.rfind('#'))});

@@ -189,7 +189,7 @@ private:
     std::optional<std::string> activation_payload_;
     std::uint64_t next_seq_ = 1;
     std::unordered_map<std::string, Pending> pending_;
-    std::map<Deadline, std::string> deadlines_;
+    std::map<Deadline, const std::string*> deadlines_;  ///< points at the key inside pending_ (stable)
     std::optional<Clock::time_point> request_timer_at_;
     std::unordered_set<std::string> expired_;  ///< keys of requests that ended without their reply
     std::deque<std::string> expired_order_;

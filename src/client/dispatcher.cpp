@@ -11,12 +11,14 @@ Dispatcher::Dispatcher() : state_(std::make_shared<State>()) {
 Dispatcher::~Dispatcher() { stop(std::chrono::milliseconds(0)); }
 
 bool Dispatcher::post(Task&& task) {
+    bool wake;
     {
         std::lock_guard lock(state_->mutex);
         if (!state_->accepting) return false;
         state_->tasks.push_back(std::move(task));
+        wake = state_->idle_waiting;
     }
-    state_->wake.notify_one();
+    if (wake) state_->wake.notify_one();  // a busy thread finds the task on its next turn
     return true;
 }
 
@@ -27,7 +29,9 @@ bool Dispatcher::on_dispatcher_thread() const noexcept {
 void Dispatcher::run(const std::shared_ptr<State>& state) {
     std::unique_lock lock(state->mutex);
     while (true) {
+        state->idle_waiting = true;
         state->wake.wait(lock, [&] { return state->exit || !state->tasks.empty(); });
+        state->idle_waiting = false;
         if (state->exit) break;
         Task task = std::move(state->tasks.front());
         state->tasks.pop_front();
