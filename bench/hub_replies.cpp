@@ -20,6 +20,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
+#include <filesystem>
 #include <fstream>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -124,6 +125,15 @@ double cpu_seconds(int pid) {
     stat >> user >> system;
     return static_cast<double>(user + system) / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
+
+/// The hub this program started: stopped and its files removed at exit, also after fail().
+struct OwnedHub {
+    std::string binary, run_dir, temp_dir;
+    ~OwnedHub() {
+        if (!run_dir.empty()) run({binary, "stop", "--dir", run_dir});
+        if (!temp_dir.empty()) std::filesystem::remove_all(temp_dir);
+    }
+} owned_hub;
 
 // ---- a minimal MQTT 3.1.1 device over a plain socket ----------------------------------------------
 
@@ -306,16 +316,16 @@ int main(int argc, char** argv) {
     if (clients < 1 || window < 1 || seconds < 1 || (qos != 0 && qos != 1) || points < 1)
         fail("bad option value");
 
-    bool own_hub = dir.empty();
-    if (own_hub) {
+    if (dir.empty()) {
         char templ[] = "/tmp/hub_replies.XXXXXX";
         if (!mkdtemp(templ)) fail("mkdtemp failed");
-        dir = templ;
+        dir = owned_hub.temp_dir = templ;
         std::ofstream(dir + "/registry.json") << registry_json(clients);
+        owned_hub.binary = hub_binary;
         if (run({hub_binary, "start", "--dir", dir + "/hub", "--port", "0", "--registry",
                  dir + "/registry.json"}) != 0)
             fail("`" + hub_binary + " start` failed (use --hub PATH to name the enos-hub binary)");
-        dir += "/hub";
+        dir = owned_hub.run_dir = dir + "/hub";
     }
     const HubInfo hub = read_hub(dir);
 
@@ -404,6 +414,5 @@ int main(int argc, char** argv) {
                 static_cast<double>(replied) / elapsed);
     for (Device& d : devices)
         close(d.fd);
-    if (own_hub) run({hub_binary, "stop", "--dir", dir});
     return errors == 0 && answered + errors == sent ? 0 : 1;
 }
