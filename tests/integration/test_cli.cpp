@@ -9,10 +9,12 @@
 #include <enos/device/credentials.hpp>
 #include <enos/device/value.hpp>
 
+#include <cctype>
 #include <csignal>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
+#include <sys/stat.h>
 #include <thread>
 #include <unistd.h>
 
@@ -48,8 +50,11 @@ std::string write_registry(const TempDir& dir) {
                    R"(","deviceSecret":"cliSecret)" + std::to_string(i) + "\"},";
     const std::string path = dir.file("registry.json");
     std::ofstream(path)
-        << R"({"products":[{"productKey":"pkCli","productSecret":"cliProductSecret"}],"devices":[)" << devices
-        << R"({"productKey":"pkCli","deviceKey":"cliOff","deviceSecret":"offSecret","enabled":false}]})";
+        << R"({"products":[{"productKey":"pkCli","productSecret":"cliProductSecret"},)"
+        << R"({"productKey":"pkCliDyn","productSecret":"cliDynSecret","dynamicActivation":true}],)"
+        << R"("devices":[)" << devices
+        << R"({"productKey":"pkCli","deviceKey":"cliOff","deviceSecret":"offSecret","enabled":false},)"
+        << R"({"productKey":"pkCliDyn","deviceKey":"dyn1"}]})";
     return path;
 }
 
@@ -422,4 +427,35 @@ TEST_CASE("cli: serve answers the hub's commands and stops cleanly on SIGTERM an
     REQUIRE(code.has_value());
     CHECK(*code == 0);
     CHECK(second.out().find(R"("signal":"SIGINT")") != std::string::npos);
+}
+
+TEST_CASE("cli: dynamic activation keeps the issued secret in --secret-file", "[integration][cli]") {
+    CliHub h;
+    const std::string secret_file = h.dir.file("dyn1.secret");
+    const std::vector<std::string> identity = {
+        "--url",        h.hub.url(), "--product-key",    "pkCliDyn",
+        "--device-key", "dyn1",      "--product-secret", "cliDynSecret"};
+    auto with = [&](std::vector<std::string> tail) {
+        auto argv = identity;
+        argv.insert(argv.end(), tail.begin(), tail.end());
+        return run_cli(argv);
+    };
+
+    auto first = with({"--secret-file", secret_file, "post-measurepoints", R"({"temp": 20.5})"});
+    REQUIRE(first.exit_code == 0);
+    CHECK(only_line(first).find("ok")->as_bool());
+    struct stat info {};
+    REQUIRE(::stat(secret_file.c_str(), &info) == 0);
+    CHECK((info.st_mode & 0777) == 0600);
+    std::ifstream in(secret_file);
+    std::string issued((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    while (!issued.empty() && std::isspace(static_cast<unsigned char>(issued.back())))
+        issued.pop_back();
+    REQUIRE(issued.size() >= 8);
+    CHECK(first.out.find(issued) == std::string::npos); // the issued secret is not printed either
+    CHECK(first.err.find(issued) == std::string::npos);
+
+    // The stored secret logs in (securemode 2); without it the device cannot activate twice.
+    CHECK(with({"--secret-file", secret_file, "attributes", "query"}).exit_code == 0);
+    CHECK(with({"attributes", "query"}).exit_code == 3);
 }
