@@ -16,8 +16,6 @@
 #include <cstdint>
 #include <functional>
 #include <map>
-#include <optional>
-#include <set>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -28,7 +26,7 @@ namespace enos::hub::sim {
 using device::UpMethod;
 using device::Value;
 
-/// Reply codes the simulator uses beyond those of PROTOCOL.md §6 (documented in tools/hub/README.md).
+/// The reply codes the simulator answers with: PROTOCOL.md §6, plus 401 and 460 (tools/hub/README.md).
 enum ReplyCode : int {
     code_ok = 200,
     code_auth_failed = 401, ///< a sub-device signature does not verify
