@@ -14,6 +14,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 using namespace enos::test;
 
@@ -165,4 +166,32 @@ TEST_CASE("hub launcher: broker-stop and broker-start keep the port", "[integrat
     hub.start_broker();
     CHECK(device.connect(device_credentials("pkTest", "dev1", "devSecret1")) == 0);
     CHECK(hub.run({"broker-start"}).exit_code == 1); // already running
+}
+
+TEST_CASE("hub launcher: a hub stops itself when its owner process is gone", "[integration][hub]") {
+    TempDir dir("enos-hub");
+    ChildProcess owner = ChildProcess::spawn({"sleep", "600"});
+    const auto started =
+        hub_command({"start", "--registry", test_registry_path(), "--dir", dir.path(), "--port", "0",
+                     "--no-simulator", "--owner-pid", std::to_string(owner.pid())});
+    INFO(started.err);
+    REQUIRE(started.exit_code == 0);
+    rapidjson::Document line;
+    line.Parse(started.out.c_str());
+    REQUIRE(line.IsObject());
+    const auto port = static_cast<std::uint16_t>(line["port"].GetInt());
+    REQUIRE(tcp_port_open(port));
+
+    owner.kill();
+    REQUIRE(owner.wait_exit(std::chrono::seconds(10)));
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (tcp_port_open(port) && std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    CHECK_FALSE(tcp_port_open(port));
+    CHECK(process_gone(static_cast<pid_t>(line["broker_pid"].GetInt())));
+
+    const auto no_owner = hub_command({"start", "--registry", test_registry_path(), "--dir", dir.path(),
+                                       "--port", "0", "--owner-pid", "999999999"});
+    CHECK(no_owner.exit_code == 1);
+    CHECK(contains(no_owner.err, "--owner-pid 999999999 is not a running process"));
 }

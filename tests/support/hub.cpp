@@ -6,6 +6,8 @@
 
 #include <rapidjson/document.h>
 
+#include <unistd.h>
+
 #include <cstdlib>
 #include <fstream>
 #include <mutex>
@@ -73,6 +75,8 @@ HubProcess HubProcess::start(const Options& options) {
     if (options.require_client_cert) argv.push_back("--require-client-cert");
     if (!options.connect_limit) argv.push_back("--no-connect-limit");
     if (!options.simulator) argv.push_back("--no-simulator");
+    // Should this test process crash or be killed, the hub stops itself instead of lingering.
+    argv.insert(argv.end(), {"--owner-pid", std::to_string(::getpid())});
     for (auto& word : split_words(options.extra_start_args))
         argv.push_back(std::move(word));
 

@@ -406,6 +406,16 @@ std::vector<std::string> stop_recorded(const RunDir& run, bool broker, bool simu
     return notes;
 }
 
+/// The watcher of `--owner-pid` goes first, so it cannot race a stop that is already under way.
+void stop_watcher(const RunDir& run) {
+    std::istringstream in(read_file(run.file("watch.pid")));
+    long long pid = 0;
+    if (in >> pid && runs_with(static_cast<pid_t>(pid), "watch") &&
+        runs_with(static_cast<pid_t>(pid), run.dir))
+        stop_process(static_cast<pid_t>(pid), milliseconds(5000));
+    fs::remove(run.file("watch.pid"));
+}
+
 bool hub_running(const RunDir& run) {
     const auto info = read_hub_info(run);
     if (!info) return false;
@@ -458,7 +468,7 @@ const char* start_usage =
     "                      [--ca-cert FILE --ca-key FILE] [--require-client-cert]\n"
     "                      [--no-connect-limit | --connect-min-interval-ms MS --connect-window-ms MS\n"
     "                       --connect-window-max N --connect-block-ms MS]\n"
-    "                      [--fresh] [--replace] [--no-simulator] [--timeout-ms MS]\n"
+    "                      [--fresh] [--replace] [--no-simulator] [--timeout-ms MS] [--owner-pid PID]\n"
     "                      [--mosquitto PATH] [--plugin PATH]\n"
     "Port 0 picks a free port. Prints one JSON line with the ports once broker and simulator are ready.\n";
 
@@ -477,6 +487,10 @@ int start(const Args& args) {
     if (args.has("ca-cert") && !tls) throw UsageError("--ca-cert needs --tls-port");
     const auto timeout = milliseconds(integer_option(args, "timeout-ms", 30000, 1, 3600000));
     const auto limits = limit_options(args);
+    const auto owner = static_cast<pid_t>(integer_option(args, "owner-pid", 0, 0, 1 << 30));
+    const auto owner_start = owner ? process_start_ticks(owner) : std::nullopt;
+    if (owner && (!process_alive(owner) || !owner_start))
+        throw Failure("--owner-pid " + std::to_string(owner) + " is not a running process");
     const std::string mosquitto = find_mosquitto(args);
     const std::string plugin = find_plugin(args);
     for (const auto& [what, value] :
@@ -489,6 +503,7 @@ int start(const Args& args) {
         if (!args.has("replace"))
             throw Failure("a hub is already running in " + run.dir + "; stop it with: enos-hub stop --dir " +
                           run.dir + " (or pass --replace)");
+        stop_watcher(run);
         stop_recorded(run, true, true);
     }
     if (wanted_port != 0 && !port_free(wanted_port))
@@ -563,7 +578,34 @@ int start(const Args& args) {
         }
     }
     write_hub_info(run, info);
+    if (owner) {
+        const pid_t watcher =
+            spawn_daemon({self_executable(), "watch", "--dir", run.dir, "--owner-pid", std::to_string(owner),
+                          "--owner-start", std::to_string(*owner_start)},
+                         run.file("watch.log"));
+        write_file(run.file("watch.pid"), std::to_string(watcher) + "\n");
+    }
     print_started(run, info);
+    return exit_ok;
+}
+
+/// `enos-hub watch`: stops the hub once its owner process is gone, so a test that crashes or is
+/// killed leaves no broker behind. The owner is identified by pid and start time (pids are reused).
+int watch(const Args& args) {
+    const RunDir run(args.get("dir"));
+    const auto owner = static_cast<pid_t>(integer_option(args, "owner-pid", 0, 1, 1 << 30));
+    const auto owner_start = parse_integer(args.get("owner-start").value_or(""));
+    if (!owner_start) throw UsageError("--owner-start TICKS is required");
+    while (process_alive(owner) &&
+           process_start_ticks(owner) == static_cast<unsigned long long>(*owner_start) &&
+           fs::exists(run.hub_json()))
+        std::this_thread::sleep_for(milliseconds(200));
+    if (fs::exists(run.hub_json())) {
+        std::cerr << "enos-hub watch: owner " << owner << " is gone, stopping the hub in " << run.dir << "\n";
+        stop_recorded(run, true, true);
+        fs::remove(run.hub_json());
+    }
+    fs::remove(run.file("watch.pid"));
     return exit_ok;
 }
 
@@ -607,7 +649,7 @@ int start_main(int argc, char** argv) {
                    {"help", "require-client-cert", "no-simulator", "replace", "fresh", "no-connect-limit"},
                    {"registry", "port", "tls-port", "dir", "ca-cert", "ca-key", "mosquitto", "plugin",
                     "timeout-ms", "connect-min-interval-ms", "connect-window-ms", "connect-window-max",
-                    "connect-block-ms"},
+                    "connect-block-ms", "owner-pid"},
                    [](const Args& args) { return start(args); });
 }
 
@@ -621,11 +663,19 @@ int stop_main(int argc, char** argv) {
                 std::cerr << "enos-hub stop: no hub recorded in " << run.dir << "\n";
                 return exit_ok;
             }
+            stop_watcher(run);
             for (const auto& note : stop_recorded(run, true, true))
                 std::cerr << "enos-hub stop: " << note << "\n";
             fs::remove(run.hub_json());
             return exit_ok;
         });
+}
+
+int watch_main(int argc, char** argv) {
+    return guarded("watch",
+                   "usage: enos-hub watch --dir RUNDIR --owner-pid PID --owner-start TICKS (run by start)\n",
+                   argc, argv, {"help"}, {"dir", "owner-pid", "owner-start"},
+                   [](const Args& args) { return watch(args); });
 }
 
 int broker_stop_main(int argc, char** argv) {

@@ -24,6 +24,7 @@ const Entry commands[] = {
     {"broker-start", enos::hub::broker_start_main, "start the broker again on the same ports"},
     {"issue-cert", enos::hub::issue_cert_main, "issue a device certificate signed by the hub CA"},
     {"simulate", enos::hub::simulator_main, "run the cloud simulator (started by `start`)"},
+    {"watch", enos::hub::watch_main, "stop the hub when its owner process exits (started by `start`)"},
     {"invoke", enos::hub::inject_main, "invoke a service on a device, print its reply"},
     {"rrpc", enos::hub::inject_main, "send an RRPC request to a device, print its response"},
     {"set-measurepoints", enos::hub::inject_main, "send a measure point set command"},

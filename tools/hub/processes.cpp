@@ -168,6 +168,21 @@ bool runs_with(pid_t pid, const std::string& arg) {
     return false;
 }
 
+std::optional<unsigned long long> process_start_ticks(pid_t pid) {
+    if (pid <= 0) return std::nullopt;
+    const std::string stat = read_file("/proc/" + std::to_string(pid) + "/stat");
+    const auto paren = stat.rfind(')');
+    if (paren == std::string::npos) return std::nullopt;
+    // After the command name: field 3 (state) onwards; the start time is field 22.
+    std::istringstream fields(stat.substr(paren + 2));
+    std::string field;
+    for (int i = 3; i < 22 && fields >> field; ++i) {
+    }
+    unsigned long long ticks = 0;
+    if (!(fields >> ticks)) return std::nullopt;
+    return ticks;
+}
+
 bool stop_process(pid_t pid, std::chrono::milliseconds grace) {
     if (!process_alive(pid)) return true;
     ::kill(pid, SIGTERM);

@@ -33,6 +33,10 @@ bool process_alive(pid_t pid);
 /// holds: after a crash or a reboot the number may belong to something else.
 bool runs_with(pid_t pid, const std::string& arg);
 
+/// When the process started (clock ticks after boot, /proc/PID/stat field 22): with the pid, an
+/// identity that survives pid reuse. nullopt if there is no such process.
+std::optional<unsigned long long> process_start_ticks(pid_t pid);
+
 /// SIGTERM, then SIGKILL after `grace`; true when the process is gone. Reaps it if it is our child.
 bool stop_process(pid_t pid, std::chrono::milliseconds grace);
 
