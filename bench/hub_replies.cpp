@@ -6,8 +6,12 @@
 // sockets written here, batching many PUBLISH packets per write, so the client is never what limits
 // the number: it measures the broker plus the simulator (reply and store).
 //
+// With --simulator-only the program plays the broker itself: it starts `enos-hub simulate` against a
+// listening socket of its own and streams the requests straight to it, which measures the simulator
+// alone (the broker, single-threaded mosquitto, is the first to saturate a core in the full hub).
+//
 //   hub_replies [--clients 4] [--window 256] [--seconds 5] [--qos 0|1] [--points 3]
-//               [--hub PATH/enos-hub] [--dir RUNDIR]
+//               [--hub PATH/enos-hub] [--dir RUNDIR] [--simulator-only 1]
 #include <enos/device/credentials.hpp>
 
 #include <rapidjson/document.h>
@@ -135,6 +139,32 @@ struct OwnedHub {
     }
 } owned_hub;
 
+/// A process started with fork/exec (the --simulator-only simulator); SIGTERM and reaped at exit.
+struct OwnedProcess {
+    pid_t pid = 0;
+    ~OwnedProcess() {
+        if (pid <= 0) return;
+        kill(pid, SIGTERM);
+        waitpid(pid, nullptr, 0);
+    }
+} owned_simulator;
+
+pid_t spawn(const std::vector<std::string>& argv, const std::string& log) {
+    const pid_t pid = fork();
+    if (pid < 0) fail("fork failed");
+    if (pid == 0) {
+        const int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (fd >= 0) dup2(fd, STDERR_FILENO);
+        std::vector<char*> args;
+        for (const auto& a : argv)
+            args.push_back(const_cast<char*>(a.c_str()));
+        args.push_back(nullptr);
+        execv(args[0], args.data());
+        _exit(127);
+    }
+    return pid;
+}
+
 // ---- a minimal MQTT 3.1.1 device over a plain socket ----------------------------------------------
 
 void put_length(std::string& out, std::size_t n) {
@@ -192,7 +222,21 @@ void read_packets(Device& d) {
         if (!complete || pos + header + length > d.in.size()) break;
         const auto type = static_cast<unsigned char>(d.in[pos]);
         const std::string_view body(d.in.data() + pos + header, length);
-        if ((type & 0xF0) == 0x20) {
+        if ((type & 0xF0) == 0x10) { // --simulator-only: the simulator's CONNECT
+            d.out += std::string("\x20\x02\x00\x00", 4);
+            d.connected = true;
+        } else if ((type & 0xF0) == 0x80) { // ... and its SUBSCRIBE: grant QoS 1 to every filter
+            std::size_t filters = 0;
+            for (std::size_t at = 2; at + 2 <= body.size(); ++filters)
+                at += 3 +
+                      (static_cast<unsigned char>(body[at]) << 8 | static_cast<unsigned char>(body[at + 1]));
+            std::string suback(body.substr(0, 2));
+            suback.append(filters, '\x01');
+            put_packet(d.out, 0x90, suback);
+            d.subscribed = true;
+        } else if ((type & 0xF0) == 0xC0) {
+            d.out += std::string("\xD0\x00", 2);
+        } else if ((type & 0xF0) == 0x20) {
             if (body.size() < 2 || body[1] != 0)
                 fail("the hub refused a benchmark device (CONNACK " +
                      std::to_string(body.size() < 2 ? -1 : body[1]) + ")");
@@ -294,6 +338,7 @@ std::string points_json(int count) {
 int main(int argc, char** argv) {
     int clients = 4, window = 256, seconds = 5, qos = 0, points = 3;
     std::string hub_binary = default_hub_binary(), dir;
+    bool simulator_only = false;
     for (int i = 1; i + 1 < argc; i += 2) {
         const std::string name = argv[i], value = argv[i + 1];
         if (name == "--clients")
@@ -310,28 +355,61 @@ int main(int argc, char** argv) {
             hub_binary = value;
         else if (name == "--dir")
             dir = value;
+        else if (name == "--simulator-only")
+            simulator_only = value != "0";
         else
             fail("unknown option " + name);
     }
     if (clients < 1 || window < 1 || seconds < 1 || (qos != 0 && qos != 1) || points < 1)
         fail("bad option value");
 
-    if (dir.empty()) {
+    HubInfo hub;
+    std::vector<Device> devices;
+    if (simulator_only) {
         char templ[] = "/tmp/hub_replies.XXXXXX";
         if (!mkdtemp(templ)) fail("mkdtemp failed");
         dir = owned_hub.temp_dir = templ;
+        const int listener = socket(AF_INET, SOCK_STREAM, 0);
+        sockaddr_in addr{};
+        addr.sin_family = AF_INET;
+        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        socklen_t len = sizeof addr;
+        if (bind(listener, reinterpret_cast<sockaddr*>(&addr), len) != 0 || listen(listener, 1) != 0 ||
+            getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len) != 0)
+            fail("cannot listen on 127.0.0.1");
         std::ofstream(dir + "/registry.json") << registry_json(clients);
-        owned_hub.binary = hub_binary;
-        if (run({hub_binary, "start", "--dir", dir + "/hub", "--port", "0", "--registry",
-                 dir + "/registry.json"}) != 0)
-            fail("`" + hub_binary + " start` failed (use --hub PATH to name the enos-hub binary)");
-        dir = owned_hub.run_dir = dir + "/hub";
+        std::ofstream(dir + "/admin.token") << "bench\n";
+        std::ofstream(dir + "/hub.json")
+            << R"({"host":"127.0.0.1","port":)" << ntohs(addr.sin_port) << R"(,"registry":")" << dir
+            << R"(/registry.json","store":")" << dir << R"(/hub.db"})";
+        hub.simulator_pid = owned_simulator.pid =
+            spawn({hub_binary, "simulate", "--dir", dir}, dir + "/simulator.log");
+        pollfd p{listener, POLLIN, 0};
+        if (poll(&p, 1, 10000) != 1) fail("the simulator did not connect (see " + dir + "/simulator.log)");
+        Device sim;
+        sim.fd = accept(listener, nullptr, nullptr);
+        close(listener);
+        int on = 1;
+        setsockopt(sim.fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+        fcntl(sim.fd, F_SETFL, O_NONBLOCK);
+        sim.topic = "/sys/" + std::string(product_key) + "/" + device_key(0) + "/thing/measurepoint/post";
+        devices.push_back(std::move(sim));
+    } else {
+        if (dir.empty()) {
+            char templ[] = "/tmp/hub_replies.XXXXXX";
+            if (!mkdtemp(templ)) fail("mkdtemp failed");
+            dir = owned_hub.temp_dir = templ;
+            std::ofstream(dir + "/registry.json") << registry_json(clients);
+            owned_hub.binary = hub_binary;
+            if (run({hub_binary, "start", "--dir", dir + "/hub", "--port", "0", "--registry",
+                     dir + "/registry.json"}) != 0)
+                fail("`" + hub_binary + " start` failed (use --hub PATH to name the enos-hub binary)");
+            dir = owned_hub.run_dir = dir + "/hub";
+        }
+        hub = read_hub(dir);
+        for (int i = 0; i < clients; ++i)
+            devices.push_back(connect_device(hub.port, i));
     }
-    const HubInfo hub = read_hub(dir);
-
-    std::vector<Device> devices;
-    for (int i = 0; i < clients; ++i)
-        devices.push_back(connect_device(hub.port, i));
     const auto ready_deadline = Clock::now() + std::chrono::seconds(10);
     std::vector<pollfd> fds(devices.size());
     auto pump = [&](int timeout_ms) {
@@ -397,6 +475,8 @@ int main(int argc, char** argv) {
         pump(50);
     }
 
+    if (simulator_only)
+        std::printf("hub_replies: the simulator alone, requests from this program playing the broker\n");
     std::printf("hub_replies: %d clients, window %d, QoS %d, %d points per post: %.0f replies/s "
                 "(%llu replies in %.2f s; %llu requests in all, %llu error replies, %llu unanswered)\n",
                 clients, window, qos, points, static_cast<double>(replied) / elapsed,
@@ -405,12 +485,13 @@ int main(int argc, char** argv) {
                 static_cast<unsigned long long>(sent - answered - errors));
     // CPU per reply tells who the bottleneck is on a shared machine, where replies/s also measures
     // whoever else is running.
-    if (replied > 0 && hub.broker_pid > 0 && hub.simulator_pid > 0)
+    if (replied > 0 && hub.simulator_pid > 0)
         std::printf(
             "hub_replies: CPU per reply: broker %.1f us, simulator %.1f us (reply and store threads)\n",
             broker_cpu * 1e6 / static_cast<double>(replied),
             simulator_cpu * 1e6 / static_cast<double>(replied));
-    std::printf("BENCH name=hub_replies_qos%d sdk=%.0f paho=- unit=replies/s ratio=-\n", qos,
+    std::printf("BENCH name=%s_qos%d sdk=%.0f paho=- unit=replies/s ratio=-\n",
+                simulator_only ? "hub_simulator_replies" : "hub_replies", qos,
                 static_cast<double>(replied) / elapsed);
     for (Device& d : devices)
         close(d.fd);
