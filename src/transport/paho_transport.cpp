@@ -12,7 +12,7 @@ namespace enos::device::detail {
 namespace {
 
 // Set while a Paho callback runs on this thread: Paho clients must never be destroyed from there.
-thread_local bool in_paho_callback = false;
+thread_local int paho_callback_depth = 0;
 
 // Paho's own buffer of outgoing messages also caps publishes while connected (error -12), so it is
 // set far above any window the core keeps in flight.
@@ -29,6 +29,12 @@ Error publish_error(int rc) {
     case MQTTASYNC_BAD_UTF8_STRING: return Error{errc::invalid_argument, "the topic is not valid UTF-8"};
     default: return Error{errc::not_connected, "publish failed (MQTT library error " + std::to_string(rc) + ")"};
     }
+}
+
+/// Paho reports failures by throwing; they end here as errors (std::bad_alloc included).
+Error library_error(const std::exception& e) {
+    if (const auto* paho = dynamic_cast<const mqtt::exception*>(&e)) return publish_error(paho->get_return_code());
+    return Error{errc::not_connected, std::string("the MQTT library failed: ") + e.what()};
 }
 
 } // namespace
@@ -49,10 +55,10 @@ public:
         std::lock_guard lock(transport_.mutex_);
         active_ = !transport_.closed_ && (generation == 0 || generation == transport_.generation_);
         ++transport_.callbacks_running_;
-        in_paho_callback = true;
+        ++paho_callback_depth;
     }
     ~CallbackScope() {
-        in_paho_callback = false;
+        --paho_callback_depth;
         std::lock_guard lock(transport_.mutex_);
         if (--transport_.callbacks_running_ == 0) transport_.callbacks_idle_.notify_all();
     }
@@ -147,7 +153,7 @@ void PahoTransport::retire_current_locked() {
 }
 
 void PahoTransport::release_retired(std::chrono::milliseconds bound) {
-    if (in_paho_callback) return;  // Paho forbids destroying a client from its own callback thread
+    if (paho_callback_depth > 0) return;  // Paho forbids destroying a client from its own callback thread
     std::vector<std::shared_ptr<mqtt::async_client>> doomed;
     {
         std::unique_lock lock(mutex_);
@@ -350,9 +356,9 @@ Status PahoTransport::subscribe(const std::vector<std::string>& topics, int qos,
         auto filters = mqtt::string_collection::create(topics);
         mqtt::iasync_client::qos_collection qos_list(count, qos);
         client->subscribe(filters, qos_list, op_context(op), *listener_);
-    } catch (const mqtt::exception& e) {
+    } catch (const std::exception& e) {
         std::lock_guard lock(mutex_);
-        if (ops_.erase(op) == 1) return publish_error(e.get_return_code());
+        if (ops_.erase(op) == 1) return library_error(e);
     }
     return {};
 }
@@ -377,10 +383,10 @@ Status PahoTransport::publish(const std::string& topic, const std::string& paylo
         } else {
             client->publish(message);
         }
-    } catch (const mqtt::exception& e) {
-        if (!op) return publish_error(e.get_return_code());
+    } catch (const std::exception& e) {
+        if (!op) return library_error(e);
         std::lock_guard lock(mutex_);
-        if (ops_.erase(*op) == 1) return publish_error(e.get_return_code());
+        if (ops_.erase(*op) == 1) return library_error(e);
     }
     return {};
 }
