@@ -110,7 +110,8 @@ int simulator_main(int argc, char** argv) {
 
     const std::vector<std::string> topics = Cloud::subscriptions();
     const std::string where = hub->host + ":" + std::to_string(hub->port);
-    bool ready = false;
+    bool ready = false;     // announced at least once
+    bool announced = false; // simulator.ready written for the current connection
     std::string last_error;
     while (!stop_requested) {
         if (!client.connected()) {
@@ -124,6 +125,7 @@ int simulator_main(int argc, char** argv) {
             }
             last_error.clear();
             client.subscribe(topics, 1);
+            announced = false;
             cloud.on_connected();
             if (ready) log_line("connected again to " + where);
         }
@@ -132,10 +134,13 @@ int simulator_main(int argc, char** argv) {
             client.close();
             continue;
         }
-        if (!ready && client.subscribed()) {
-            ready = true;
+        // Rewritten after every reconnect: broker-start waits for it, so a restarted broker counts as
+        // up only once the cloud side listens again.
+        if (!announced && client.subscribed()) {
+            announced = true;
             write_ready_file(dir);
-            log_line("ready on " + where + " (" + std::to_string(topics.size()) + " subscriptions)");
+            if (!ready) log_line("ready on " + where + " (" + std::to_string(topics.size()) + " subscriptions)");
+            ready = true;
         }
     }
     log_line("stopping");
