@@ -8,7 +8,7 @@ packages=(
   libpaho-mqttpp-dev libpaho-mqtt-dev libssl-dev libmbedtls-dev rapidjson-dev catch2
   mosquitto mosquitto-dev libmosquitto-dev libsqlite3-dev openssl
 )
-[[ "${1:-}" == "--bench" ]] && packages+=(libbenchmark-dev gnuplot-nox)
+[[ "${1:-}" == "--bench" ]] && packages+=(libbenchmark-dev gnuplot-nox python3)
 
 missing=()
 for p in "${packages[@]}"; do

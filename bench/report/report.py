@@ -1,0 +1,497 @@
+#!/usr/bin/python3
+"""Turns the BENCH lines of a bench/run session into results: JSON, a Markdown table and an SVG chart.
+
+    report.py summarize --samples FILE --runs FILE --out-dir DIR [run facts...]
+    report.py render RESULTS.json [--out-dir DIR]       # Markdown table and chart again from a JSON
+    report.py compare BASELINE.json CURRENT.json [--tolerance PCT]
+    report.py check RESULTS.json                        # is it a results file this script can read?
+
+Standard library only (Debian's python3); the chart is drawn by gnuplot.
+"""
+
+import argparse
+import datetime
+import json
+import math
+import os
+import re
+import statistics
+import subprocess
+import sys
+
+SCHEMA = 1
+
+# Figures in table order. A bar is (kind, limit, text): "ratio_min" holds SDK/Paho to at least the
+# limit, "sdk_max" and "sdk_min" hold the SDK median to at most / at least the limit. Figures a
+# program reports that are not listed here still appear, after these, direction read from the unit.
+FIGURES = [
+    ("encode_measurepoint_post_10", "Encode a measure-point post (10 points)", ("sdk_max", 1000, "≤ 1 µs")),
+    ("encode_allocations_per_msg", "Heap allocations per encode", ("sdk_max", 0, "0")),
+    ("qos0_post_throughput", "QoS 0 post throughput", ("ratio_min", 0.9, "SDK/Paho ≥ 0.9")),
+    ("qos1_post_w1_throughput", "QoS 1 post, replies awaited, window 1", ("ratio_min", 0.9, "SDK/Paho ≥ 0.9")),
+    ("qos1_post_w100_throughput", "QoS 1 post, replies awaited, window 100",
+     ("ratio_min", 0.9, "SDK/Paho ≥ 0.9")),
+    ("qos0_post_cpu", "CPU per QoS 0 post (incl. cloud subscriber)", None),
+    ("qos1_post_w1_cpu", "CPU per QoS 1 post, window 1", None),
+    ("qos1_post_w100_cpu", "CPU per QoS 1 post, window 100", None),
+    ("rrpc_p50", "RRPC round trip p50", ("sdk_max", 1000, "≤ 1 ms")),
+    ("rrpc_p99", "RRPC round trip p99", None),
+    ("connect_p50", "Connect, clients one after another", ("sdk_max", 20, "≤ 20 ms")),
+    ("first_connect_p50", "First connect of a fresh process", ("sdk_max", 20, "≤ 20 ms")),
+    ("idle_rss_delta", "RSS added by an idle connected client", None),
+    ("heap_new_per_pending", "operator new bytes per pending request", None),
+    ("heap_malloc_per_pending", "All heap bytes per pending request", None),
+    ("queue_memory_overhead", "Memory queue overhead per message", ("sdk_max", 64, "≤ 64 B")),
+    ("store_append_fsync_interval", "Store append, fsync every 100 ms (default)", ("sdk_min", 50000, "≥ 50 000/s")),
+    ("store_append_fsync_never", "Store append, no fsync", None),
+    ("store_append_fsync_every_message", "Store append, fsync per message", None),
+    ("hub_replies_qos0", "enos-hub replies to QoS 0 requests", None),
+    ("hub_replies_qos1", "enos-hub replies to QoS 1 requests", None),
+]
+
+# Figures the suite should have but no program reports yet: listed as missing, never invented.
+EXPECTED_BUT_ABSENT = [
+    ("store_replay_drain", "Offline queue replay drain", "no benchmark program measures it yet"),
+    ("idle_heap", "Heap of an idle connected client",
+     "client_vs_paho reports idle RSS and heap per pending request, not the idle heap"),
+    ("gateway_scale", "Gateway with many sub-devices", "no benchmark program measures it yet"),
+]
+
+BENCH_LINE = re.compile(r"^BENCH name=(\S+) sdk=(\S+) paho=(\S+) unit=(\S+) ratio=(\S+)\s*$")
+
+
+def higher_is_better(unit):
+    """Rates (anything per second) improve upwards; times, sizes and counts downwards."""
+    return unit.endswith("/s")
+
+
+def number(text):
+    if text == "-":
+        return None
+    value = float(text)
+    return value if math.isfinite(value) else None
+
+
+def spread(values):
+    return {"median": statistics.median(values), "min": min(values), "max": max(values),
+            "samples": values} if values else None
+
+
+def bar_verdict(bar, sdk, ratio):
+    if bar is None:
+        return None
+    kind, limit, _ = bar
+    if kind == "ratio_min":
+        return None if ratio is None else ratio >= limit
+    if sdk is None:
+        return None
+    return sdk["median"] <= limit if kind == "sdk_max" else sdk["median"] >= limit
+
+
+# ---- summarize ----------------------------------------------------------------------------------
+
+def read_samples(path):
+    """Lines 'repetition<TAB>program<TAB>BENCH ...' -> {figure: {unit, reps: {rep: (sdk, paho)}}}."""
+    figures = {}
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            rep, program, bench = line.rstrip("\n").split("\t", 2)
+            m = BENCH_LINE.match(bench)
+            if not m:
+                print(f"report: ignoring a malformed line from {program}: {bench}", file=sys.stderr)
+                continue
+            name, sdk, paho, unit, _ = m.groups()
+            entry = figures.setdefault(name, {"unit": unit, "program": program, "reps": {}})
+            if entry["unit"] != unit:
+                print(f"report: {name} changed its unit from {entry['unit']} to {unit}", file=sys.stderr)
+            entry["reps"][int(rep)] = (number(sdk), number(paho))
+    return figures
+
+
+def figure_record(name, label, bar, unit, program, reps):
+    sdk = spread([s for s, _ in reps.values() if s is not None])
+    paho = spread([p for _, p in reps.values() if p is not None])
+    ratio = sdk["median"] / paho["median"] if sdk and paho and paho["median"] else None
+    # Both sides of a repetition ran in the same invocation, a few seconds apart: their ratio is the
+    # fairest per-repetition comparison on a machine whose load drifts.
+    paired = [s / p for s, p in reps.values() if s is not None and p]
+    verdict = bar_verdict(bar, sdk, ratio)
+    return {
+        "id": name, "label": label, "unit": unit, "program": program,
+        "higher_is_better": higher_is_better(unit),
+        "sdk": sdk, "paho": paho, "ratio": ratio,
+        "ratio_spread": {"min": min(paired), "max": max(paired)} if paired else None,
+        "bar": {"kind": bar[0], "limit": bar[1], "text": bar[2]} if bar else None,
+        "passes": verdict,
+    }
+
+
+def cpu_model():
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return None
+
+
+def compiler_of(build_dir):
+    try:
+        with open(os.path.join(build_dir, "CMakeCache.txt"), encoding="utf-8") as f:
+            cache = dict(line.rstrip("\n").split("=", 1) for line in f
+                         if "=" in line and not line.startswith(("#", "//")))
+        compiler = cache.get("CMAKE_CXX_COMPILER:FILEPATH") or cache.get("CMAKE_CXX_COMPILER:STRING")
+        version = subprocess.run([compiler, "--version"], capture_output=True, text=True, check=False)
+        return {"compiler": version.stdout.splitlines()[0] if version.stdout else compiler,
+                "build_type": cache.get("CMAKE_BUILD_TYPE:STRING")}
+    except (OSError, TypeError, ValueError):
+        return {"compiler": None, "build_type": None}
+
+
+def read_runs(path):
+    runs = []
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            rep, program, args, code, seconds, load1, lines = line.rstrip("\n").split("\t")
+            runs.append({"repetition": int(rep), "program": program, "args": args.split(),
+                         "exit_code": int(code), "seconds": float(seconds),
+                         "load_average_1min": float(load1), "bench_lines": int(lines)})
+    return runs
+
+
+def summarize(args):
+    samples = read_samples(args.samples)
+    known = {name for name, _, _ in FIGURES}
+    figures = [figure_record(name, label, bar, samples[name]["unit"], samples[name]["program"],
+                             samples[name]["reps"])
+               for name, label, bar in FIGURES if name in samples]
+    figures += [figure_record(name, name, None, s["unit"], s["program"], s["reps"])
+                for name, s in samples.items() if name not in known]
+    runs = read_runs(args.runs)
+    # Exit 2 is the programs' way of saying "a bar was missed": the figures are still good.
+    failures = [r for r in runs if r["exit_code"] not in (0, 2) or r["bench_lines"] == 0]
+    results = {
+        "schema": SCHEMA,
+        "run": {
+            "date": args.started, "git_commit": args.commit, "git_dirty": args.dirty == "1",
+            "mode": args.mode, "only": args.only or None, "repetitions": args.reps,
+            "seconds": round(float(args.elapsed)), **compiler_of(args.build_dir),
+        },
+        "machine": {
+            "nproc": len(os.sched_getaffinity(0)), "cpu_model": cpu_model(),
+            "kernel": " ".join(os.uname()[2:3]),
+            "load_average_start": [float(x) for x in args.load_start.split()],
+            "load_average_end": list(os.getloadavg()),
+        },
+        "figures": figures,
+        "missing": [{"id": i, "label": l, "why": w} for i, l, w in EXPECTED_BUT_ABSENT] if not args.only else [],
+        "runs": runs,
+        "failures": failures,
+    }
+    os.makedirs(args.out_dir, exist_ok=True)
+    json_path = os.path.join(args.out_dir, "latest.json")
+    with open(json_path + ".tmp", "w", encoding="utf-8") as f:
+        json.dump(results, f, indent=1, ensure_ascii=False)
+        f.write("\n")
+    os.replace(json_path + ".tmp", json_path)
+
+    for fig in figures:
+        ratio = "-" if fig["ratio"] is None else f"{fig['ratio']:.3g}"
+        print(f"BENCH name={fig['id']} sdk={fmt_plain(fig['sdk'])} paho={fmt_plain(fig['paho'])} "
+              f"unit={fig['unit']} ratio={ratio}")
+    print()
+    render_files(results, args.out_dir)
+    return 1 if failures else 0
+
+
+def fmt_plain(side):
+    if side is None:
+        return "-"
+    value = side["median"]
+    return f"{value:.0f}" if abs(value) >= 100 else f"{value:.3g}"
+
+
+# ---- Markdown ------------------------------------------------------------------------------------
+
+UNIT_TEXT = {"us": "µs", "us/msg": "µs/msg"}
+
+
+def fmt(value):
+    if value is None:
+        return "–"
+    if abs(value) >= 100:
+        return f"{value:,.0f}".replace(",", " ")
+    return f"{value:.3g}"
+
+
+def fmt_side(side):
+    if side is None:
+        return "–"
+    if side["min"] == side["max"]:
+        return fmt(side["median"])
+    return f"{fmt(side['median'])} [{fmt(side['min'])}–{fmt(side['max'])}]"
+
+
+def markdown(results):
+    run, machine = results["run"], results["machine"]
+    date = run["date"][:16].replace("T", " ")
+    load = machine["load_average_start"]
+    lines = [
+        f"Measured {date} UTC at commit `{(run['git_commit'] or '?')[:10]}`{' (with local changes)' if run['git_dirty'] else ''}"
+        f" on {machine['nproc']} × {machine['cpu_model'] or 'unknown CPU'}, load average {load[0]:.2f} at the start"
+        f" ({run['build_type'] or '?'} build, {run['compiler'] or 'unknown compiler'}):"
+        f" median [min–max] of {run['repetitions']} runs of `bench/run`"
+        f"{' --quick' if run['mode'] == 'quick' else ''}{' --only ' + run['only'] if run['only'] else ''}.",
+        "",
+        "| figure | unit | SDK | raw Paho C++ | SDK/Paho | bar | meets bar |",
+        "|---|---|---:|---:|---:|---|---|",
+    ]
+    for fig in results["figures"]:
+        verdict = {True: "yes", False: "**no**", None: ""}[fig["passes"]]
+        if fig["bar"] and fig["passes"] is None:
+            verdict = "not measured"
+        lines.append(
+            f"| {fig['label']} (`{fig['id']}`) | {UNIT_TEXT.get(fig['unit'], fig['unit'])} | "
+            f"{fmt_side(fig['sdk'])} | {fmt_side(fig['paho'])} | {fmt(fig['ratio'])} | "
+            f"{fig['bar']['text'] if fig['bar'] else ''} | {verdict} |")
+    if results["missing"]:
+        lines += ["", "Not measured yet: " + "; ".join(f"{m['label'].lower()} ({m['why']})"
+                                                     for m in results["missing"]) + "."]
+    if results["failures"]:
+        lines += ["", "Failed program runs: " + ", ".join(
+            f"{r['program']} (repetition {r['repetition']}, exit {r['exit_code']})" for r in results["failures"]) + "."]
+    return "\n".join(lines) + "\n"
+
+
+# ---- SVG chart (gnuplot) -----------------------------------------------------------------------
+
+GREEN, RED, GREY = 0x2E8B57, 0xC0392B, 0x7F8C9A
+
+
+def advantage(fig, ratio):
+    """How many times better the SDK does than raw Paho: > 1 means the SDK wins, in either direction."""
+    return ratio if fig["higher_is_better"] else 1 / ratio
+
+
+def chart_rows(results):
+    versus, budget = [], []
+    for fig in results["figures"]:
+        bar = fig["bar"]
+        if fig["ratio"]:
+            adv = advantage(fig, fig["ratio"])
+            lo, hi = adv, adv
+            if fig["ratio_spread"] and fig["ratio_spread"]["min"] > 0:
+                ends = [advantage(fig, fig["ratio_spread"][k]) for k in ("min", "max")]
+                lo, hi = min(ends), max(ends)
+            colour = GREY if not bar or bar["kind"] != "ratio_min" else (GREEN if fig["passes"] else RED)
+            mark = bar["limit"] if bar and bar["kind"] == "ratio_min" else None
+            versus.append((fig["label"], adv, lo, hi, colour, mark))
+        if bar and bar["kind"] != "ratio_min" and bar["limit"] > 0 and fig["sdk"]:
+            # Share of the bar used: <= 1 passes, whichever way the bar points.
+            share = (lambda v: v / bar["limit"]) if bar["kind"] == "sdk_max" else (lambda v: bar["limit"] / v)
+            ends = [share(fig["sdk"][k]) for k in ("min", "max") if fig["sdk"][k] > 0]
+            if not ends or fig["sdk"]["median"] <= 0:
+                continue
+            budget.append((f"{fig['label']} ({bar['text']})", share(fig["sdk"]["median"]), min(ends), max(ends),
+                           GREEN if fig["passes"] else RED, None))
+    return versus, budget
+
+
+def datablock(name, rows, text):
+    out = [f"${name} << EOD"]
+    for i, (label, value, lo, hi, colour, mark) in enumerate(rows):
+        out.append(f'{i} "{label}" {value:.6g} {lo:.6g} {hi:.6g} {colour} {mark or "NaN"} "{text(value)}"')
+    out.append("EOD")
+    return "\n".join(out)
+
+
+def panel(name, rows, title, xlabel, top, height):
+    values = [v for row in rows for v in row[1:4]] + [1.0] + [row[5] for row in rows if row[5]]
+    lo, hi = min(values) / 4, max(values) * 4
+    marks = any(row[5] for row in rows)
+    # (gnuplot 5.4 crashes on a labels plot whose points all lie off a log axis: no NaN positions.)
+    mark_plot = f', \\\n     ${name} using 7:1 with points pt 2 ps 1.6 lw 2.5 lc rgb "#000000" title "bar: SDK/Paho at least"'
+    # Bars grow from 1 (parity, or exactly the bar) towards the value, on a log scale so that twice
+    # as good and twice as bad look alike; values are written right of the whisker or of 1.
+    return f"""
+set origin 0,{top - height:.4f}
+set size 1,{height:.4f}
+set title "{title}" font ",13"
+set xlabel "{xlabel}"
+set logscale x
+set xrange [{lo:.6g}:{hi:.6g}]
+set yrange [{len(rows) - 0.3}:-0.7]
+set ytics scale 0
+set grid xtics lc rgb "#dddddd"
+set arrow 1 from 1, graph 0 to 1, graph 1 nohead lc rgb "#333333" lw 1.5 dt 2
+{"set key top right box opaque" if marks else "unset key"}
+plot ${name} using (sqrt($3)):1:(($3<1)?$3:1):(($3<1)?1:$3):($1-0.32):($1+0.32):6:ytic(2) \\
+         with boxxyerror lc rgb variable notitle, \\
+     ${name} using 3:1:4:5 with xerrorbars pt -1 lc rgb "#222222" notitle, \\
+     ${name} using ((($5>1)?$5:1)*1.12):1:8 with labels left font ",10" notitle{mark_plot if marks else ""}
+unset arrow 1
+"""
+
+
+def gnuplot_script(results, svg_path):
+    versus, budget = chart_rows(results)
+    row_px, panel_px = 30, 110
+    panels = [p for p in (versus, budget) if p]
+    height = (len(versus) + len(budget)) * row_px + panel_px * len(panels)
+    run = results["run"]
+    script = [
+        f'set terminal svg size 1100,{height} dynamic noenhanced font "DejaVu Sans,11" background rgb "white"',
+        f'set output "{svg_path}"',
+        "set encoding utf8",
+        "set style fill solid 0.85 border lc rgb '#444444'",
+        "set lmargin 46",
+        "set rmargin 4",
+        "set multiplot",
+        datablock("versus", versus, lambda v: f"{v:.3g}×"),
+        datablock("budget", budget, lambda v: f"{v * 100:.3g} %"),
+    ]
+    top = 1.0
+    if versus:
+        share = (len(versus) * row_px + panel_px) / height
+        script.append(panel(
+            "versus", versus,
+            f"SDK against raw Paho C++, same runs ({run['date'][:10]}, median of {run['repetitions']};"
+            " whiskers: per-run spread)",
+            "times better than raw Paho, right of 1: the SDK does better (rates: SDK/Paho; times and sizes: Paho/SDK)",
+            top, share))
+        top -= share
+    if budget:
+        share = (len(budget) * row_px + panel_px) / height
+        script.append(panel(
+            "budget", budget, "SDK against its absolute bars (median, whiskers: min to max)",
+            "share of the bar used, left of 1: within the bar", top, share))
+    script.append("unset multiplot")
+    return "\n".join(script) + "\n"
+
+
+def render_files(results, out_dir):
+    md_path = os.path.join(out_dir, "latest.md")
+    with open(md_path, "w", encoding="utf-8") as f:
+        f.write(markdown(results))
+    print(markdown(results))
+    svg_path = os.path.join(out_dir, "latest.svg")
+    script = gnuplot_script(results, svg_path + ".tmp")
+    done = subprocess.run(["gnuplot"], input=script, text=True, capture_output=True, check=False)
+    if done.returncode != 0:
+        kept = os.path.join(out_dir, "latest.gnuplot.tmp")
+        with open(kept, "w", encoding="utf-8") as f:
+            f.write(script)
+        print(f"report: gnuplot failed (exit {done.returncode}) on {kept}:\n{done.stderr}", file=sys.stderr)
+        return False
+    os.replace(svg_path + ".tmp", svg_path)
+    print(f"results: {os.path.join(out_dir, 'latest.json')}, {md_path}, {svg_path}", file=sys.stderr)
+    return True
+
+
+def load_results(path):
+    with open(path, encoding="utf-8") as f:
+        results = json.load(f)
+    if not isinstance(results, dict) or results.get("schema") != SCHEMA or not isinstance(
+            results.get("figures"), list):
+        raise ValueError(f"{path} is not a bench/run results file (schema {SCHEMA})")
+    return results
+
+
+def render(args):
+    results = load_results(args.results)
+    return 0 if render_files(results, args.out_dir or os.path.dirname(os.path.abspath(args.results))) else 1
+
+
+# ---- compare -------------------------------------------------------------------------------------
+
+def compare(args):
+    """Flags every SDK median more than the tolerance worse than the baseline's, direction-aware."""
+    baseline, current = load_results(args.baseline), load_results(args.current)
+    before = {f["id"]: f for f in baseline["figures"]}
+    tolerance = args.tolerance / 100
+    rows, flagged = [], []
+    for fig in current["figures"]:
+        old = before.get(fig["id"])
+        if not old or not old["sdk"] or not fig["sdk"]:
+            rows.append((fig["id"], fig["unit"], "–", fmt(fig["sdk"] and fig["sdk"]["median"]), "new", "", ""))
+            continue
+        a, b = old["sdk"]["median"], fig["sdk"]["median"]
+        # worse > 0 means worse, as a fraction of the baseline, whichever way the figure improves.
+        if a == 0:
+            worse = math.inf if b > 0 and not fig["higher_is_better"] else 0.0
+        else:
+            worse = (a - b) / a if fig["higher_is_better"] else (b - a) / a
+        paho_change = ""
+        if old.get("paho") and fig.get("paho") and old["paho"]["median"]:
+            paho_change = f"{(fig['paho']['median'] / old['paho']['median'] - 1) * 100:+.0f}%"
+        change = "±0%" if a == b else ("+∞" if a == 0 else f"{(b / a - 1) * 100:+.0f}%")
+        verdict = "WORSE" if worse > tolerance else ("better" if worse < -tolerance else "same")
+        if verdict == "WORSE":
+            flagged.append(fig["id"])
+        rows.append((fig["id"], fig["unit"], fmt(a), fmt(b), change, paho_change, verdict))
+    ran = {f["id"] for f in current["figures"]}
+    not_run = [i for i in before if i not in ran]
+
+    header = ("figure", "unit", "baseline", "now", "change", "Paho change", "verdict")
+    widths = [max(len(str(r[i])) for r in rows + [header]) for i in range(len(header))]
+    print(f"\nSDK medians against {args.baseline} ({baseline['run']['date'][:10]}, commit "
+          f"{(baseline['run']['git_commit'] or '?')[:10]}); worse by more than {args.tolerance:g}% is flagged."
+          " The Paho column shows how much the machine itself moved.")
+    for r in [header] + rows:
+        print("  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip())
+    if not_run:
+        print("not run this time: " + ", ".join(not_run))
+    if baseline["run"]["mode"] != current["run"]["mode"]:
+        print(f"note: the baseline is a {baseline['run']['mode']} run and this one a {current['run']['mode']} run:"
+              " their workloads differ in size, so compare like with like")
+    if flagged:
+        print(f"REGRESSION: {len(flagged)} figure(s) worse by more than {args.tolerance:g}%: " + ", ".join(flagged))
+        return 3
+    print("no figure is worse by more than %g%%" % args.tolerance)
+    return 0
+
+
+def check(args):
+    try:
+        load_results(args.results)
+    except (OSError, ValueError) as e:
+        print(f"report: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    s = sub.add_parser("summarize")
+    for option in ("--samples", "--runs", "--out-dir", "--started", "--commit", "--mode", "--build-dir",
+                   "--load-start", "--elapsed"):
+        s.add_argument(option, required=True)
+    s.add_argument("--dirty", default="0")
+    s.add_argument("--only", default="")
+    s.add_argument("--reps", type=int, required=True)
+    s.set_defaults(run=summarize)
+    r = sub.add_parser("render")
+    r.add_argument("results")
+    r.add_argument("--out-dir")
+    r.set_defaults(run=render)
+    c = sub.add_parser("compare")
+    c.add_argument("baseline")
+    c.add_argument("current")
+    c.add_argument("--tolerance", type=float, default=15)
+    c.set_defaults(run=compare)
+    k = sub.add_parser("check")
+    k.add_argument("results")
+    k.set_defaults(run=check)
+    args = parser.parse_args()
+    try:
+        return args.run(args)
+    except (OSError, ValueError, KeyError) as e:
+        print(f"report: {e}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
