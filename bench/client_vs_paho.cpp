@@ -391,6 +391,12 @@ struct Samples {
     void add(const std::string& name, const std::string& side, double v) { values[name][side].push_back(v); }
 };
 
+/// The 1-minute load average: the machine is shared, so every report says how busy it was.
+std::string load_average() {
+    const std::string text = read_file("/proc/loadavg");
+    return text.substr(0, text.find(' '));
+}
+
 std::string format_value(double v) {
     if (std::isnan(v)) return "-";
     char text[64];
@@ -439,6 +445,7 @@ int run_orchestrator(int reps, const std::string& hub_binary, const std::string&
         fail("enos-hub start failed:\n" + started.out);
     }
     const HubInfo hub = HubInfo::load(hub_dir);
+    const std::string load_before = load_average();
     std::fprintf(stderr, "enos-hub on port %d (run dir %s), %d repetitions\n", hub.port, hub_dir.c_str(),
                  reps);
 
@@ -537,7 +544,8 @@ int run_orchestrator(int reps, const std::string& hub_binary, const std::string&
                  " [" + format_value(paho_min) + ".." + format_value(paho_max) + "] | " +
                  (std::isnan(ratio) || std::isinf(ratio) ? "-" : format_value(ratio)) + " |\n";
     }
-    std::printf("\n%s", table.c_str());
+    std::printf("\n%s\nload average (1 min) at start %s, at end %s; %d repetitions\n", table.c_str(),
+                load_before.c_str(), load_average().c_str(), reps);
     return 0;
 }
 
