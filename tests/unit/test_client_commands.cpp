@@ -275,13 +275,13 @@ TEST_CASE("commands: malformed commands are answered when an id is readable, els
 
 TEST_CASE("commands: an async responder answers later, exactly once", "[unit][client]") {
     ClientRig rig;
-    std::promise<Responder> handed_over;
-    rig.client.on_service_async("longJob", [&](const ServiceCall&, Responder responder) {
-        handed_over.set_value(std::move(responder));
+    auto handed_over = std::make_shared<std::promise<Responder>>();
+    rig.client.on_service_async("longJob", [handed_over](const ServiceCall&, Responder responder) {
+        handed_over->set_value(std::move(responder));
     });
     REQUIRE(rig.client.connect());
     rig.broker->deliver("/sys/pk/dk/thing/service/longJob", command_json("11", "thing.service.longJob", "{}"));
-    Responder responder = handed_over.get_future().get();
+    Responder responder = handed_over->get_future().get();
     CHECK(responder.pending());
     CHECK(responder.command().id == "11");
     CHECK(FakeBroker::count_on(rig.broker->published(), "/sys/pk/dk/thing/service/longJob_reply") == 0);
@@ -330,15 +330,16 @@ TEST_CASE("commands: destroying the client inside a handler is safe", "[unit][cl
     auto clock = std::make_shared<ManualClock>();
     auto client = std::make_unique<DeviceClient>(
         detail::create_client(ClientRig::default_options(), std::make_unique<FakeTransport>(broker), clock).value());
-    std::promise<void> destroyed;
-    client->on_service("selfDestruct", [&](const ServiceCall&) {
+    // Shared, so the handler may still be inside set_value() when the test ends.
+    auto destroyed = std::make_shared<std::promise<void>>();
+    client->on_service("selfDestruct", [&client, destroyed](const ServiceCall&) {
         client.reset();
-        destroyed.set_value();
+        destroyed->set_value();
         return CommandReply::ok();
     });
     REQUIRE(client->connect());
     broker->deliver("/sys/pk/dk/thing/service/selfDestruct", command_json("1", "thing.service.selfDestruct", "{}"));
-    REQUIRE(destroyed.get_future().wait_for(5s) == std::future_status::ready);
+    REQUIRE(destroyed->get_future().wait_for(5s) == std::future_status::ready);
     CHECK(broker->disconnects() >= 1);
 }
 

@@ -37,6 +37,13 @@ struct EventLog {
         std::lock_guard lock(mutex);
         return events.back();
     }
+    /// The n-th event of that kind (1-based); a default event if there is none yet.
+    ConnectionEvent nth(ConnectionEventKind kind, std::size_t n) {
+        std::lock_guard lock(mutex);
+        for (auto& e : events)
+            if (e.kind == kind && --n == 0) return e;
+        return {};
+    }
     bool has(ConnectionEventKind kind, std::size_t count = 1) {
         std::size_t n = 0;
         for (auto k : kinds()) n += k == kind;
@@ -142,7 +149,7 @@ TEST_CASE("connection: a lost link is re-established with back-off; ids restart 
 
     rig.broker->lose_link("broker went away");
     REQUIRE(eventually([&] { return log.has(ConnectionEventKind::retrying); }));
-    const ConnectionEvent retrying = log.last();
+    const ConnectionEvent retrying = log.nth(ConnectionEventKind::retrying, 1);
     CHECK(retrying.attempt == 1);
     CHECK(retrying.reason.detail.find("broker went away") != std::string::npos);
     CHECK(retrying.retry_in >= 1s);  // at least min_spacing after the previous CONNECT
@@ -155,7 +162,7 @@ TEST_CASE("connection: a lost link is re-established with back-off; ids restart 
     REQUIRE(rig.broker->wait_connects(2));
     REQUIRE(eventually([&] { return rig.client.connected(); }));
     REQUIRE(eventually([&] { return log.has(ConnectionEventKind::connected, 2); }));
-    CHECK(log.last().reconnect);
+    CHECK(log.nth(ConnectionEventKind::connected, 2).reconnect);
 
     auto subs = rig.broker->subscriptions();
     CHECK(subs.back().back() == "/sys/pk/dk/thing/attribute/query_reply");  // with the command topics
@@ -181,7 +188,7 @@ TEST_CASE("connection: failed retries back off and keep within 4 attempts per 2 
 
     for (std::size_t n = 1; n <= 6; ++n) {
         REQUIRE(eventually([&] { return log.has(ConnectionEventKind::retrying, n); }));
-        rig.advance(log.last().retry_in);
+        rig.advance(log.nth(ConnectionEventKind::retrying, n).retry_in);
         REQUIRE(rig.broker->wait_connects(n + 1));
         attempts.push_back(rig.clock->now());
     }
@@ -192,7 +199,8 @@ TEST_CASE("connection: failed retries back off and keep within 4 attempts per 2 
 
     // A refusal during the retries stops them.
     rig.broker->connect_result = Error{errc::not_authorized, "CONNACK 5"};
-    rig.advance(log.last().retry_in);
+    REQUIRE(eventually([&] { return log.has(ConnectionEventKind::retrying, 7); }));
+    rig.advance(log.nth(ConnectionEventKind::retrying, 7).retry_in);
     REQUIRE(eventually([&] { return log.has(ConnectionEventKind::refused); }));
     const std::size_t tried = rig.broker->connects().size();
     rig.advance(std::chrono::minutes(10));
@@ -233,14 +241,15 @@ TEST_CASE("connection: destroying the client inside its connection handler is sa
         detail::create_client(ClientRig::default_options(), std::make_unique<FakeTransport>(broker),
                               std::make_shared<ManualClock>())
             .value());
-    std::promise<void> done;
-    client->on_connection([&](const ConnectionEvent& e) {
+    // Shared, so the handler may still be inside set_value() when the test ends.
+    auto done = std::make_shared<std::promise<void>>();
+    client->on_connection([&client, done](const ConnectionEvent& e) {
         if (e.kind != ConnectionEventKind::connected) return;
         client.reset();
-        done.set_value();
+        done->set_value();
     });
     REQUIRE(client->connect());
-    REQUIRE(done.get_future().wait_for(5s) == std::future_status::ready);
+    REQUIRE(done->get_future().wait_for(5s) == std::future_status::ready);
 }
 
 TEST_CASE("connection: dynamic activation stores the secret, acknowledges it and reconnects with securemode 2", "[unit][client]") {
