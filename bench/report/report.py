@@ -39,6 +39,8 @@ FIGURES = [
     ("rrpc_p99", "RRPC round trip p99", None),
     ("connect_p50", "Connect, clients one after another", ("sdk_max", 20, "≤ 20 ms")),
     ("first_connect_p50", "First connect of a fresh process", ("sdk_max", 20, "≤ 20 ms")),
+    ("connect_slow_pct", "Share of connects over 50 ms, one after another", None),
+    ("first_connect_slow_pct", "Share of first connects over 50 ms", None),
     ("idle_rss_delta", "RSS added by an idle connected client", None),
     ("heap_new_per_pending", "operator new bytes per pending request", None),
     ("heap_malloc_per_pending", "All heap bytes per pending request", None),
@@ -407,6 +409,9 @@ def load_results(path):
 
 def render(args):
     results = load_results(args.results)
+    labels = {name: label for name, label, _ in FIGURES}
+    for fig in results["figures"]:  # labels may have been written since the file was
+        fig["label"] = labels.get(fig["id"], fig["label"])
     out_dir = args.out_dir or os.path.dirname(os.path.abspath(args.results))
     return 0 if render_files(results, out_dir) else 1
 
