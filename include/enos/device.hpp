@@ -8,4 +8,5 @@
 #include <enos/device/connection.hpp>
 #include <enos/device/log.hpp>
 #include <enos/device/options.hpp>
+#include <enos/device/queue.hpp>
 #include <enos/device/stats.hpp>

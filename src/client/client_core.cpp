@@ -1,4 +1,5 @@
 #include "client/client_core.hpp"
+#include "client/offline_sender.hpp"
 
 #include "crypto/tls_check.hpp"
 
@@ -133,6 +134,11 @@ Result<std::shared_ptr<ClientCore>> ClientCore::create(ClientOptions options, st
         [weak](const Error& cause) {
             if (auto c = weak.lock()) c->on_connection_lost(cause);
         }});
+    if (core->options_.offline_queue.enabled) {
+        Result<std::unique_ptr<OfflineSender>> sender = OfflineSender::open(*core);
+        if (!sender) return sender.error();
+        core->offline_ = std::move(*sender);
+    }
     return core;
 }
 
@@ -156,6 +162,7 @@ void ClientCore::shutdown() {
     }
     changed_.notify_all();
     run_failed(failed);
+    if (offline_) offline_->close(Error{errc::shutting_down, "the client is being destroyed"});
     {
         std::lock_guard link(link_mutex_);
         transport_->disconnect(options_.shutdown_timeout);  // no transport callback runs after this
@@ -244,6 +251,7 @@ ClientStats ClientCore::stats() const {
     s.commands_failed = counters_.commands_failed;
     s.commands_malformed = counters_.commands_malformed;
     s.messages_ignored = counters_.messages_ignored;
+    if (offline_) s.queue = offline_->stats();
     std::lock_guard lock(mutex_);
     s.pending_requests = pending_.size();
     return s;
@@ -438,6 +446,7 @@ void ClientCore::on_session_subscribed(std::uint64_t session, std::size_t comman
     ok.resize(command_count + reply_topics.size(), true);
     Events events;
     bool refused_commands = false;
+    bool activation = false;
     for (std::size_t i = 0; i < command_count; ++i) refused_commands |= !ok[i];
     {
         std::lock_guard lock(mutex_);
@@ -453,6 +462,7 @@ void ClientCore::on_session_subscribed(std::uint64_t session, std::size_t comman
         ++counters_.connects;
         Attempt& attempt = it->second;
         attempt.finished = true;
+        activation = attempt.activation;
         if (!attempt.activation) {
             ConnectionEvent event;
             event.kind = ConnectionEventKind::connected;
@@ -467,6 +477,8 @@ void ClientCore::on_session_subscribed(std::uint64_t session, std::size_t comman
     if (refused_commands)
         log(LogLevel::warn, "the broker refused some command subscriptions; commands arrive only if it delivers them anyway");
     log(LogLevel::info, "connected to " + options_.server_url);
+    // Reply topics are subscribed again by now: the backlog goes out before anything newer.
+    if (offline_ && !activation) offline_->link_up();
     emit(events);
 }
 
@@ -546,6 +558,7 @@ void ClientCore::on_connection_lost(const Error& cause) {
     }
     changed_.notify_all();
     log(LogLevel::warn, "connection lost: " + cause.message());
+    if (offline_) offline_->link_down();
     run_failed(failed);
     emit(events);
 }
@@ -620,6 +633,7 @@ Status ClientCore::disconnect() {
         }
     }
     changed_.notify_all();
+    if (offline_) offline_->link_down();
     run_failed(failed);
     {
         std::lock_guard link(link_mutex_);
@@ -768,6 +782,7 @@ Result<PreparedRequest> ClientCore::prepare(UpMethod method, const RequestOption
     if (!is_raw(method)) r.id = std::to_string(next_id_++);
     if (Status s = encode(r.payload, r.id); !s) return s.error();
     r.timeout = options.timeout > std::chrono::milliseconds(0) ? options.timeout : options_.request_timeout;
+    r.keep_original_topic = options.keep_original_topic;
     return r;
 }
 
@@ -795,7 +810,7 @@ Result<Response> ClientCore::send_blocking(PreparedRequest request) {
 void ClientCore::send_async(PreparedRequest request, ResponseCallback callback) {
     std::weak_ptr<ClientCore> weak = weak_from_this();
     std::shared_ptr<Dispatcher> dispatcher = dispatcher_;
-    submit(std::move(request), [weak, dispatcher, callback = std::move(callback)](Result<Response> result) {
+    Completion done = [weak, dispatcher, callback = std::move(callback)](Result<Response> result) {
         Dispatcher::Task task = [weak, callback, result = std::move(result)]() mutable {
             if (!callback) return;
             try {
@@ -807,7 +822,11 @@ void ClientCore::send_async(PreparedRequest request, ResponseCallback callback) 
             }
         };
         if (!dispatcher->post(std::move(task))) task();
-    });
+    };
+    if (offline_)
+        offline_->send_async(std::move(request), std::move(done));
+    else
+        submit(std::move(request), std::move(done));
 }
 
 void ClientCore::fail_async(ResponseCallback callback, Error error) {
@@ -823,6 +842,7 @@ void ClientCore::fail_async(ResponseCallback callback, Error error) {
 }
 
 Status ClientCore::send_nowait(const PreparedRequest& request) {
+    if (offline_) return offline_->send_nowait(request);
     {
         std::lock_guard lock(mutex_);
         if (closing_) return Error{errc::shutting_down, "the client is closed"};
@@ -831,6 +851,15 @@ Status ClientCore::send_nowait(const PreparedRequest& request) {
     Status s = transport_->publish(request.topic, request.payload, request.qos, nullptr);
     if (s) ++counters_.requests_sent;
     return s;
+}
+
+Status ClientCore::offline_admission() const {
+    std::lock_guard lock(mutex_);
+    if (closing_) return Error{errc::shutting_down, "the client is closed"};
+    if (state_ == ConnectionState::connected || want_connected_ || options_.offline_queue.accept_before_connect)
+        return {};
+    return Error{errc::not_connected, "not connected to the broker (connect() first, or set "
+                                      "offline_queue.accept_before_connect to queue until then)"};
 }
 
 void ClientCore::submit(PreparedRequest request, Completion done) {

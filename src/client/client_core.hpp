@@ -37,6 +37,7 @@ struct PreparedRequest {
     std::string payload;
     int qos = 1;
     std::chrono::milliseconds timeout{0};
+    bool keep_original_topic = false;  ///< replayed on `topic` even when a resume topic exists
 };
 
 /// Runs exactly once with the outcome; never user code itself (it wakes a waiter or posts the
@@ -49,6 +50,8 @@ struct HandlerSlot {
     AsyncCommandHandler async;
     explicit operator bool() const noexcept { return sync || async; }
 };
+
+class OfflineSender;
 
 class ClientCore : public std::enable_shared_from_this<ClientCore> {
 public:
@@ -82,6 +85,9 @@ public:
     void fail_async(ResponseCallback callback, Error error);
 
     void run_due_timers() { timers_.run_due(); }
+
+    /// Whether the offline queue takes a request now (queue.hpp: enabled, accept_before_connect).
+    Status offline_admission() const;
 
     /// Publishes a command reply (QoS 0): for handler results and for Responders.
     void send_command_reply(const Command& command, const std::string& reply_topic, const CommandReply& reply);
@@ -201,7 +207,10 @@ private:
     Slot rrpc_;
     std::map<CommandKind, Slot> commands_;
 
+    std::unique_ptr<OfflineSender> offline_;  ///< null when the offline queue is disabled
+
     friend struct ResponderState;
+    friend class OfflineSender;
 };
 
 /// Shared by the copies of one Responder (commands.cpp).

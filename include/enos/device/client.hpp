@@ -91,6 +91,9 @@ struct RequestOptions {
     std::string device_key;
     /// request() of UpMethod::event_post only: the event identifier.
     std::string event_id;
+    /// Measure points queued while offline are replayed through the resume topics by default
+    /// (OfflineQueueOptions::replay_through_resume_topics); true keeps this message's own topic.
+    bool keep_original_topic = false;
 };
 
 using Tags = std::vector<std::pair<std::string, std::string>>;

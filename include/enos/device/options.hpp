@@ -4,6 +4,7 @@
 
 #include <enos/device/backoff.hpp>
 #include <enos/device/log.hpp>
+#include <enos/device/queue.hpp>
 #include <enos/device/result.hpp>
 #include <enos/device/sign.hpp>
 
@@ -81,6 +82,10 @@ struct ClientOptions {
     bool tcp_nodelay = true;
 
     TlsOptions tls;
+
+    /// Where requests wait while the link is down (queue.hpp): in memory by default (100,000
+    /// messages / 16 MiB, oldest dropped first); set store_directory to keep them across a crash.
+    OfflineQueueOptions offline_queue;
 
     LogSink log_sink;                   ///< empty: no logging
     LogLevel log_level = LogLevel::info;

@@ -57,6 +57,13 @@ enum class OverflowPolicy {
 enum class FsyncPolicy { every_message, interval, never };
 
 struct OfflineQueueOptions {
+    /// A DeviceClient keeps fire-and-forget and callback requests here while the link is down and
+    /// replays them when it returns. false: such requests fail with errc::not_connected instead.
+    bool enabled = true;
+    /// Also accept requests before the first successful connect() (they wait for it). Otherwise the
+    /// queue takes requests only once connect() has succeeded (and until disconnect()).
+    bool accept_before_connect = false;
+
     /// Most messages waiting or in flight at once.
     std::size_t max_messages = 100000;
     /// Most bytes the queue holds in memory or on disk: every record from the oldest queued one to

@@ -1,6 +1,8 @@
 // Counters of one DeviceClient, for monitoring and tests. A snapshot; counters only grow.
 #pragma once
 
+#include <enos/device/queue.hpp>
+
 #include <cstddef>
 #include <cstdint>
 
@@ -22,6 +24,7 @@ struct ClientStats {
     std::uint64_t commands_malformed = 0;  ///< undecodable (answered with an error when an id was readable)
     std::uint64_t messages_ignored = 0;    ///< arrived on a topic the client does not handle
     std::size_t pending_requests = 0;      ///< waiting for their reply right now
+    QueueStats queue;                      ///< the offline queue (all zero when it is disabled)
 };
 
 } // namespace enos::device

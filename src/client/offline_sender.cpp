@@ -1,0 +1,239 @@
+#include "client/offline_sender.hpp"
+
+#include <enos/device/topics.hpp>
+
+namespace enos::device::detail {
+namespace {
+
+/// Replaces the value of the first `"name":"..."` in a request envelope. The SDK's encoder writes
+/// the envelope's id and method before the params, with values that need no escaping.
+bool set_string_field(std::string& json, std::string_view name, std::string_view value) {
+    std::string key;
+    key.append(1, '"').append(name).append("\":\"");
+    const std::size_t at = json.find(key);
+    if (at == std::string::npos) return false;
+    const std::size_t begin = at + key.size();
+    const std::size_t end = json.find('"', begin);
+    if (end == std::string::npos) return false;
+    json.replace(begin, end - begin, value);
+    return true;
+}
+
+/// The resume counterpart of a live measure-point method, if it has one.
+std::optional<UpMethod> resume_method(UpMethod method) {
+    if (method == UpMethod::measurepoint_post) return UpMethod::measurepoint_resume;
+    if (method == UpMethod::measurepoint_post_batch) return UpMethod::measurepoint_resume_batch;
+    return std::nullopt;
+}
+
+/// Whether a request that ended this way should be sent again on the next link instead of
+/// completing: the link (or the client's session) ended under it.
+bool ended_with_link(const Result<Response>& result) {
+    if (result) return false;
+    const Error& e = result.error();
+    return e == errc::disconnected || e == errc::not_connected || e == errc::shutting_down;
+}
+
+} // namespace
+
+OfflineSender::OfflineSender(ClientCore& core)
+    : core_(core), window_(static_cast<std::size_t>(core.options().max_inflight)) {}
+
+Result<std::unique_ptr<OfflineSender>> OfflineSender::open(ClientCore& core) {
+    std::unique_ptr<OfflineSender> sender(new OfflineSender(core));
+    OfflineSender* self = sender.get();
+    QueueEvents events;
+    events.on_drop = [self](const DroppedMessage& dropped) { self->on_drop(dropped); };
+    events.log = [&core](LogLevel level, std::string_view message) { core.log(level, std::string(message)); };
+    Result<OfflineQueue> queue = OfflineQueue::open(core.options().offline_queue, std::move(events));
+    if (!queue) return queue.error();
+    sender->queue_.emplace(std::move(*queue));
+    if (const StoreRecovery& found = sender->queue_->recovery(); found.messages > 0)
+        core.log(LogLevel::info, std::to_string(found.messages) + " messages recovered from " +
+                                     core.options().offline_queue.store_directory +
+                                     "; they are sent once the link is up");
+    return sender;
+}
+
+Result<std::uint64_t> OfflineSender::push(const PreparedRequest& request) {
+    if (Status s = core_.offline_admission(); !s) return s.error();
+    OutboundMessage message;
+    message.method = request.method;
+    message.topic = request.topic;
+    message.id = request.id;
+    message.payload = request.payload;
+    message.qos = request.qos;
+    message.keep_original_topic = request.keep_original_topic;
+    return queue_->push(message);
+}
+
+Status OfflineSender::send_nowait(const PreparedRequest& request) {
+    Result<std::uint64_t> sequence = push(request);
+    if (!sequence) return sequence.error();
+    pump();
+    return {};
+}
+
+void OfflineSender::send_async(PreparedRequest request, Completion done) {
+    {
+        // Held across push() so the message cannot be sent before its callback is known; a drop that
+        // push() causes reports on this thread and takes the (recursive) lock again.
+        std::lock_guard lock(mutex_);
+        Result<std::uint64_t> sequence = push(request);
+        if (sequence) {
+            waiting_.emplace(*sequence, Waiting{std::move(done), request.timeout});
+        } else {
+            Completion refused = std::move(done);
+            refused(sequence.error());
+            return;
+        }
+    }
+    pump();
+}
+
+void OfflineSender::link_up() {
+    {
+        std::lock_guard lock(mutex_);
+        if (closed_) return;
+        up_ = true;
+    }
+    queue_->link_up();
+    pump();
+}
+
+void OfflineSender::link_down() {
+    {
+        std::lock_guard lock(mutex_);
+        up_ = false;
+    }
+    queue_->link_down();
+}
+
+void OfflineSender::close(const Error& why) {
+    std::unordered_map<std::uint64_t, Waiting> waiting;
+    {
+        std::lock_guard lock(mutex_);
+        closed_ = true;
+        up_ = false;
+        waiting.swap(waiting_);
+    }
+    queue_->link_down();
+    Error error = why;
+    if (!core_.options().offline_queue.store_directory.empty())
+        error.detail += " (the message stays in the offline store and is sent by the next client on it)";
+    for (auto& [sequence, entry] : waiting) entry.done(error);
+}
+
+void OfflineSender::pump() {
+    {
+        std::lock_guard lock(mutex_);
+        if (pumping_) {  // one sender at a time keeps the order; the running one goes round again
+            pump_again_ = true;
+            return;
+        }
+        pumping_ = true;
+    }
+    for (;;) {
+        for (;;) {
+            {
+                std::lock_guard lock(mutex_);
+                if (!up_) break;
+            }
+            if (queue_->stats().in_flight >= window_) break;
+            QueuedMessage message;
+            if (!queue_->next(message)) break;
+            send(std::move(message));
+        }
+        std::lock_guard lock(mutex_);
+        if (!pump_again_) {
+            pumping_ = false;
+            return;
+        }
+        pump_again_ = false;
+    }
+}
+
+void OfflineSender::send(QueuedMessage message) {
+    UpMethod method = message.method;
+    std::string topic = std::move(message.topic);
+    std::string payload = std::move(message.payload);
+    const bool replay = message.replay || message.sent_before;
+
+    std::optional<UpstreamTopic> parsed;
+    if (Result<UpstreamTopic> up = parse_upstream_topic(topic)) parsed = std::move(*up);
+    if (message.replay && !message.keep_original_topic && core_.options().offline_queue.replay_through_resume_topics)
+        if (std::optional<UpMethod> resume = resume_method(method); resume && parsed) {
+            method = *resume;
+            topic = request_topic(method, parsed->product_key, parsed->device_key);
+            set_string_field(payload, "method", method_name(method));
+        }
+    std::string id = std::move(message.id);
+    if (replay && !is_raw(method)) {  // ids are unique per connection only
+        id = std::to_string(core_.next_id_++);
+        set_string_field(payload, "id", id);
+    }
+
+    std::optional<std::chrono::milliseconds> timeout;
+    {
+        std::lock_guard lock(mutex_);
+        if (auto it = waiting_.find(message.sequence); it != waiting_.end()) timeout = it->second.timeout;
+    }
+    std::weak_ptr<ClientCore> weak = core_.weak_from_this();
+    const std::uint64_t sequence = message.sequence;
+    if (!timeout) {
+        Status sent = core_.transport_->publish(topic, payload, message.qos, [weak, sequence](Status acked) {
+            if (!acked) return;  // not delivered: the lost link hands it out again
+            if (auto core = weak.lock(); core && core->offline_) core->offline_->on_acked(sequence);
+        });
+        if (sent) ++core_.counters_.requests_sent;
+        return;
+    }
+    if (!parsed) {  // cannot happen for topics the client built; never leave a callback waiting
+        on_answer(sequence, Error{errc::invalid_argument, "cannot read the request topic " + topic});
+        return;
+    }
+    PreparedRequest request;
+    request.method = method;
+    request.id = std::move(id);
+    request.topic = std::move(topic);
+    request.reply_topic = reply_topic(method, parsed->product_key, parsed->device_key, parsed->event_id);
+    request.payload = std::move(payload);
+    request.qos = message.qos;
+    request.timeout = *timeout;
+    core_.submit(std::move(request), [weak, sequence](Result<Response> result) {
+        if (auto core = weak.lock(); core && core->offline_) core->offline_->on_answer(sequence, std::move(result));
+    });
+}
+
+void OfflineSender::on_acked(std::uint64_t sequence) {
+    queue_->mark_delivered(sequence);
+    pump();
+}
+
+void OfflineSender::on_answer(std::uint64_t sequence, Result<Response> result) {
+    if (ended_with_link(result)) return;  // still in the queue: sent again on the next link
+    if (queue_->mark_delivered(sequence)) {
+        if (std::optional<Waiting> entry = take_waiting(sequence)) entry->done(std::move(result));
+    }
+    pump();
+}
+
+void OfflineSender::on_drop(const DroppedMessage& dropped) {
+    if (std::optional<Waiting> entry = take_waiting(dropped.sequence)) {
+        entry->done(dropped.error);
+        return;
+    }
+    core_.log(LogLevel::debug, "offline queue: message " + dropped.id + " on " + dropped.topic + " dropped: " +
+                                   dropped.error.message());
+}
+
+std::optional<OfflineSender::Waiting> OfflineSender::take_waiting(std::uint64_t sequence) {
+    std::lock_guard lock(mutex_);
+    auto it = waiting_.find(sequence);
+    if (it == waiting_.end()) return std::nullopt;
+    std::optional<Waiting> entry(std::move(it->second));
+    waiting_.erase(it);
+    return entry;
+}
+
+} // namespace enos::device::detail

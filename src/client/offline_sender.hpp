@@ -1,0 +1,71 @@
+// The client's outbox (DESIGN.md §5): fire-and-forget and callback requests go through the offline
+// queue, which holds each one until the broker acked it (QoS 1) or its reply arrived. While the
+// link is down they wait there; when it returns (after the reply topics are subscribed again) they
+// are sent oldest first, in a window of max_inflight, before anything newer since newer messages
+// queue behind them.
+//
+// Replayed messages (waited across an outage or a restart) get a fresh id on the new connection,
+// and measure points go through the resume topics unless the options or the message say otherwise.
+// A callback request completes with its reply, its final error (cloud code, timeout), or
+// errc::dropped_by_policy; losing the link only sends it again.
+#pragma once
+
+#include "client/client_core.hpp"
+
+#include <enos/device/detail/offline_queue.hpp>
+
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <unordered_map>
+
+namespace enos::device::detail {
+
+class OfflineSender {
+public:
+    /// Opens the queue (locking and recovering a store directory); `core` owns the sender.
+    static Result<std::unique_ptr<OfflineSender>> open(ClientCore& core);
+
+    OfflineSender(const OfflineSender&) = delete;
+    OfflineSender& operator=(const OfflineSender&) = delete;
+
+    Status send_nowait(const PreparedRequest& request);
+    /// `done` runs exactly once (also when the request is refused at once).
+    void send_async(PreparedRequest request, Completion done);
+
+    /// The link is up and the reply topics are subscribed: start sending.
+    void link_up();
+    void link_down();
+    /// The client is closing: callbacks of messages still queued complete with `why`; the messages
+    /// themselves stay in the store directory, if there is one, for the next client.
+    void close(const Error& why);
+
+    QueueStats stats() const noexcept { return queue_->stats(); }
+
+private:
+    struct Waiting {  ///< a callback request in the queue
+        Completion done;
+        std::chrono::milliseconds timeout;
+    };
+
+    explicit OfflineSender(ClientCore& core);
+    Result<std::uint64_t> push(const PreparedRequest& request);
+    void pump();
+    void send(QueuedMessage message);
+    void on_acked(std::uint64_t sequence);
+    void on_answer(std::uint64_t sequence, Result<Response> result);
+    void on_drop(const DroppedMessage& dropped);
+    std::optional<Waiting> take_waiting(std::uint64_t sequence);
+
+    ClientCore& core_;
+    const std::size_t window_;
+    std::recursive_mutex mutex_;  ///< recursive: a drop push() causes is reported under it
+    bool up_ = false;
+    bool pumping_ = false;
+    bool pump_again_ = false;
+    bool closed_ = false;
+    std::unordered_map<std::uint64_t, Waiting> waiting_;
+    std::optional<OfflineQueue> queue_;  ///< last: closed before the state its events touch
+};
+
+} // namespace enos::device::detail
