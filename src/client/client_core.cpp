@@ -823,7 +823,7 @@ void ClientCore::send_async(PreparedRequest request, ResponseCallback callback) 
         };
         if (!dispatcher->post(std::move(task))) task();
     };
-    if (offline_)
+    if (offline_ && OfflineSender::queues(request.method))
         offline_->send_async(std::move(request), std::move(done));
     else
         submit(std::move(request), std::move(done));
@@ -842,7 +842,7 @@ void ClientCore::fail_async(ResponseCallback callback, Error error) {
 }
 
 Status ClientCore::send_nowait(const PreparedRequest& request) {
-    if (offline_) return offline_->send_nowait(request);
+    if (offline_ && OfflineSender::queues(request.method)) return offline_->send_nowait(request);
     {
         std::lock_guard lock(mutex_);
         if (closing_) return Error{errc::shutting_down, "the client is closed"};

@@ -36,6 +36,30 @@ bool ended_with_link(const Result<Response>& result) {
 
 } // namespace
 
+bool OfflineSender::queues(UpMethod method) noexcept {
+    switch (method) {
+    case UpMethod::measurepoint_post:
+    case UpMethod::measurepoint_post_batch:
+    case UpMethod::measurepoint_resume:
+    case UpMethod::measurepoint_resume_batch:
+    case UpMethod::event_post:
+    case UpMethod::attribute_update:
+    case UpMethod::attribute_delete:
+    case UpMethod::tag_update:
+    case UpMethod::tag_delete:
+    case UpMethod::raw_up:
+    case UpMethod::ota_inform:
+    case UpMethod::ota_progress:
+    case UpMethod::log_post:
+    case UpMethod::network_status_report:
+    case UpMethod::integration_measurepoint_post:
+    case UpMethod::integration_event_post:
+    case UpMethod::integration_attribute_post:
+    case UpMethod::integration_raw_up: return true;
+    default: return false;
+    }
+}
+
 OfflineSender::OfflineSender(ClientCore& core)
     : core_(core), window_(static_cast<std::size_t>(core.options().max_inflight)) {}
 

@@ -23,6 +23,12 @@ namespace enos::device::detail {
 
 class OfflineSender {
 public:
+    /// Whether requests of this kind go through the queue: data the device reports (measure points,
+    /// events, attribute and tag changes, raw data, logs, OTA reports). Questions (queries, the thing
+    /// model, firmware version) and session or topology management do not: an answer long after the
+    /// question is rarely wanted, and a login replayed after an outage would be stale.
+    static bool queues(UpMethod method) noexcept;
+
     /// Opens the queue (locking and recovering a store directory); `core` owns the sender.
     static Result<std::unique_ptr<OfflineSender>> open(ClientCore& core);
 
