@@ -145,13 +145,14 @@ void OfflineSender::close(const Error& why) {
     Error error = why;
     if (!core_.options().offline_queue.store_directory.empty())
         error.detail += " (the message stays in the offline store and is sent by the next client on it)";
-    for (auto& [sequence, entry] : waiting) entry.done(error);
+    for (auto& [sequence, entry] : waiting)
+        entry.done(error);
 }
 
 void OfflineSender::pump() {
     {
         std::lock_guard lock(mutex_);
-        if (pumping_) {  // one sender at a time keeps the order; the running one goes round again
+        if (pumping_) { // one sender at a time keeps the order; the running one goes round again
             pump_again_ = true;
             return;
         }
@@ -185,14 +186,15 @@ void OfflineSender::send(QueuedMessage message) {
 
     std::optional<UpstreamTopic> parsed;
     if (Result<UpstreamTopic> up = parse_upstream_topic(topic)) parsed = std::move(*up);
-    if (message.replay && !message.keep_original_topic && core_.options().offline_queue.replay_through_resume_topics)
+    if (message.replay && !message.keep_original_topic &&
+        core_.options().offline_queue.replay_through_resume_topics)
         if (std::optional<UpMethod> resume = resume_method(method); resume && parsed) {
             method = *resume;
             topic = request_topic(method, parsed->product_key, parsed->device_key);
             set_string_field(payload, "method", method_name(method));
         }
     std::string id = std::move(message.id);
-    if (replay && !is_raw(method)) {  // ids are unique per connection only
+    if (replay && !is_raw(method)) { // ids are unique per connection only
         id = std::to_string(core_.next_id_++);
         set_string_field(payload, "id", id);
     }
@@ -206,13 +208,13 @@ void OfflineSender::send(QueuedMessage message) {
     const std::uint64_t sequence = message.sequence;
     if (!timeout) {
         Status sent = core_.transport_->publish(topic, payload, message.qos, [weak, sequence](Status acked) {
-            if (!acked) return;  // not delivered: the lost link hands it out again
+            if (!acked) return; // not delivered: the lost link hands it out again
             if (auto core = weak.lock(); core && core->offline_) core->offline_->on_acked(sequence);
         });
         if (sent) ++core_.counters_.requests_sent;
         return;
     }
-    if (!parsed) {  // cannot happen for topics the client built; never leave a callback waiting
+    if (!parsed) { // cannot happen for topics the client built; never leave a callback waiting
         on_answer(sequence, Error{errc::invalid_argument, "cannot read the request topic " + topic});
         return;
     }
@@ -225,7 +227,8 @@ void OfflineSender::send(QueuedMessage message) {
     request.qos = message.qos;
     request.timeout = *timeout;
     core_.submit(std::move(request), [weak, sequence](Result<Response> result) {
-        if (auto core = weak.lock(); core && core->offline_) core->offline_->on_answer(sequence, std::move(result));
+        if (auto core = weak.lock(); core && core->offline_)
+            core->offline_->on_answer(sequence, std::move(result));
     });
 }
 
@@ -235,7 +238,7 @@ void OfflineSender::on_acked(std::uint64_t sequence) {
 }
 
 void OfflineSender::on_answer(std::uint64_t sequence, Result<Response> result) {
-    if (ended_with_link(result)) return;  // still in the queue: sent again on the next link
+    if (ended_with_link(result)) return; // still in the queue: sent again on the next link
     if (queue_->mark_delivered(sequence)) {
         if (std::optional<Waiting> entry = take_waiting(sequence)) entry->done(std::move(result));
     }
@@ -247,8 +250,8 @@ void OfflineSender::on_drop(const DroppedMessage& dropped) {
         entry->done(dropped.error);
         return;
     }
-    core_.log(LogLevel::debug, "offline queue: message " + dropped.id + " on " + dropped.topic + " dropped: " +
-                                   dropped.error.message());
+    core_.log(LogLevel::debug, "offline queue: message " + dropped.id + " on " + dropped.topic +
+                                   " dropped: " + dropped.error.message());
 }
 
 std::optional<OfflineSender::Waiting> OfflineSender::take_waiting(std::uint64_t sequence) {

@@ -49,7 +49,7 @@ public:
     QueueStats stats() const noexcept { return queue_->stats(); }
 
 private:
-    struct Waiting {  ///< a callback request in the queue
+    struct Waiting { ///< a callback request in the queue
         Completion done;
         std::chrono::milliseconds timeout;
     };
@@ -65,13 +65,13 @@ private:
 
     ClientCore& core_;
     const std::size_t window_;
-    std::recursive_mutex mutex_;  ///< recursive: a drop push() causes is reported under it
+    std::recursive_mutex mutex_; ///< recursive: a drop push() causes is reported under it
     bool up_ = false;
     bool pumping_ = false;
     bool pump_again_ = false;
     bool closed_ = false;
     std::unordered_map<std::uint64_t, Waiting> waiting_;
-    std::optional<OfflineQueue> queue_;  ///< last: closed before the state its events touch
+    std::optional<OfflineQueue> queue_; ///< last: closed before the state its events touch
 };
 
 } // namespace enos::device::detail

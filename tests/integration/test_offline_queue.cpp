@@ -26,7 +26,9 @@ using device::Value;
 const std::string point = "seq";
 
 /// A private hub: these tests stop and start its broker.
-HubProcess outage_hub() { return HubProcess::start(); }
+HubProcess outage_hub() {
+    return HubProcess::start();
+}
 
 ClientOptions outage_options(const HubProcess& h, const std::string& dk, const std::string& secret) {
     ClientOptions o = options_for(h, "pkTest", dk, secret);
@@ -42,7 +44,9 @@ ClientOptions outage_options(const HubProcess& h, const std::string& dk, const s
     return o;
 }
 
-Points sample(std::int64_t seq) { return {{point, Value(seq)}}; }
+Points sample(std::int64_t seq) {
+    return {{point, Value(seq)}};
+}
 
 /// The "seq" values the hub stored for a device, in arrival order, and whether each was resumed.
 struct Stored {
@@ -118,7 +122,8 @@ TEST_CASE("offline queue: 10000 posts during an outage all arrive in order throu
     HubProcess h = outage_hub();
     DeviceClient c = connected_client(outage_options(h, "dev6", "devSecret6"));
     constexpr std::int64_t live = 10, offline = 10000;
-    for (std::int64_t i = 0; i < live; ++i) REQUIRE(c.post_measurepoints_nowait(sample(i)));
+    for (std::int64_t i = 0; i < live; ++i)
+        REQUIRE(c.post_measurepoints_nowait(sample(i)));
     REQUIRE(eventually([&] { return drained(c); }));
 
     h.stop_broker();
@@ -137,11 +142,13 @@ TEST_CASE("offline queue: 10000 posts during an outage all arrive in order throu
     const Audit a = audit(s);
     CHECK(a.distinct == static_cast<std::size_t>(live + offline));
     CHECK(a.in_order);
-    CHECK(a.duplicates <= 1);  // one outage boundary, and nothing was in flight when it began
+    CHECK(a.duplicates <= 1); // one outage boundary, and nothing was in flight when it began
     std::size_t resumed = 0, live_resumed = 0;
     for (std::size_t i = 0; i < s.order.size(); ++i) {
-        if (s.order[i] >= live) resumed += s.resumed[i];
-        else live_resumed += s.resumed[i];
+        if (s.order[i] >= live)
+            resumed += s.resumed[i];
+        else
+            live_resumed += s.resumed[i];
     }
     CHECK(resumed >= static_cast<std::size_t>(offline));
     CHECK(live_resumed == 0);
@@ -151,7 +158,8 @@ TEST_CASE("offline queue: 10000 posts during an outage all arrive in order throu
     CHECK(q.dropped == 0);
 }
 
-TEST_CASE("offline queue: 20 broker restarts under continuous posting lose nothing", "[integration][offline]") {
+TEST_CASE("offline queue: 20 broker restarts under continuous posting lose nothing",
+          "[integration][offline]") {
     HubProcess h = outage_hub();
     DeviceClient c = connected_client(outage_options(h, "dev7", "devSecret7"));
     std::atomic<bool> stop{false};
@@ -165,16 +173,16 @@ TEST_CASE("offline queue: 20 broker restarts under continuous posting lose nothi
                 return;
             }
             posted = seq + 1;
-            std::this_thread::sleep_for(1ms);  // a device's sampling pace, not synchronisation
+            std::this_thread::sleep_for(1ms); // a device's sampling pace, not synchronisation
         }
     });
     for (int cycle = 0; cycle < 20 && !failed; ++cycle) {
         const std::int64_t before = posted;
-        REQUIRE(eventually([&] { return posted > before + 20; }));  // posting while connected
+        REQUIRE(eventually([&] { return posted > before + 20; })); // posting while connected
         h.stop_broker();
         REQUIRE(eventually([&] { return !c.connected(); }));
         const std::int64_t down = posted;
-        REQUIRE(eventually([&] { return posted > down + 20; }));  // posting while down
+        REQUIRE(eventually([&] { return posted > down + 20; })); // posting while down
         h.start_broker();
         REQUIRE(c.connect());
     }
@@ -288,10 +296,12 @@ TEST_CASE("offline queue: each overflow policy drops exactly the expected messag
                 });
             h.start_broker();
             REQUIRE(c.connect());
-            REQUIRE(eventually([&] {
-                std::lock_guard lock(mutex);
-                return outcomes.size() == 15;
-            }, 60s));
+            REQUIRE(eventually(
+                [&] {
+                    std::lock_guard lock(mutex);
+                    return outcomes.size() == 15;
+                },
+                60s));
 
             std::set<std::int64_t> kept, refused, dropped;
             for (const auto& [seq, r] : outcomes) {
