@@ -141,7 +141,8 @@ int simulator_main(int argc, char** argv) {
         if (!announced && client.subscribed()) {
             announced = true;
             write_ready_file(dir);
-            if (!ready) log_line("ready on " + where + " (" + std::to_string(topics.size()) + " subscriptions)");
+            if (!ready)
+                log_line("ready on " + where + " (" + std::to_string(topics.size()) + " subscriptions)");
             ready = true;
         }
     }
