@@ -459,3 +459,34 @@ TEST_CASE("cli: dynamic activation keeps the issued secret in --secret-file", "[
     CHECK(with({"--secret-file", secret_file, "attributes", "query"}).exit_code == 0);
     CHECK(with({"attributes", "query"}).exit_code == 3);
 }
+
+TEST_CASE("cli: mutual TLS with --ca, --cert and --key", "[integration][cli]") {
+    TempDir dir{"enos-cli-tls"};
+    HubProcess::Options options;
+    options.registry_path = write_registry(dir);
+    options.tls = true;
+    options.require_client_cert = true;
+    HubProcess hub = HubProcess::start(options);
+    const auto [cert, key] = hub.issue_device_cert(product, "cli9", dir.path());
+    const std::vector<std::string> identity = {"--url",        hub.tls_url(), "--product-key",   product,
+                                               "--device-key", "cli9",        "--device-secret", "cliSecret9",
+                                               "--ca",         hub.ca_file()};
+
+    auto argv = identity;
+    argv.insert(argv.end(), {"--cert", cert, "--key", key, "post-measurepoints", R"({"temp": 22.5})"});
+    auto posted = run_cli(argv);
+    REQUIRE(posted.exit_code == 0);
+    CHECK(number(only_line(posted), "code") == 200);
+
+    // Without a client certificate the broker ends the handshake: a connect failure.
+    argv = identity;
+    argv.insert(argv.end(), {"post-measurepoints", R"({"temp": 22.5})"});
+    auto refused = run_cli(argv);
+    CHECK(refused.exit_code == 3);
+    CHECK(text(only_line(refused), "error") == "connect");
+
+    // A certificate without its key is a usage error, found before connecting.
+    argv = identity;
+    argv.insert(argv.end(), {"--cert", cert, "post-measurepoints", R"({"temp": 22.5})"});
+    CHECK(run_cli(argv).exit_code == 2);
+}
