@@ -151,7 +151,7 @@ TEST_CASE("offline queue: 10000 posts during an outage all arrive in order throu
             live_resumed += s.resumed[i];
     }
     CHECK(resumed >= static_cast<std::size_t>(offline));
-    CHECK(live_resumed == 0);
+    CHECK(live_resumed <= a.duplicates); // a live post is resumed only as the boundary's one resend
     const auto q = c.stats().queue;
     CHECK(q.delivered == static_cast<std::uint64_t>(live + offline));
     CHECK(q.replayed >= static_cast<std::uint64_t>(offline));
@@ -160,18 +160,26 @@ TEST_CASE("offline queue: 10000 posts during an outage all arrive in order throu
 
 TEST_CASE("offline queue: 20 broker restarts under continuous posting lose nothing",
           "[integration][offline]") {
+    // The callback form: a message leaves the queue only when the cloud answered it, so what a
+    // stopped broker had acked but not yet passed on is sent again instead of being lost.
     HubProcess h = outage_hub();
     DeviceClient c = connected_client(outage_options(h, "dev7", "devSecret7"));
     std::atomic<bool> stop{false};
     std::atomic<std::int64_t> posted{0};
     std::atomic<bool> failed{false};
+    std::atomic<std::int64_t> answered{0};
+    std::mutex errors_mutex;
+    std::vector<std::string> errors;
     std::thread poster([&] {
         while (!stop) {
             const std::int64_t seq = posted;
-            if (!c.post_measurepoints_nowait(sample(seq))) {
-                failed = true;
-                return;
-            }
+            c.post_measurepoints_async(sample(seq), [&, seq](device::Result<device::Response> r) {
+                if (!r) {
+                    std::lock_guard lock(errors_mutex);
+                    errors.push_back(std::to_string(seq) + ": " + r.error().message());
+                }
+                ++answered;
+            });
             posted = seq + 1;
             std::this_thread::sleep_for(1ms); // a device's sampling pace, not synchronisation
         }
@@ -189,7 +197,13 @@ TEST_CASE("offline queue: 20 broker restarts under continuous posting lose nothi
     stop = true;
     poster.join();
     REQUIRE_FALSE(failed);
-    REQUIRE(eventually([&] { return drained(c); }, 60s));
+    REQUIRE(eventually([&] { return answered == posted; }, 60s));
+    {
+        std::lock_guard lock(errors_mutex);
+        INFO((errors.empty() ? std::string() : errors.front()));
+        CHECK(errors.empty());
+    }
+    REQUIRE(drained(c));
 
     const std::size_t total = static_cast<std::size_t>(posted.load());
     const Stored s = wait_stored(h, "dev7", total);
