@@ -244,12 +244,16 @@ TEST_CASE("connection: destroying the client inside its connection handler is sa
     // Shared, so the handler may still be inside set_value() when the test ends.
     auto done = std::make_shared<std::promise<void>>();
     client->on_connection([&client, done](const ConnectionEvent& e) {
-        if (e.kind != ConnectionEventKind::connected) return;
+        if (e.kind != ConnectionEventKind::lost) return;
         client.reset();
         done->set_value();
     });
     REQUIRE(client->connect());
+    // From here on no thread but the dispatcher's uses the client (destroying an object while
+    // another thread is inside one of its methods is never allowed).
+    broker->lose_link();
     REQUIRE(done->get_future().wait_for(5s) == std::future_status::ready);
+    CHECK(broker->disconnects() >= 1);
 }
 
 TEST_CASE("connection: dynamic activation stores the secret, acknowledges it and reconnects with securemode 2", "[unit][client]") {
