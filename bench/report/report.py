@@ -428,7 +428,7 @@ def compare(args):
         old = before.get(fig["id"])
         if not old or not old["sdk"] or not fig["sdk"]:
             now = fmt(fig["sdk"]["median"]) if fig["sdk"] else "–"
-            rows.append((fig["id"], fig["unit"], "–", now, "", "", "new"))
+            rows.append((fig["id"], fig["unit"], "–", now, "", "", "", "new"))
             continue
         a, b = old["sdk"]["median"], fig["sdk"]["median"]
         # How much worse, as a share of the baseline, whichever way the figure improves.
@@ -443,14 +443,16 @@ def compare(args):
         verdict = "WORSE" if worse > tolerance else ("better" if worse < -tolerance else "same")
         if verdict == "WORSE":
             flagged.append(fig["id"])
-        rows.append((fig["id"], fig["unit"], fmt(a), fmt(b), change, paho_change, verdict))
+        # A median inside the baseline's own min-max range is likely noise: said, still flagged.
+        inside = "yes" if old["sdk"]["min"] <= b <= old["sdk"]["max"] else "no"
+        rows.append((fig["id"], fig["unit"], fmt(a), fmt(b), change, paho_change, inside, verdict))
 
-    header = ("figure", "unit", "baseline", "now", "change", "Paho change", "verdict")
+    header = ("figure", "unit", "baseline", "now", "change", "Paho change", "in old range", "verdict")
     widths = [max(len(str(row[i])) for row in rows + [header]) for i in range(len(header))]
     commit = (baseline["run"].get("git_commit") or "?")[:10]
-    print(f"\nSDK medians against {args.baseline_name or args.baseline} ({baseline['run']['date'][:10]}, commit {commit}); "
-          f"worse by more than {args.tolerance:g}% is flagged. Paho's change shows how much the machine "
-          "itself moved.")
+    print(f"\nSDK medians against {args.baseline_name or args.baseline} ({baseline['run']['date'][:10]}, "
+          f"commit {commit}); flagged: over {args.tolerance:g}% worse. Paho's change shows how much "
+          "the machine itself moved; a median still in the baseline's min-max range is likely noise.")
     for row in [header] + rows:
         print("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)).rstrip())
     ran = {f["id"] for f in current["figures"]}
