@@ -61,6 +61,15 @@ public:
     std::vector<std::vector<std::string>> subscriptions() const { return locked([&] { return subscriptions_; }); }
     std::vector<Published> published() const { return locked([&] { return published_; }); }
     int disconnects() const { return locked([&] { return disconnects_; }); }
+    /// "subscribe <topic>" and "publish <topic>" in the order the transport saw them.
+    std::vector<std::string> journal() const { return locked([&] { return journal_; }); }
+    /// How often `topic` was subscribed, over all SUBSCRIBEs.
+    std::size_t times_subscribed(const std::string& topic) const {
+        std::size_t n = 0;
+        for (const auto& subscribe : subscriptions())
+            for (const std::string& t : subscribe) n += t == topic;
+        return n;
+    }
 
     /// Waits (bounded) until `pred(published())` holds; the published messages at that point.
     std::vector<Published> wait_published(const std::function<bool(const std::vector<Published>&)>& pred,
@@ -120,6 +129,7 @@ private:
     std::vector<TransportConnectParams> connects_;
     std::vector<std::vector<std::string>> subscriptions_;
     std::vector<Published> published_;
+    std::vector<std::string> journal_;
     int disconnects_ = 0;
     Transport::Done waiting_connect_;
 };
@@ -163,6 +173,7 @@ public:
             if (!broker_->link_up_) return device::Error{device::errc::not_connected, "fake link is down"};
             broker_->subscriptions_.push_back(topics);
             for (const std::string& t : topics) {
+                broker_->journal_.push_back("subscribe " + t);
                 bool refused = false;
                 for (const std::string& r : broker_->refused_topics) refused |= r == t;
                 granted.push_back(!refused);
@@ -178,6 +189,7 @@ public:
             std::lock_guard lock(broker_->mutex_);
             if (!broker_->link_up_) return device::Error{device::errc::not_connected, "fake link is down"};
             broker_->published_.push_back({topic, payload, qos});
+            broker_->journal_.push_back("publish " + topic);
             broker_->changed_.notify_all();
         }
         if (done) done({});

@@ -6,6 +6,7 @@
 
 #include <enos/device.hpp>
 
+#include <algorithm>
 #include <future>
 #include <stdexcept>
 #include <thread>
@@ -55,7 +56,7 @@ TEST_CASE("commands: the client subscribes every command topic after connecting"
     ClientRig rig;
     REQUIRE(rig.client.connect());
     auto subs = rig.broker->subscriptions();
-    REQUIRE(subs.size() == 1);
+    REQUIRE_FALSE(subs.empty());
     const std::vector<std::string> expected = {
         "/sys/pk/dk/thing/service/+",          "/sys/pk/dk/thing/service/measurepoint/set",
         "/sys/pk/dk/thing/service/measurepoint/get", "/sys/pk/dk/rrpc/request/+",
@@ -64,7 +65,10 @@ TEST_CASE("commands: the client subscribes every command topic after connecting"
         "/sys/pk/dk/thing/enable",             "/sys/pk/dk/thing/disable",
         "/sys/pk/dk/thing/delete",             "/sys/pk/dk/ota/device/upgrade",
         "/sys/pk/dk/traffic/control"};
-    CHECK(subs[0] == expected);
+    for (const std::string& topic : expected) {
+        INFO(topic);
+        CHECK(std::count(subs[0].begin(), subs[0].end(), topic) == 1);  // in the SUBSCRIBE of the connect
+    }
 }
 
 TEST_CASE("commands: a service handler's result becomes the reply", "[unit][client]") {
