@@ -15,7 +15,9 @@ namespace {
 using detail::ClientCore;
 using Encoder = std::function<Status(std::string& out, const std::string& id)>;
 
-Error closed_error() { return Error{errc::shutting_down, "the client was moved from or closed"}; }
+Error closed_error() {
+    return Error{errc::shutting_down, "the client was moved from or closed"};
+}
 
 std::int64_t now_ms() {
     using namespace std::chrono;
@@ -29,13 +31,15 @@ std::optional<std::int64_t> sample_time(const RequestOptions& options) {
 Encoder raw_bytes(std::string_view bytes) {
     return [bytes](std::string& out, const std::string&) -> Status {
         if (bytes.size() >= limits::max_payload_bytes)
-            return Error{errc::payload_too_large, "raw payload is " + std::to_string(bytes.size()) + " bytes"};
+            return Error{errc::payload_too_large,
+                         "raw payload is " + std::to_string(bytes.size()) + " bytes"};
         out.assign(bytes.data(), bytes.size());
         return {};
     };
 }
 
-Result<Response> send_blocking(ClientCore* core, UpMethod method, const RequestOptions& options, const Encoder& encode) {
+Result<Response> send_blocking(ClientCore* core, UpMethod method, const RequestOptions& options,
+                               const Encoder& encode) {
     if (!core) return closed_error();
     Result<detail::PreparedRequest> request = core->prepare(method, options, encode);
     if (!request) return request.error();
@@ -113,14 +117,16 @@ Encoder generic(UpMethod method, std::string_view params_json, const RequestOpti
 Result<DeviceClient> DeviceClient::create(ClientOptions options) {
     LogSink sink = options.log_sink;
     const LogLevel level = options.log_level;
-    auto transport = std::make_unique<detail::PahoTransport>([sink, level](LogLevel l, const std::string& text) {
-        if (l < level || l == LogLevel::off || !sink) return;
-        try {
-            sink(l, text);
-        } catch (...) {
-        }
-    });
-    return detail::create_client(std::move(options), std::move(transport), std::make_shared<detail::SteadyClock>());
+    auto transport =
+        std::make_unique<detail::PahoTransport>([sink, level](LogLevel l, const std::string& text) {
+            if (l < level || l == LogLevel::off || !sink) return;
+            try {
+                sink(l, text);
+            } catch (...) {
+            }
+        });
+    return detail::create_client(std::move(options), std::move(transport),
+                                 std::make_shared<detail::SteadyClock>());
 }
 
 DeviceClient::DeviceClient(std::shared_ptr<detail::ClientCore> core) noexcept : core_(std::move(core)) {}
@@ -141,8 +147,12 @@ DeviceClient::~DeviceClient() {
     if (core_) core_->shutdown();
 }
 
-Status DeviceClient::connect() { return core_ ? core_->connect() : Status(closed_error()); }
-Status DeviceClient::disconnect() { return core_ ? core_->disconnect() : Status(closed_error()); }
+Status DeviceClient::connect() {
+    return core_ ? core_->connect() : Status(closed_error());
+}
+Status DeviceClient::disconnect() {
+    return core_ ? core_->disconnect() : Status(closed_error());
+}
 ConnectionState DeviceClient::state() const noexcept {
     if (!core_) return ConnectionState::closed;
     try {
@@ -190,7 +200,7 @@ void DeviceClient::on_rrpc_async(AsyncCommandHandler handler) {
     if (core_) core_->set_rrpc_handler({nullptr, std::move(handler)});
 }
 void DeviceClient::on_command(CommandKind kind, CommandHandler handler) {
-    if (kind == CommandKind::service || kind == CommandKind::rrpc) return;  // on_service / on_rrpc
+    if (kind == CommandKind::service || kind == CommandKind::rrpc) return; // on_service / on_rrpc
     if (core_) core_->set_command_handler(kind, {std::move(handler), nullptr});
 }
 void DeviceClient::on_command_async(CommandKind kind, AsyncCommandHandler handler) {
@@ -203,30 +213,34 @@ void DeviceClient::on_command_async(CommandKind kind, AsyncCommandHandler handle
 Result<Response> DeviceClient::post_measurepoints(const Points& points, const RequestOptions& o) {
     return send_blocking(core_.get(), UpMethod::measurepoint_post, o, measurepoints(points, o, false));
 }
-void DeviceClient::post_measurepoints_async(const Points& points, ResponseCallback cb, const RequestOptions& o) {
+void DeviceClient::post_measurepoints_async(const Points& points, ResponseCallback cb,
+                                            const RequestOptions& o) {
     send_async(core_.get(), UpMethod::measurepoint_post, o, measurepoints(points, o, false), std::move(cb));
 }
 Status DeviceClient::post_measurepoints_nowait(const Points& points, const RequestOptions& o) {
     return send_nowait(core_.get(), UpMethod::measurepoint_post, o, measurepoints(points, o, false));
 }
 
-Result<Response> DeviceClient::post_measurepoints_batch(const std::vector<MeasurePointSample>& samples, BatchFlags flags,
-                                                        const RequestOptions& o) {
+Result<Response> DeviceClient::post_measurepoints_batch(const std::vector<MeasurePointSample>& samples,
+                                                        BatchFlags flags, const RequestOptions& o) {
     return send_blocking(core_.get(), UpMethod::measurepoint_post_batch, o, batch(samples, flags, false));
 }
-void DeviceClient::post_measurepoints_batch_async(const std::vector<MeasurePointSample>& samples, ResponseCallback cb,
-                                                  BatchFlags flags, const RequestOptions& o) {
-    send_async(core_.get(), UpMethod::measurepoint_post_batch, o, batch(samples, flags, false), std::move(cb));
+void DeviceClient::post_measurepoints_batch_async(const std::vector<MeasurePointSample>& samples,
+                                                  ResponseCallback cb, BatchFlags flags,
+                                                  const RequestOptions& o) {
+    send_async(core_.get(), UpMethod::measurepoint_post_batch, o, batch(samples, flags, false),
+               std::move(cb));
 }
-Status DeviceClient::post_measurepoints_batch_nowait(const std::vector<MeasurePointSample>& samples, BatchFlags flags,
-                                                     const RequestOptions& o) {
+Status DeviceClient::post_measurepoints_batch_nowait(const std::vector<MeasurePointSample>& samples,
+                                                     BatchFlags flags, const RequestOptions& o) {
     return send_nowait(core_.get(), UpMethod::measurepoint_post_batch, o, batch(samples, flags, false));
 }
 
 Result<Response> DeviceClient::resume_measurepoints(const Points& points, const RequestOptions& o) {
     return send_blocking(core_.get(), UpMethod::measurepoint_resume, o, measurepoints(points, o, true));
 }
-void DeviceClient::resume_measurepoints_async(const Points& points, ResponseCallback cb, const RequestOptions& o) {
+void DeviceClient::resume_measurepoints_async(const Points& points, ResponseCallback cb,
+                                              const RequestOptions& o) {
     send_async(core_.get(), UpMethod::measurepoint_resume, o, measurepoints(points, o, true), std::move(cb));
 }
 Status DeviceClient::resume_measurepoints_nowait(const Points& points, const RequestOptions& o) {
@@ -238,61 +252,78 @@ Result<Response> DeviceClient::resume_measurepoints_batch(const std::vector<Meas
     return send_blocking(core_.get(), UpMethod::measurepoint_resume_batch, o, batch(samples, flags, true));
 }
 void DeviceClient::resume_measurepoints_batch_async(const std::vector<MeasurePointSample>& samples,
-                                                    ResponseCallback cb, BatchFlags flags, const RequestOptions& o) {
-    send_async(core_.get(), UpMethod::measurepoint_resume_batch, o, batch(samples, flags, true), std::move(cb));
+                                                    ResponseCallback cb, BatchFlags flags,
+                                                    const RequestOptions& o) {
+    send_async(core_.get(), UpMethod::measurepoint_resume_batch, o, batch(samples, flags, true),
+               std::move(cb));
 }
 Status DeviceClient::resume_measurepoints_batch_nowait(const std::vector<MeasurePointSample>& samples,
                                                        BatchFlags flags, const RequestOptions& o) {
     return send_nowait(core_.get(), UpMethod::measurepoint_resume_batch, o, batch(samples, flags, true));
 }
 
-Result<Response> DeviceClient::post_event(std::string_view event_id, const Points& values, const RequestOptions& o) {
-    return send_blocking(core_.get(), UpMethod::event_post, with_event(o, event_id), event(event_id, values, o));
+Result<Response> DeviceClient::post_event(std::string_view event_id, const Points& values,
+                                          const RequestOptions& o) {
+    return send_blocking(core_.get(), UpMethod::event_post, with_event(o, event_id),
+                         event(event_id, values, o));
 }
 void DeviceClient::post_event_async(std::string_view event_id, const Points& values, ResponseCallback cb,
                                     const RequestOptions& o) {
-    send_async(core_.get(), UpMethod::event_post, with_event(o, event_id), event(event_id, values, o), std::move(cb));
+    send_async(core_.get(), UpMethod::event_post, with_event(o, event_id), event(event_id, values, o),
+               std::move(cb));
 }
-Status DeviceClient::post_event_nowait(std::string_view event_id, const Points& values, const RequestOptions& o) {
-    return send_nowait(core_.get(), UpMethod::event_post, with_event(o, event_id), event(event_id, values, o));
+Status DeviceClient::post_event_nowait(std::string_view event_id, const Points& values,
+                                       const RequestOptions& o) {
+    return send_nowait(core_.get(), UpMethod::event_post, with_event(o, event_id),
+                       event(event_id, values, o));
 }
 
-Result<Response> DeviceClient::query_attributes(const std::vector<std::string>& names, const RequestOptions& o) {
+Result<Response> DeviceClient::query_attributes(const std::vector<std::string>& names,
+                                                const RequestOptions& o) {
     return send_blocking(core_.get(), UpMethod::attribute_query, o, items(&encode_attribute_query, names));
 }
 void DeviceClient::query_attributes_async(const std::vector<std::string>& names, ResponseCallback cb,
                                           const RequestOptions& o) {
-    send_async(core_.get(), UpMethod::attribute_query, o, items(&encode_attribute_query, names), std::move(cb));
+    send_async(core_.get(), UpMethod::attribute_query, o, items(&encode_attribute_query, names),
+               std::move(cb));
 }
 Status DeviceClient::query_attributes_nowait(const std::vector<std::string>& names, const RequestOptions& o) {
     return send_nowait(core_.get(), UpMethod::attribute_query, o, items(&encode_attribute_query, names));
 }
 
 Result<Response> DeviceClient::update_attributes(const Points& attributes, const RequestOptions& o) {
-    return send_blocking(core_.get(), UpMethod::attribute_update, o, items(&encode_attribute_update, attributes));
+    return send_blocking(core_.get(), UpMethod::attribute_update, o,
+                         items(&encode_attribute_update, attributes));
 }
-void DeviceClient::update_attributes_async(const Points& attributes, ResponseCallback cb, const RequestOptions& o) {
-    send_async(core_.get(), UpMethod::attribute_update, o, items(&encode_attribute_update, attributes), std::move(cb));
+void DeviceClient::update_attributes_async(const Points& attributes, ResponseCallback cb,
+                                           const RequestOptions& o) {
+    send_async(core_.get(), UpMethod::attribute_update, o, items(&encode_attribute_update, attributes),
+               std::move(cb));
 }
 Status DeviceClient::update_attributes_nowait(const Points& attributes, const RequestOptions& o) {
-    return send_nowait(core_.get(), UpMethod::attribute_update, o, items(&encode_attribute_update, attributes));
+    return send_nowait(core_.get(), UpMethod::attribute_update, o,
+                       items(&encode_attribute_update, attributes));
 }
 
-Result<Response> DeviceClient::delete_attributes(const std::vector<std::string>& names, const RequestOptions& o) {
+Result<Response> DeviceClient::delete_attributes(const std::vector<std::string>& names,
+                                                 const RequestOptions& o) {
     return send_blocking(core_.get(), UpMethod::attribute_delete, o, items(&encode_attribute_delete, names));
 }
 void DeviceClient::delete_attributes_async(const std::vector<std::string>& names, ResponseCallback cb,
                                            const RequestOptions& o) {
-    send_async(core_.get(), UpMethod::attribute_delete, o, items(&encode_attribute_delete, names), std::move(cb));
+    send_async(core_.get(), UpMethod::attribute_delete, o, items(&encode_attribute_delete, names),
+               std::move(cb));
 }
-Status DeviceClient::delete_attributes_nowait(const std::vector<std::string>& names, const RequestOptions& o) {
+Status DeviceClient::delete_attributes_nowait(const std::vector<std::string>& names,
+                                              const RequestOptions& o) {
     return send_nowait(core_.get(), UpMethod::attribute_delete, o, items(&encode_attribute_delete, names));
 }
 
 Result<Response> DeviceClient::query_tags(const std::vector<std::string>& names, const RequestOptions& o) {
     return send_blocking(core_.get(), UpMethod::tag_query, o, items(&encode_tag_query, names));
 }
-void DeviceClient::query_tags_async(const std::vector<std::string>& names, ResponseCallback cb, const RequestOptions& o) {
+void DeviceClient::query_tags_async(const std::vector<std::string>& names, ResponseCallback cb,
+                                    const RequestOptions& o) {
     send_async(core_.get(), UpMethod::tag_query, o, items(&encode_tag_query, names), std::move(cb));
 }
 Status DeviceClient::query_tags_nowait(const std::vector<std::string>& names, const RequestOptions& o) {
@@ -312,7 +343,8 @@ Status DeviceClient::update_tags_nowait(const Tags& tags, const RequestOptions& 
 Result<Response> DeviceClient::delete_tags(const std::vector<std::string>& names, const RequestOptions& o) {
     return send_blocking(core_.get(), UpMethod::tag_delete, o, items(&encode_tag_delete, names));
 }
-void DeviceClient::delete_tags_async(const std::vector<std::string>& names, ResponseCallback cb, const RequestOptions& o) {
+void DeviceClient::delete_tags_async(const std::vector<std::string>& names, ResponseCallback cb,
+                                     const RequestOptions& o) {
     send_async(core_.get(), UpMethod::tag_delete, o, items(&encode_tag_delete, names), std::move(cb));
 }
 Status DeviceClient::delete_tags_nowait(const std::vector<std::string>& names, const RequestOptions& o) {
@@ -339,7 +371,8 @@ Status DeviceClient::get_tsl_template_nowait(const RequestOptions& o) {
     return send_nowait(core_.get(), UpMethod::tsl_template_get, o, tsl_template());
 }
 
-Result<Response> DeviceClient::request(UpMethod method, std::string_view params_json, const RequestOptions& o) {
+Result<Response> DeviceClient::request(UpMethod method, std::string_view params_json,
+                                       const RequestOptions& o) {
     return send_blocking(core_.get(), method, o, generic(method, params_json, o));
 }
 void DeviceClient::request_async(UpMethod method, std::string_view params_json, ResponseCallback cb,

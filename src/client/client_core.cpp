@@ -33,7 +33,9 @@ bool is_refusal(const Error& e) {
            e == errc::protocol_rejected;
 }
 
-bool has_scheme(const std::string& url, std::string_view scheme) { return url.compare(0, scheme.size(), scheme) == 0; }
+bool has_scheme(const std::string& url, std::string_view scheme) {
+    return url.compare(0, scheme.size(), scheme) == 0;
+}
 
 std::string trim(std::string text) {
     const char* space = " \t\r\n";
@@ -47,7 +49,8 @@ Result<std::string> read_secret_file(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
     if (!in) {
         if (errno == ENOENT) return std::string{};
-        return Error{errc::store_error, "cannot read the device secret file '" + path + "': " + std::strerror(errno)};
+        return Error{errc::store_error,
+                     "cannot read the device secret file '" + path + "': " + std::strerror(errno)};
     }
     std::ostringstream text;
     text << in.rdbuf();
@@ -58,8 +61,8 @@ Result<std::string> read_secret_file(const std::string& path) {
 Status write_secret_file(const std::string& path, const std::string& secret) {
     const std::string temp = path + ".tmp";
     auto fail = [&](const char* step) {
-        return Error{errc::store_error,
-                     std::string("cannot store the device secret in '") + path + "' (" + step + "): " + std::strerror(errno)};
+        return Error{errc::store_error, std::string("cannot store the device secret in '") + path + "' (" +
+                                            step + "): " + std::strerror(errno)};
     };
     const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0) return fail("open");
@@ -82,11 +85,15 @@ Status validate(const ClientOptions& o) {
     if (Status s = check_key("product_key", o.product_key); !s) return s;
     if (Status s = check_key("device_key", o.device_key); !s) return s;
     if (!has_scheme(o.server_url, "tcp://") && !has_scheme(o.server_url, "ssl://"))
-        return Error{errc::invalid_argument, "server_url must start with tcp:// or ssl:// (got '" + o.server_url + "')"};
+        return Error{errc::invalid_argument,
+                     "server_url must start with tcp:// or ssl:// (got '" + o.server_url + "')"};
     if (o.keep_alive < std::chrono::seconds(60) || o.keep_alive > std::chrono::seconds(300))
-        return Error{errc::invalid_argument, "keep_alive must be 60..300 s (EnOS accepts no other heartbeat)"};
-    if (o.connect_timeout <= std::chrono::milliseconds(0) || o.request_timeout <= std::chrono::milliseconds(0) ||
-        o.activation_timeout <= std::chrono::milliseconds(0) || o.shutdown_timeout < std::chrono::milliseconds(0))
+        return Error{errc::invalid_argument,
+                     "keep_alive must be 60..300 s (EnOS accepts no other heartbeat)"};
+    if (o.connect_timeout <= std::chrono::milliseconds(0) ||
+        o.request_timeout <= std::chrono::milliseconds(0) ||
+        o.activation_timeout <= std::chrono::milliseconds(0) ||
+        o.shutdown_timeout < std::chrono::milliseconds(0))
         return Error{errc::invalid_argument, "timeouts must be positive"};
     if (o.max_inflight < 1) return Error{errc::invalid_argument, "max_inflight must be at least 1"};
     if (o.device_secret.empty() && o.product_secret.empty() && o.device_secret_file.empty())
@@ -111,29 +118,29 @@ Status validate(const ClientOptions& o) {
 
 // ---- construction and teardown ----------------------------------------------------------------
 
-ClientCore::ClientCore(ClientOptions options, std::unique_ptr<Transport> transport, std::shared_ptr<const Clock> clock)
-    : options_(std::move(options)),
-      clock_(std::move(clock)),
-      transport_(std::move(transport)),
-      dispatcher_(std::make_shared<Dispatcher>()),
-      timers_(clock_),
+ClientCore::ClientCore(ClientOptions options, std::unique_ptr<Transport> transport,
+                       std::shared_ptr<const Clock> clock)
+    : options_(std::move(options)), clock_(std::move(clock)), transport_(std::move(transport)),
+      dispatcher_(std::make_shared<Dispatcher>()), timers_(clock_),
       backoff_(options_.reconnect_backoff,
                std::hash<std::string>{}(options_.product_key + "/" + options_.device_key) ^
                    static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count())),
       device_secret_(options_.device_secret) {}
 
-Result<std::shared_ptr<ClientCore>> ClientCore::create(ClientOptions options, std::unique_ptr<Transport> transport,
+Result<std::shared_ptr<ClientCore>> ClientCore::create(ClientOptions options,
+                                                       std::unique_ptr<Transport> transport,
                                                        std::shared_ptr<const Clock> clock) {
     if (Status s = validate(options); !s) return s.error();
-    std::shared_ptr<ClientCore> core(new ClientCore(std::move(options), std::move(transport), std::move(clock)));
+    std::shared_ptr<ClientCore> core(
+        new ClientCore(std::move(options), std::move(transport), std::move(clock)));
     std::weak_ptr<ClientCore> weak = core;
-    core->transport_->set_events(TransportEvents{
-        [weak](const std::string& topic, const std::string& payload) {
-            if (auto c = weak.lock()) c->on_message(topic, payload);
-        },
-        [weak](const Error& cause) {
-            if (auto c = weak.lock()) c->on_connection_lost(cause);
-        }});
+    core->transport_->set_events(
+        TransportEvents{[weak](const std::string& topic, const std::string& payload) {
+                            if (auto c = weak.lock()) c->on_message(topic, payload);
+                        },
+                        [weak](const Error& cause) {
+                            if (auto c = weak.lock()) c->on_connection_lost(cause);
+                        }});
     if (core->options_.offline_queue.enabled) {
         Result<std::unique_ptr<OfflineSender>> sender = OfflineSender::open(*core);
         if (!sender) return sender.error();
@@ -165,7 +172,7 @@ void ClientCore::shutdown() {
     if (offline_) offline_->close(Error{errc::shutting_down, "the client is being destroyed"});
     {
         std::lock_guard link(link_mutex_);
-        transport_->disconnect(options_.shutdown_timeout);  // no transport callback runs after this
+        transport_->disconnect(options_.shutdown_timeout); // no transport callback runs after this
     }
     emit(events);
     timers_.stop();
@@ -211,7 +218,8 @@ void ClientCore::emit(Events& events) {
 }
 
 void ClientCore::run_failed(Failed& failed) {
-    for (auto& [done, error] : failed) done(std::move(error));
+    for (auto& [done, error] : failed)
+        done(std::move(error));
     failed.clear();
 }
 
@@ -338,7 +346,7 @@ Status ClientCore::connect() {
     if (closing_) return Error{errc::shutting_down, "the client is closed"};
     if (state_ == ConnectionState::connected) return {};
 
-    if (has_scheme(options_.server_url, "ssl://"))  // certificates expire and clocks jump
+    if (has_scheme(options_.server_url, "ssl://")) // certificates expire and clocks jump
         if (Status s = check_tls_files(options_.tls, std::time(nullptr)); !s) return s;
     if (options_.device_secret.empty() && !options_.device_secret_file.empty()) {
         Result<std::string> stored = read_secret_file(options_.device_secret_file);
@@ -369,8 +377,9 @@ Status ClientCore::connect_once(bool activation, std::unique_lock<std::mutex>& l
     Status result = attempts_[session].result;
     attempts_.erase(session);
     if (!result && result.error() == errc::host_unreachable && params) {
-        lock.unlock();  // a short probe on the caller's thread; the core stays usable meanwhile
-        const auto bound = std::min<std::chrono::milliseconds>(options_.connect_timeout, std::chrono::seconds(3));
+        lock.unlock(); // a short probe on the caller's thread; the core stays usable meanwhile
+        const auto bound =
+            std::min<std::chrono::milliseconds>(options_.connect_timeout, std::chrono::seconds(3));
         result = transport_->explain_connect_failure(*params, result.error(), bound);
         lock.lock();
     }
@@ -383,10 +392,10 @@ void ClientCore::launch(std::uint64_t session) {
     TransportConnectParams params;
     {
         std::lock_guard lock(mutex_);
-        if (session != session_ || closing_) return;  // superseded while we waited for the link lock
+        if (session != session_ || closing_) return; // superseded while we waited for the link lock
         Result<TransportConnectParams> p = connect_params_locked(attempts_[session].activation);
         if (!p) {
-            attempts_[session].finished = true;  // cannot happen after validate(); never leave a waiter
+            attempts_[session].finished = true; // cannot happen after validate(); never leave a waiter
             attempts_[session].result = p.error();
             changed_.notify_all();
             return;
@@ -395,7 +404,8 @@ void ClientCore::launch(std::uint64_t session) {
         // One bound for the whole attempt: TCP, TLS, CONNACK and the SUBACK of the command topics.
         timers_.schedule(clock_->now() + options_.connect_timeout, [weak, session] {
             if (auto core = weak.lock())
-                core->attempt_failed(session, Error{errc::timeout, "no answer from the broker within connect_timeout"});
+                core->attempt_failed(
+                    session, Error{errc::timeout, "no answer from the broker within connect_timeout"});
         });
     }
     log(LogLevel::debug, "connecting to " + params.server_url + " as " + params.client_id);
@@ -420,7 +430,8 @@ void ClientCore::on_transport_connected(std::uint64_t session, Status status) {
         // Clean session: the broker forgot every subscription, so the known reply topics are
         // subscribed again before the link counts as up.
         if (!it->second.activation)
-            for (const auto& [topic, sub] : reply_subscriptions_) reply_topics.push_back(topic);
+            for (const auto& [topic, sub] : reply_subscriptions_)
+                reply_topics.push_back(topic);
     }
     const std::size_t command_count = topics.size();
     topics.insert(topics.end(), reply_topics.begin(), reply_topics.end());
@@ -429,9 +440,11 @@ void ClientCore::on_transport_connected(std::uint64_t session, Status status) {
         return;
     }
     std::weak_ptr<ClientCore> weak = weak_from_this();
-    Status s = transport_->subscribe(topics, 1, [weak, session, command_count, reply_topics](Result<std::vector<bool>> granted) {
-        if (auto core = weak.lock()) core->on_session_subscribed(session, command_count, reply_topics, std::move(granted));
-    });
+    Status s = transport_->subscribe(
+        topics, 1, [weak, session, command_count, reply_topics](Result<std::vector<bool>> granted) {
+            if (auto core = weak.lock())
+                core->on_session_subscribed(session, command_count, reply_topics, std::move(granted));
+        });
     if (!s) attempt_failed(session, s.error());
 }
 
@@ -447,13 +460,15 @@ void ClientCore::on_session_subscribed(std::uint64_t session, std::size_t comman
     Events events;
     bool refused_commands = false;
     bool activation = false;
-    for (std::size_t i = 0; i < command_count; ++i) refused_commands |= !ok[i];
+    for (std::size_t i = 0; i < command_count; ++i)
+        refused_commands |= !ok[i];
     {
         std::lock_guard lock(mutex_);
         auto it = attempts_.find(session);
         if (session != session_ || closing_ || it == attempts_.end()) return;
         for (std::size_t i = 0; i < reply_topics.size(); ++i)
-            reply_subscriptions_[reply_topics[i]].state = ok[command_count + i] ? SubState::active : SubState::none;
+            reply_subscriptions_[reply_topics[i]].state =
+                ok[command_count + i] ? SubState::active : SubState::none;
         state_ = ConnectionState::connected;
         next_id_ = 1;
         expired_.clear();
@@ -470,12 +485,13 @@ void ClientCore::on_session_subscribed(std::uint64_t session, std::size_t comman
             event.reconnect = attempt.automatic;
             events.push_back(event);
         }
-        if (attempt.automatic) attempts_.erase(it);  // nobody waits for automatic attempts
+        if (attempt.automatic) attempts_.erase(it); // nobody waits for automatic attempts
         retry_attempt_ = 0;
     }
     changed_.notify_all();
     if (refused_commands)
-        log(LogLevel::warn, "the broker refused some command subscriptions; commands arrive only if it delivers them anyway");
+        log(LogLevel::warn,
+            "the broker refused some command subscriptions; commands arrive only if it delivers them anyway");
     log(LogLevel::info, "connected to " + options_.server_url);
     // Reply topics are subscribed again by now: the backlog goes out before anything newer.
     if (offline_ && !activation) offline_->link_up();
@@ -489,7 +505,7 @@ void ClientCore::attempt_failed(std::uint64_t session, const Error& error) {
         std::lock_guard lock(mutex_);
         auto it = attempts_.find(session);
         if (session != session_ || closing_ || it == attempts_.end() || it->second.finished) return;
-        ++session_;  // whatever this attempt still reports is stale now
+        ++session_; // whatever this attempt still reports is stale now
         Attempt& attempt = it->second;
         link_was_up = attempt.link_up;
         attempt.finished = true;
@@ -573,7 +589,7 @@ void ClientCore::end_session_locked(const Error& why, Failed& failed) {
     pending_.clear();
     deadlines_.clear();
     for (auto& [topic, sub] : reply_subscriptions_) {
-        sub.state = SubState::none;  // clean session: the broker forgets them with the link
+        sub.state = SubState::none; // clean session: the broker forgets them with the link
         sub.waiting.clear();
     }
     for (auto& [id, attempt] : attempts_) {
@@ -657,9 +673,7 @@ Status ClientCore::activate(std::unique_lock<std::mutex>& lock) {
     }
     const std::uint64_t session = session_;
     auto give_up = wake_at_locked(clock_->now() + options_.activation_timeout);
-    changed_.wait(lock, [&] {
-        return activation_payload_ || *give_up || closing_ || session != session_;
-    });
+    changed_.wait(lock, [&] { return activation_payload_ || *give_up || closing_ || session != session_; });
     std::optional<std::string> payload = std::move(activation_payload_);
     activation_payload_.reset();
     const bool link_still_up = session == session_ && !closing_;
@@ -678,22 +692,26 @@ Status ClientCore::activate(std::unique_lock<std::mutex>& lock) {
         if (link_still_up) end_link();
         if (closing_) return Error{errc::shutting_down, "the client was closed during dynamic activation"};
         if (!link_still_up) return Error{errc::disconnected, "the link dropped during dynamic activation"};
-        return Error{errc::timeout, "dynamic activation: the cloud sent no device secret within activation_timeout"};
+        return Error{errc::timeout,
+                     "dynamic activation: the cloud sent no device secret within activation_timeout"};
     }
 
     Result<Request> request = decode_request(*payload);
-    Result<ActivateInfo> info = request ? decode_activate_info(request->params_json) : Result<ActivateInfo>(request.error());
+    Result<ActivateInfo> info =
+        request ? decode_activate_info(request->params_json) : Result<ActivateInfo>(request.error());
     if (info && (info->product_key != options_.product_key || info->device_key != options_.device_key))
-        info = Error{errc::invalid_argument, "the activation names another device (" + info->product_key + "/" +
-                                                 info->device_key + ")"};
+        info = Error{errc::invalid_argument, "the activation names another device (" + info->product_key +
+                                                 "/" + info->device_key + ")"};
     if (!info) {
         end_link();
-        return Error{info.error().code, "dynamic activation: malformed activation message: " + info.error().detail};
+        return Error{info.error().code,
+                     "dynamic activation: malformed activation message: " + info.error().detail};
     }
 
     lock.unlock();
     Status stored;
-    if (!options_.device_secret_file.empty()) stored = write_secret_file(options_.device_secret_file, info->device_secret);
+    if (!options_.device_secret_file.empty())
+        stored = write_secret_file(options_.device_secret_file, info->device_secret);
     if (stored && options_.on_device_secret) {
         try {
             stored = options_.on_device_secret(info->device_secret);
@@ -710,7 +728,8 @@ Status ClientCore::activate(std::unique_lock<std::mutex>& lock) {
         arrived.kind = DownKind::activate_info;
         arrived.product_key = options_.product_key;
         arrived.device_key = options_.device_key;
-        if (Status s = encode_reply(reply, request->id, 200, "persistent the device secret success"); !s) stored = s;
+        if (Status s = encode_reply(reply, request->id, 200, "persistent the device secret success"); !s)
+            stored = s;
         struct Sent {
             std::mutex mutex;
             std::condition_variable cv;
@@ -729,7 +748,8 @@ Status ClientCore::activate(std::unique_lock<std::mutex>& lock) {
             });
         if (stored) {
             std::unique_lock l(sent->mutex);
-            sent->cv.wait(l, [&] { return sent->done; });  // the transport completes it, or fails it on link loss
+            sent->cv.wait(l,
+                          [&] { return sent->done; }); // the transport completes it, or fails it on link loss
             stored = sent->status;
         }
     }
@@ -762,8 +782,9 @@ Status ClientCore::activate(std::unique_lock<std::mutex>& lock) {
 
 // ---- requests --------------------------------------------------------------------------------------
 
-Result<PreparedRequest> ClientCore::prepare(UpMethod method, const RequestOptions& options,
-                                            const std::function<Status(std::string& out, const std::string& id)>& encode) {
+Result<PreparedRequest>
+ClientCore::prepare(UpMethod method, const RequestOptions& options,
+                    const std::function<Status(std::string& out, const std::string& id)>& encode) {
     PreparedRequest r;
     r.method = method;
     r.qos = options.qos < 0 ? default_qos(method) : options.qos;
@@ -816,7 +837,8 @@ void ClientCore::send_async(PreparedRequest request, ResponseCallback callback) 
             try {
                 callback(std::move(result));
             } catch (const std::exception& e) {
-                if (auto core = weak.lock()) core->log(LogLevel::error, std::string("response callback threw: ") + e.what());
+                if (auto core = weak.lock())
+                    core->log(LogLevel::error, std::string("response callback threw: ") + e.what());
             } catch (...) {
                 if (auto core = weak.lock()) core->log(LogLevel::error, "response callback threw");
             }
@@ -846,7 +868,8 @@ Status ClientCore::send_nowait(const PreparedRequest& request) {
     {
         std::lock_guard lock(mutex_);
         if (closing_) return Error{errc::shutting_down, "the client is closed"};
-        if (state_ != ConnectionState::connected) return Error{errc::not_connected, "not connected to the broker"};
+        if (state_ != ConnectionState::connected)
+            return Error{errc::not_connected, "not connected to the broker"};
     }
     Status s = transport_->publish(request.topic, request.payload, request.qos, nullptr);
     if (s) ++counters_.requests_sent;
@@ -856,7 +879,8 @@ Status ClientCore::send_nowait(const PreparedRequest& request) {
 Status ClientCore::offline_admission() const {
     std::lock_guard lock(mutex_);
     if (closing_) return Error{errc::shutting_down, "the client is closed"};
-    if (state_ == ConnectionState::connected || want_connected_ || options_.offline_queue.accept_before_connect)
+    if (state_ == ConnectionState::connected || want_connected_ ||
+        options_.offline_queue.accept_before_connect)
         return {};
     return Error{errc::not_connected, "not connected to the broker (connect() first, or set "
                                       "offline_queue.accept_before_connect to queue until then)"};
@@ -876,8 +900,9 @@ void ClientCore::submit(PreparedRequest request, Completion done) {
         else if (state_ != ConnectionState::connected)
             refusal = Error{errc::not_connected, "not connected to the broker"};
         else if (pending_.count(key))
-            refusal = Error{errc::invalid_argument, "a raw request on " + request.topic +
-                                                        " still waits for its reply (raw replies carry no id)"};
+            refusal =
+                Error{errc::invalid_argument, "a raw request on " + request.topic +
+                                                  " still waits for its reply (raw replies carry no id)"};
         if (refusal.code) {
             lock.unlock();
             done(std::move(refusal));
@@ -904,9 +929,10 @@ void ClientCore::submit(PreparedRequest request, Completion done) {
     if (subscribe_now) {
         std::weak_ptr<ClientCore> weak = weak_from_this();
         const std::string topic = request.reply_topic;
-        Status s = transport_->subscribe({topic}, 1, [weak, topic, session](Result<std::vector<bool>> granted) {
-            if (auto core = weak.lock()) core->on_reply_subscribed(topic, session, std::move(granted));
-        });
+        Status s =
+            transport_->subscribe({topic}, 1, [weak, topic, session](Result<std::vector<bool>> granted) {
+                if (auto core = weak.lock()) core->on_reply_subscribed(topic, session, std::move(granted));
+            });
         if (!s) on_reply_subscribed(topic, session, s.error());
     }
     if (publish_now) publish_request(key, seq, request.topic, request.payload, request.qos);
@@ -929,14 +955,15 @@ void ClientCore::on_reply_subscribed(const std::string& reply_topic, std::uint64
     Failed failed;
     {
         std::lock_guard lock(mutex_);
-        if (session != session_ || closing_) return;  // that link is gone and its requests with it
+        if (session != session_ || closing_) return; // that link is gone and its requests with it
         ReplySubscription& sub = reply_subscriptions_[reply_topic];
         std::vector<Unsent> waiting = std::move(sub.waiting);
         sub.waiting.clear();
         const bool ok = granted && !granted->empty() && granted->front();
         sub.state = ok ? SubState::active : SubState::none;
-        Error error = granted ? Error{errc::not_authorized, "the broker refused the subscription to " + reply_topic}
-                              : granted.error();
+        Error error =
+            granted ? Error{errc::not_authorized, "the broker refused the subscription to " + reply_topic}
+                    : granted.error();
         for (Unsent& u : waiting) {
             if (ok) {
                 auto it = pending_.find(u.key);
@@ -950,7 +977,8 @@ void ClientCore::on_reply_subscribed(const std::string& reply_topic, std::uint64
             }
         }
     }
-    for (const Unsent& u : to_publish) publish_request(u.key, u.seq, u.topic, u.payload, u.qos);
+    for (const Unsent& u : to_publish)
+        publish_request(u.key, u.seq, u.topic, u.payload, u.qos);
     run_failed(failed);
 }
 
@@ -1004,7 +1032,8 @@ void ClientCore::on_request_timer() {
             const std::string key = *deadlines_.begin()->second;
             Completion done;
             if (take_pending_locked(key, seq, done)) {
-                expired.emplace_back(std::move(done), Error{errc::timeout, "no reply on " + key.substr(0, key.rfind('#'))});
+                expired.emplace_back(std::move(done),
+                                     Error{errc::timeout, "no reply on " + key.substr(0, key.rfind('#'))});
                 ++counters_.requests_timed_out;
             } else {
                 deadlines_.erase(deadlines_.begin());
@@ -1028,11 +1057,10 @@ void ClientCore::on_message(const std::string& topic, const std::string& payload
     }
     switch (arrived->kind) {
     case DownKind::reply: on_reply(*arrived, topic, payload); return;
-    case DownKind::activate_info:
-        {
-            std::lock_guard lock(mutex_);
-            activation_payload_ = payload;
-        }
+    case DownKind::activate_info: {
+        std::lock_guard lock(mutex_);
+        activation_payload_ = payload;
+    }
         changed_.notify_all();
         return;
     default: break;
@@ -1043,7 +1071,8 @@ void ClientCore::on_message(const std::string& topic, const std::string& payload
         if (auto core = weak.lock()) core->handle_command(arrived, topic, payload);
     };
     // User code never runs on the transport's thread: once the dispatcher stopped, commands are dropped.
-    if (!dispatcher_->post(std::move(task))) log(LogLevel::warn, "command on " + topic + " dropped: the client is closing");
+    if (!dispatcher_->post(std::move(task)))
+        log(LogLevel::warn, "command on " + topic + " dropped: the client is closing");
 }
 
 void ClientCore::on_reply(const ArrivedTopic& arrived, const std::string& topic, const std::string& payload) {

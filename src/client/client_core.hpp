@@ -31,13 +31,13 @@ namespace enos::device::detail {
 /// A request ready to go: everything but its completion.
 struct PreparedRequest {
     UpMethod method{};
-    std::string id;           ///< empty for raw requests (correlated by topic only)
+    std::string id; ///< empty for raw requests (correlated by topic only)
     std::string topic;
     std::string reply_topic;
     std::string payload;
     int qos = 1;
     std::chrono::milliseconds timeout{0};
-    bool keep_original_topic = false;  ///< replayed on `topic` even when a resume topic exists
+    bool keep_original_topic = false; ///< replayed on `topic` even when a resume topic exists
 };
 
 /// Runs exactly once with the outcome; never user code itself (it wakes a waiter or posts the
@@ -55,8 +55,8 @@ class OfflineSender;
 
 class ClientCore : public std::enable_shared_from_this<ClientCore> {
 public:
-    static Result<std::shared_ptr<ClientCore>> create(ClientOptions options, std::unique_ptr<Transport> transport,
-                                                      std::shared_ptr<const Clock> clock);
+    static Result<std::shared_ptr<ClientCore>>
+    create(ClientOptions options, std::unique_ptr<Transport> transport, std::shared_ptr<const Clock> clock);
     ~ClientCore();
     ClientCore(const ClientCore&) = delete;
     ClientCore& operator=(const ClientCore&) = delete;
@@ -76,8 +76,9 @@ public:
     void set_command_handler(CommandKind kind, HandlerSlot slot);
 
     /// Builds topic, reply topic, id and payload; `encode` writes the payload for the given id.
-    Result<PreparedRequest> prepare(UpMethod method, const RequestOptions& options,
-                                    const std::function<Status(std::string& out, const std::string& id)>& encode);
+    Result<PreparedRequest>
+    prepare(UpMethod method, const RequestOptions& options,
+            const std::function<Status(std::string& out, const std::string& id)>& encode);
     Result<Response> send_blocking(PreparedRequest request);
     void send_async(PreparedRequest request, ResponseCallback callback);
     Status send_nowait(const PreparedRequest& request);
@@ -90,13 +91,15 @@ public:
     Status offline_admission() const;
 
     /// Publishes a command reply (QoS 0): for handler results and for Responders.
-    void send_command_reply(const Command& command, const std::string& reply_topic, const CommandReply& reply);
+    void send_command_reply(const Command& command, const std::string& reply_topic,
+                            const CommandReply& reply);
     void log(LogLevel level, const std::string& message) const;
 
 private:
-    ClientCore(ClientOptions options, std::unique_ptr<Transport> transport, std::shared_ptr<const Clock> clock);
+    ClientCore(ClientOptions options, std::unique_ptr<Transport> transport,
+               std::shared_ptr<const Clock> clock);
 
-    using Deadline = std::pair<Clock::time_point, std::uint64_t>;  ///< (when, seq)
+    using Deadline = std::pair<Clock::time_point, std::uint64_t>; ///< (when, seq)
     struct Pending {
         std::uint64_t seq = 0;
         Clock::time_point deadline;
@@ -115,7 +118,7 @@ private:
         SubState state = SubState::none;
         std::vector<Unsent> waiting;
     };
-    struct Attempt {  ///< outcome of one connect attempt, for connect() waiting on it
+    struct Attempt { ///< outcome of one connect attempt, for connect() waiting on it
         bool activation = false;
         bool automatic = false;
         bool link_up = false;
@@ -124,9 +127,9 @@ private:
     };
     struct Counters {
         std::atomic<std::uint64_t> connects{0}, connection_losses{0}, requests_sent{0}, replies_received{0},
-            requests_timed_out{0}, requests_failed{0}, late_replies{0}, unmatched_replies{0}, commands_received{0},
-            commands_replied{0}, commands_unhandled{0}, commands_failed{0}, commands_malformed{0},
-            messages_ignored{0};
+            requests_timed_out{0}, requests_failed{0}, late_replies{0}, unmatched_replies{0},
+            commands_received{0}, commands_replied{0}, commands_unhandled{0}, commands_failed{0},
+            commands_malformed{0}, messages_ignored{0};
     };
     using Failed = std::vector<std::pair<Completion, Error>>;
     using Events = std::vector<ConnectionEvent>;
@@ -138,7 +141,8 @@ private:
     void launch(std::uint64_t session);
     void on_transport_connected(std::uint64_t session, Status status);
     void on_session_subscribed(std::uint64_t session, std::size_t command_count,
-                               const std::vector<std::string>& reply_topics, Result<std::vector<bool>> granted);
+                               const std::vector<std::string>& reply_topics,
+                               Result<std::vector<bool>> granted);
     void attempt_failed(std::uint64_t session, const Error& error);
     void on_connection_lost(const Error& cause);
     void schedule_retry_locked(const Error& why, Events& events);
@@ -154,7 +158,8 @@ private:
     void submit(PreparedRequest request, Completion done);
     void publish_request(const std::string& key, std::uint64_t seq, const std::string& topic,
                          const std::string& payload, int qos);
-    void on_reply_subscribed(const std::string& reply_topic, std::uint64_t session, Result<std::vector<bool>> granted);
+    void on_reply_subscribed(const std::string& reply_topic, std::uint64_t session,
+                             Result<std::vector<bool>> granted);
     void fail_request(const std::string& key, std::uint64_t seq, const Error& error);
     bool take_pending_locked(const std::string& key, std::uint64_t seq, Completion& done);
     void arm_request_timer_locked();
@@ -181,23 +186,23 @@ private:
     Counters counters_;
     std::atomic<std::uint64_t> next_id_{1};
 
-    std::mutex link_mutex_;            ///< serialises transport connect/disconnect; taken before mutex_
+    std::mutex link_mutex_; ///< serialises transport connect/disconnect; taken before mutex_
     mutable std::mutex mutex_;
-    std::condition_variable changed_;  ///< attempts finished, activation secret arrived, wake-ups fired
+    std::condition_variable changed_; ///< attempts finished, activation secret arrived, wake-ups fired
     ConnectionState state_ = ConnectionState::disconnected;
-    std::uint64_t session_ = 0;        ///< bumped per attempt and whenever a link ends: stale callbacks are ignored
+    std::uint64_t session_ = 0; ///< bumped per attempt and whenever a link ends: stale callbacks are ignored
     bool closing_ = false;
-    bool want_connected_ = false;      ///< reconnect after a loss (set by a successful connect())
+    bool want_connected_ = false; ///< reconnect after a loss (set by a successful connect())
     int retry_attempt_ = 0;
     Backoff backoff_;
     std::map<std::uint64_t, Attempt> attempts_;
-    std::string device_secret_;        ///< mode 2 secret: configured, read from the file, or activated
+    std::string device_secret_; ///< mode 2 secret: configured, read from the file, or activated
     std::optional<std::string> activation_payload_;
     std::uint64_t next_seq_ = 1;
     std::unordered_map<std::string, Pending> pending_;
-    std::map<Deadline, const std::string*> deadlines_;  ///< points at the key inside pending_ (stable)
+    std::map<Deadline, const std::string*> deadlines_; ///< points at the key inside pending_ (stable)
     std::optional<Clock::time_point> request_timer_at_;
-    std::unordered_set<std::string> expired_;  ///< keys of requests that ended without their reply
+    std::unordered_set<std::string> expired_; ///< keys of requests that ended without their reply
     std::deque<std::string> expired_order_;
     std::map<std::string, ReplySubscription> reply_subscriptions_;
 
@@ -207,7 +212,7 @@ private:
     Slot rrpc_;
     std::map<CommandKind, Slot> commands_;
 
-    std::unique_ptr<OfflineSender> offline_;  ///< null when the offline queue is disabled
+    std::unique_ptr<OfflineSender> offline_; ///< null when the offline queue is disabled
 
     friend struct ResponderState;
     friend class OfflineSender;

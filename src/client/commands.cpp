@@ -65,7 +65,8 @@ ClientCore::Slot ClientCore::find_handler(const Command& command) const {
     }
 }
 
-void ClientCore::handle_command(const ArrivedTopic& arrived, const std::string& topic, const std::string& payload) {
+void ClientCore::handle_command(const ArrivedTopic& arrived, const std::string& topic,
+                                const std::string& payload) {
     Command command;
     command.kind = command_kind(arrived.kind);
     command.topic = topic;
@@ -83,7 +84,8 @@ void ClientCore::handle_command(const ArrivedTopic& arrived, const std::string& 
                                     (command.id.empty() ? " (no id, not answered)" : ""));
             if (!command.id.empty())
                 send_command_reply(command, reply_topic,
-                                   CommandReply::error(payload_format_code, "malformed command: " + request.error().message()));
+                                   CommandReply::error(payload_format_code,
+                                                       "malformed command: " + request.error().message()));
             return;
         }
         command.id = std::move(request->id);
@@ -102,7 +104,8 @@ void ClientCore::handle_command(const ArrivedTopic& arrived, const std::string& 
     if (!slot) {
         ++counters_.commands_unhandled;
         if (command.kind == CommandKind::raw_down) {
-            log(LogLevel::warn, "raw command on " + topic + " has no handler (raw commands get no default answer)");
+            log(LogLevel::warn,
+                "raw command on " + topic + " has no handler (raw commands get no default answer)");
             return;
         }
         send_command_reply(command, reply_topic,
@@ -131,7 +134,8 @@ void ClientCore::handle_command(const ArrivedTopic& arrived, const std::string& 
     }
 }
 
-void ClientCore::send_command_reply(const Command& command, const std::string& reply_topic, const CommandReply& reply) {
+void ClientCore::send_command_reply(const Command& command, const std::string& reply_topic,
+                                    const CommandReply& reply) {
     std::string body;
     int code = reply.code;
     if (command.kind == CommandKind::raw_down) {
@@ -142,12 +146,14 @@ void ClientCore::send_command_reply(const Command& command, const std::string& r
             return;
         }
         body = *reply.raw;
-    } else if (Status s = encode_reply_raw_data(body, command.id, reply.code, reply.message,
-                                                reply.data_json.empty() ? std::string_view("{}") : reply.data_json);
+    } else if (Status s =
+                   encode_reply_raw_data(body, command.id, reply.code, reply.message,
+                                         reply.data_json.empty() ? std::string_view("{}") : reply.data_json);
                !s) {
         // Invalid JSON in data_json, or a reply above the size limit: still answer, as a failure.
         code = 1102;
-        (void)encode_reply(body, command.id, code, handler_failure("its reply could not be encoded: " + s.error().message()));
+        (void)encode_reply(body, command.id, code,
+                           handler_failure("its reply could not be encoded: " + s.error().message()));
     }
     if (code == 1102) ++counters_.commands_failed;
     if (Status s = transport_->publish(reply_topic, body, command_reply_qos, nullptr); !s) {
@@ -181,7 +187,9 @@ bool Responder::reply(CommandReply reply) const noexcept {
     return true;
 }
 
-bool Responder::pending() const noexcept { return state_ && !state_->replied.load(); }
+bool Responder::pending() const noexcept {
+    return state_ && !state_->replied.load();
+}
 
 const Command& Responder::command() const noexcept {
     static const Command none;

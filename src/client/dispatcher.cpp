@@ -8,7 +8,9 @@ Dispatcher::Dispatcher() : state_(std::make_shared<State>()) {
     state_->thread_id = thread_.get_id();
 }
 
-Dispatcher::~Dispatcher() { stop(std::chrono::milliseconds(0)); }
+Dispatcher::~Dispatcher() {
+    stop(std::chrono::milliseconds(0));
+}
 
 bool Dispatcher::post(Task&& task) {
     bool wake;
@@ -18,7 +20,7 @@ bool Dispatcher::post(Task&& task) {
         state_->tasks.push_back(std::move(task));
         wake = state_->idle_waiting;
     }
-    if (wake) state_->wake.notify_one();  // a busy thread finds the task on its next turn
+    if (wake) state_->wake.notify_one(); // a busy thread finds the task on its next turn
     return true;
 }
 
@@ -42,7 +44,7 @@ void Dispatcher::run(const std::shared_ptr<State>& state) {
         } catch (...) {
             // Tasks wrap user code and report its exceptions themselves; nothing may end the thread.
         }
-        task = nullptr;  // user captures die here, outside the lock
+        task = nullptr; // user captures die here, outside the lock
         lock.lock();
         state->busy = false;
         if (state->tasks.empty()) state->idle.notify_all();
@@ -57,7 +59,7 @@ void Dispatcher::stop(std::chrono::milliseconds bound) {
             std::lock_guard lock(state_->mutex);
             state_->accepting = false;
         }
-        while (true) {  // tasks may queue more tasks while we drain
+        while (true) { // tasks may queue more tasks while we drain
             {
                 std::lock_guard lock(state_->mutex);
                 if (state_->tasks.empty()) {
@@ -88,7 +90,7 @@ void Dispatcher::stop(std::chrono::milliseconds bound) {
         running = state_->busy;
     }
     state_->wake.notify_all();
-    dropped.clear();  // outside the lock: destroying a task may post (e.g. an unanswered Responder)
+    dropped.clear(); // outside the lock: destroying a task may post (e.g. an unanswered Responder)
     // An idle thread leaves its loop at once; one stuck in a task past the bound is left to finish alone.
     if (running)
         thread_.detach();

@@ -40,7 +40,7 @@ private:
         bool accepting = true;
         bool exit = false;
         bool busy = false;
-        bool idle_waiting = false;  ///< the thread sleeps on `wake`: only then is a notify needed
+        bool idle_waiting = false; ///< the thread sleeps on `wake`: only then is a notify needed
         std::thread::id thread_id;
     };
     static void run(const std::shared_ptr<State>& state);

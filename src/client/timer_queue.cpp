@@ -7,7 +7,9 @@ TimerQueue::TimerQueue(std::shared_ptr<const Clock> clock)
     if (!clock_->manual()) thread_ = std::thread([state = state_, clock = clock_] { run(state, clock); });
 }
 
-TimerQueue::~TimerQueue() { stop(); }
+TimerQueue::~TimerQueue() {
+    stop();
+}
 
 void TimerQueue::schedule(Clock::time_point when, Fn fn) {
     {
@@ -34,7 +36,8 @@ void TimerQueue::run_due() {
         if (state_->stopped) return;
         due = take_due(*state_, clock_->now());
     }
-    for (Fn& fn : due) fn();
+    for (Fn& fn : due)
+        fn();
 }
 
 void TimerQueue::run(const std::shared_ptr<State>& state, const std::shared_ptr<const Clock>& clock) {
@@ -51,7 +54,8 @@ void TimerQueue::run(const std::shared_ptr<State>& state, const std::shared_ptr<
         }
         std::vector<Fn> due = take_due(*state, clock->now());
         lock.unlock();
-        for (Fn& fn : due) fn();
+        for (Fn& fn : due)
+            fn();
         due.clear();
         lock.lock();
     }

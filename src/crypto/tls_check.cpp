@@ -39,7 +39,7 @@ std::string mbedtls_text(int code) {
 
 // Seconds since the epoch of an X.509 time (UTC), without the local time zone getting involved.
 std::time_t to_epoch(const mbedtls_x509_time& t) {
-    auto days_from_civil = [](long y, long m, long d) {  // proleptic Gregorian, 1970-01-01 = 0
+    auto days_from_civil = [](long y, long m, long d) { // proleptic Gregorian, 1970-01-01 = 0
         y -= m <= 2;
         const long era = (y >= 0 ? y : y - 399) / 400;
         const long yoe = y - era * 400;
@@ -69,7 +69,8 @@ Status check_validity(const mbedtls_x509_crt& crt, const std::string& what, std:
 #endif
     const std::string clock = " (the device clock says " + utc_text(now) + "; check the device clock)";
     if (now < to_epoch(from))
-        return Error{errc::certificate_not_yet_valid, what + " is not valid before " + utc_text(to_epoch(from)) + clock};
+        return Error{errc::certificate_not_yet_valid,
+                     what + " is not valid before " + utc_text(to_epoch(from)) + clock};
     if (now > to_epoch(to))
         return Error{errc::certificate_expired, what + " expired on " + utc_text(to_epoch(to)) + clock};
     return {};
@@ -81,8 +82,8 @@ Status load_certificates(Certificate& cert, const std::string& path, const std::
     else
         return Error{errc::tls_error, "cannot read " + what + " file '" + path + "'"};
     if (int rc = mbedtls_x509_crt_parse_file(&cert.crt, path.c_str()); rc != 0)
-        return Error{errc::tls_error, what + " file '" + path + "' holds no valid PEM certificate (" +
-                                          mbedtls_text(rc) + ")"};
+        return Error{errc::tls_error,
+                     what + " file '" + path + "' holds no valid PEM certificate (" + mbedtls_text(rc) + ")"};
     return {};
 }
 
@@ -134,14 +135,15 @@ Status check_tls_files(const TlsOptions& tls, std::time_t now) {
     if (Status s = check_validity(cert.crt, "device certificate '" + tls.cert_file + "'", now); !s) return s;
     Key key;
     if (int rc = parse_key(key, tls.key_file, tls.key_password); rc != 0) {
-        const bool password_issue = rc == MBEDTLS_ERR_PK_PASSWORD_REQUIRED || rc == MBEDTLS_ERR_PK_PASSWORD_MISMATCH;
+        const bool password_issue =
+            rc == MBEDTLS_ERR_PK_PASSWORD_REQUIRED || rc == MBEDTLS_ERR_PK_PASSWORD_MISMATCH;
         return Error{errc::tls_error, "cannot read the private key file '" + tls.key_file + "'" +
-                                          (password_issue ? " (missing or wrong tls.key_password)" : "") + " (" +
-                                          mbedtls_text(rc) + ")"};
+                                          (password_issue ? " (missing or wrong tls.key_password)" : "") +
+                                          " (" + mbedtls_text(rc) + ")"};
     }
     if (check_pair(cert.crt.pk, key.pk) != 0)
-        return Error{errc::key_mismatch, "the private key '" + tls.key_file + "' does not belong to the certificate '" +
-                                             tls.cert_file + "'"};
+        return Error{errc::key_mismatch, "the private key '" + tls.key_file +
+                                             "' does not belong to the certificate '" + tls.cert_file + "'"};
     return {};
 }
 

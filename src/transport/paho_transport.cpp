@@ -18,7 +18,9 @@ thread_local int paho_callback_depth = 0;
 // set far above any window the core keeps in flight.
 constexpr int max_buffered_messages = 1 << 20;
 
-void* op_context(std::uint64_t op) { return reinterpret_cast<void*>(static_cast<std::uintptr_t>(op)); }
+void* op_context(std::uint64_t op) {
+    return reinterpret_cast<void*>(static_cast<std::uintptr_t>(op));
+}
 
 Error publish_error(int rc) {
     switch (rc) {
@@ -27,13 +29,15 @@ Error publish_error(int rc) {
         return Error{errc::queue_full, "the MQTT library's send buffer is full"};
     case MQTTASYNC_BAD_QOS: return Error{errc::invalid_argument, "bad QoS"};
     case MQTTASYNC_BAD_UTF8_STRING: return Error{errc::invalid_argument, "the topic is not valid UTF-8"};
-    default: return Error{errc::not_connected, "publish failed (MQTT library error " + std::to_string(rc) + ")"};
+    default:
+        return Error{errc::not_connected, "publish failed (MQTT library error " + std::to_string(rc) + ")"};
     }
 }
 
 /// Paho reports failures by throwing; they end here as errors (std::bad_alloc included).
 Error library_error(const std::exception& e) {
-    if (const auto* paho = dynamic_cast<const mqtt::exception*>(&e)) return publish_error(paho->get_return_code());
+    if (const auto* paho = dynamic_cast<const mqtt::exception*>(&e))
+        return publish_error(paho->get_return_code());
     return Error{errc::not_connected, std::string("the MQTT library failed: ") + e.what()};
 }
 
@@ -43,7 +47,7 @@ struct PahoTransport::ConnectAttempt {
     Done done;
     std::string server_url;
     bool ssl = false;
-    std::unique_ptr<ConnectGate> gate;  ///< held from the socket snapshot until CONNACK
+    std::unique_ptr<ConnectGate> gate; ///< held from the socket snapshot until CONNACK
     std::optional<BrokerAddress> broker;
     std::vector<unsigned long> sockets_before;
 };
@@ -81,7 +85,8 @@ private:
     PahoTransport& transport_;
 };
 
-PahoTransport::PahoTransport(Logger log) : log_(std::move(log)), listener_(std::make_unique<Listener>(*this)) {}
+PahoTransport::PahoTransport(Logger log)
+    : log_(std::move(log)), listener_(std::make_unique<Listener>(*this)) {}
 
 PahoTransport::~PahoTransport() {
     disconnect(std::chrono::milliseconds(0));
@@ -94,7 +99,9 @@ PahoTransport::~PahoTransport() {
     callbacks_idle_.wait_for(lock, std::chrono::milliseconds(2000), [&] { return callbacks_running_ == 0; });
 }
 
-void PahoTransport::set_events(TransportEvents events) { events_ = std::move(events); }
+void PahoTransport::set_events(TransportEvents events) {
+    events_ = std::move(events);
+}
 
 std::shared_ptr<mqtt::async_client> PahoTransport::current(std::uint64_t& generation) {
     std::lock_guard lock(mutex_);
@@ -102,7 +109,8 @@ std::shared_ptr<mqtt::async_client> PahoTransport::current(std::uint64_t& genera
     return link_up_ ? client_ : nullptr;
 }
 
-std::uint64_t PahoTransport::add_op(std::uint64_t generation, std::function<void(const mqtt::token*, bool)> complete) {
+std::uint64_t PahoTransport::add_op(std::uint64_t generation,
+                                    std::function<void(const mqtt::token*, bool)> complete) {
     std::lock_guard lock(mutex_);
     const std::uint64_t id = next_op_++;
     ops_.emplace(id, Op{generation, std::move(complete)});
@@ -114,8 +122,9 @@ void PahoTransport::finish_op(const mqtt::token& token, bool ok) {
     Op op;
     {
         std::lock_guard lock(mutex_);
-        auto it = ops_.find(static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(token.get_user_context())));
-        if (it == ops_.end()) return;  // already failed when its link went away
+        auto it =
+            ops_.find(static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(token.get_user_context())));
+        if (it == ops_.end()) return; // already failed when its link went away
         op = std::move(it->second);
         ops_.erase(it);
     }
@@ -153,7 +162,7 @@ void PahoTransport::retire_current_locked() {
 }
 
 void PahoTransport::release_retired(std::chrono::milliseconds bound) {
-    if (paho_callback_depth > 0) return;  // Paho forbids destroying a client from its own callback thread
+    if (paho_callback_depth > 0) return; // Paho forbids destroying a client from its own callback thread
     std::vector<std::shared_ptr<mqtt::async_client>> doomed;
     {
         std::unique_lock lock(mutex_);
@@ -205,7 +214,8 @@ void PahoTransport::connect(const TransportConnectParams& params, Done done) {
                                                            static_cast<mqtt::iclient_persistence*>(nullptr));
         client->set_message_callback([this, generation](mqtt::const_message_ptr message) {
             CallbackScope scope(*this, generation);
-            if (scope.active() && message) on_message(generation, message->get_topic(), message->get_payload_str());
+            if (scope.active() && message)
+                on_message(generation, message->get_topic(), message->get_payload_str());
         });
         client->set_connection_lost_handler([this, generation](const std::string& cause) {
             CallbackScope scope(*this, generation);
@@ -213,7 +223,7 @@ void PahoTransport::connect(const TransportConnectParams& params, Done done) {
         });
 
         mqtt::connect_options options;
-        options.set_mqtt_version(MQTTVERSION_3_1_1);  // explicit: Paho would otherwise retry with 3.1
+        options.set_mqtt_version(MQTTVERSION_3_1_1); // explicit: Paho would otherwise retry with 3.1
         options.set_clean_session(true);
         options.set_automatic_reconnect(false);
         options.set_keep_alive_interval(static_cast<int>(params.keep_alive.count()));
@@ -247,25 +257,27 @@ void PahoTransport::connect(const TransportConnectParams& params, Done done) {
         bool mine = true;
         if (op) {
             std::lock_guard lock(mutex_);
-            mine = ops_.erase(*op) == 1;  // else the listener already completed it
+            mine = ops_.erase(*op) == 1; // else the listener already completed it
         }
         if (mine) {
             attempt->gate.reset();
             const auto* paho = dynamic_cast<const mqtt::exception*>(&e);
-            attempt->done(Error{errc::connect_failed,
-                                "cannot start connecting to " + params.server_url +
-                                    (paho ? " (MQTT library error " + std::to_string(paho->get_return_code()) + ")"
-                                          : std::string(": ") + e.what())});
+            attempt->done(
+                Error{errc::connect_failed,
+                      "cannot start connecting to " + params.server_url +
+                          (paho ? " (MQTT library error " + std::to_string(paho->get_return_code()) + ")"
+                                : std::string(": ") + e.what())});
         }
     }
 }
 
-void PahoTransport::on_connect_result(const std::shared_ptr<ConnectAttempt>& attempt, const mqtt::token* token,
-                                      bool ok) {
+void PahoTransport::on_connect_result(const std::shared_ptr<ConnectAttempt>& attempt,
+                                      const mqtt::token* token, bool ok) {
     if (ok) {
         if (attempt->broker) {
             if (Status s = set_nodelay_on_new_socket(attempt->sockets_before, *attempt->broker); !s)
-                log_(LogLevel::warn, "TCP_NODELAY not set, small messages may wait up to ~40 ms: " + s.error().detail);
+                log_(LogLevel::warn,
+                     "TCP_NODELAY not set, small messages may wait up to ~40 ms: " + s.error().detail);
         }
         attempt->gate.reset();
         {
@@ -281,17 +293,21 @@ void PahoTransport::on_connect_result(const std::shared_ptr<ConnectAttempt>& att
     Error error;
     switch (rc) {
     case 1: error = Error{errc::protocol_rejected, "CONNACK 1 from " + url}; break;
-    case 2: error = Error{errc::identifier_rejected, "CONNACK 2 from " + url + ": check the client id"}; break;
+    case 2:
+        error = Error{errc::identifier_rejected, "CONNACK 2 from " + url + ": check the client id"};
+        break;
     case 3: error = Error{errc::server_unavailable, "CONNACK 3 from " + url + ": try again later"}; break;
     case 4:
-        error = Error{errc::bad_credentials, "CONNACK 4 from " + url +
-                                                 ": bad credentials; check the product key, device key and secret"};
+        error = Error{errc::bad_credentials,
+                      "CONNACK 4 from " + url +
+                          ": bad credentials; check the product key, device key and secret"};
         break;
     case 5:
-        error = Error{errc::not_authorized, "CONNACK 5 from " + url +
-                                                ": not authorised; check the device secret, that the device exists "
-                                                "and is enabled, that dynamic activation is allowed and not done "
-                                                "yet, and that it does not connect too often"};
+        error = Error{errc::not_authorized,
+                      "CONNACK 5 from " + url +
+                          ": not authorised; check the device secret, that the device exists "
+                          "and is enabled, that dynamic activation is allowed and not done "
+                          "yet, and that it does not connect too often"};
         break;
     default:
         // Paho reports TCP and TLS failures alike (-1); explain_connect_failure() tells them apart.
@@ -310,12 +326,13 @@ void PahoTransport::disconnect(std::chrono::milliseconds timeout) {
         client = client_;
         generation = generation_;
         retire_current_locked();
-        ++generation_;  // whatever the old client still reports is ignored, incl. its connection loss
+        ++generation_; // whatever the old client still reports is ignored, incl. its connection loss
     }
     if (client) {
         try {
             if (client->is_connected())
-                client->disconnect(static_cast<int>(timeout.count()))->wait_for(timeout + std::chrono::milliseconds(100));
+                client->disconnect(static_cast<int>(timeout.count()))
+                    ->wait_for(timeout + std::chrono::milliseconds(100));
         } catch (...) {
             // Already gone: nothing to close.
         }
@@ -330,7 +347,8 @@ Status PahoTransport::subscribe(const std::vector<std::string>& topics, int qos,
     auto client = current(generation);
     if (!client) return Error{errc::not_connected, "the link to the broker is down"};
     const std::size_t count = topics.size();
-    const std::uint64_t op = add_op(generation, [count, done = std::move(done)](const mqtt::token* token, bool ok) {
+    const std::uint64_t op = add_op(generation, [count, done = std::move(done)](const mqtt::token* token,
+                                                                                bool ok) {
         if (!token) {
             done(Error{errc::disconnected, "the link dropped before the broker confirmed the subscription"});
             return;
@@ -339,14 +357,15 @@ Status PahoTransport::subscribe(const std::vector<std::string>& topics, int qos,
         if (ok) {
             try {
                 const auto codes = token->get_subscribe_response().get_reason_codes();
-                for (std::size_t i = 0; i < count && i < codes.size(); ++i) granted[i] = codes[i] < 0x80;
+                for (std::size_t i = 0; i < count && i < codes.size(); ++i)
+                    granted[i] = codes[i] < 0x80;
                 if (codes.empty()) granted.assign(count, true);
             } catch (...) {
                 granted.assign(count, true);
             }
             done(std::move(granted));
         } else if (token->get_return_code() == 0x80) {
-            done(std::move(granted));  // the broker refused every topic
+            done(std::move(granted)); // the broker refused every topic
         } else {
             done(Error{errc::disconnected, "subscribe failed (MQTT library error " +
                                                std::to_string(token->get_return_code()) + ")"});
@@ -375,7 +394,8 @@ Status PahoTransport::publish(const std::string& topic, const std::string& paylo
                 if (ok)
                     done({});
                 else if (!token)
-                    done(Error{errc::disconnected, "the link dropped before the broker acknowledged the message"});
+                    done(Error{errc::disconnected,
+                               "the link dropped before the broker acknowledged the message"});
                 else
                     done(publish_error(token->get_return_code()));
             });
@@ -392,23 +412,26 @@ Status PahoTransport::publish(const std::string& topic, const std::string& paylo
 }
 
 Error PahoTransport::explain_connect_failure(const TransportConnectParams& params, const Error& failure,
-                                            std::chrono::milliseconds bound) {
+                                             std::chrono::milliseconds bound) {
     if (!(failure == errc::host_unreachable)) return failure;
     Result<BrokerAddress> broker = resolve_broker(params.server_url);
     if (!broker) return broker.error();
     const std::string& url = params.server_url;
     if (!tcp_reachable(*broker, bound))
-        return Error{errc::host_unreachable, "nothing accepts TCP connections at " + url +
-                                                 " (refused or no answer): check the address and the network"};
+        return Error{errc::host_unreachable,
+                     "nothing accepts TCP connections at " + url +
+                         " (refused or no answer): check the address and the network"};
     if (url.compare(0, 6, "ssl://") == 0)
-        return Error{errc::tls_error,
-                     "the broker at " + url +
-                         " is reachable but the TLS handshake failed: check that tls.ca_file holds the CA of the "
-                         "broker's certificate, that the certificate names the host of server_url (or turn "
-                         "tls.verify_hostname off), and that a client certificate is given if the broker wants one"};
-    return Error{errc::connect_failed, "the broker at " + url +
-                                           " accepted TCP but closed the connection without an MQTT answer (a TLS "
-                                           "port? then use ssl://)"};
+        return Error{
+            errc::tls_error,
+            "the broker at " + url +
+                " is reachable but the TLS handshake failed: check that tls.ca_file holds the CA of the "
+                "broker's certificate, that the certificate names the host of server_url (or turn "
+                "tls.verify_hostname off), and that a client certificate is given if the broker wants one"};
+    return Error{errc::connect_failed,
+                 "the broker at " + url +
+                     " accepted TCP but closed the connection without an MQTT answer (a TLS "
+                     "port? then use ssl://)"};
 }
 
 void PahoTransport::on_message(std::uint64_t, const std::string& topic, const std::string& payload) {
@@ -427,8 +450,9 @@ void PahoTransport::on_connection_lost(std::uint64_t generation, const std::stri
     fail_ops_of(generation);
     try {
         if (events_.connection_lost)
-            events_.connection_lost(
-                Error{errc::disconnected, cause.empty() ? "the broker closed the connection" : "connection lost: " + cause});
+            events_.connection_lost(Error{errc::disconnected, cause.empty()
+                                                                  ? "the broker closed the connection"
+                                                                  : "connection lost: " + cause});
     } catch (...) {
     }
 }

@@ -66,7 +66,7 @@ private:
     std::condition_variable callbacks_idle_;
     std::shared_ptr<mqtt::async_client> client_;
     std::vector<std::shared_ptr<mqtt::async_client>> retired_;
-    std::uint64_t generation_ = 0;   ///< of client_; callbacks of older clients are ignored
+    std::uint64_t generation_ = 0; ///< of client_; callbacks of older clients are ignored
     bool link_up_ = false;
     bool closed_ = false;
     int callbacks_running_ = 0;

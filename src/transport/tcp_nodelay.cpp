@@ -38,8 +38,7 @@ bool same_endpoint(const sockaddr_storage& a, const sockaddr_storage& b) {
 }
 
 // Calls fn(fd, inode) for every socket among the process's open file descriptors.
-template <class Fn>
-void for_each_socket(Fn fn) {
+template <class Fn> void for_each_socket(Fn fn) {
     DIR* dir = opendir("/proc/self/fd");
     if (dir == nullptr) return;
     const int own = dirfd(dir);
@@ -62,9 +61,10 @@ Result<BrokerAddress> resolve_broker(const std::string& server_url) {
     std::string authority = server_url.substr(scheme_end + 3);
     authority = authority.substr(0, authority.find('/'));
     std::string host, port;
-    if (!authority.empty() && authority.front() == '[') {  // [v6]:port
+    if (!authority.empty() && authority.front() == '[') { // [v6]:port
         const std::size_t close = authority.find(']');
-        if (close == std::string::npos) return Error{errc::invalid_argument, "server_url has an unclosed '['"};
+        if (close == std::string::npos)
+            return Error{errc::invalid_argument, "server_url has an unclosed '['"};
         host = authority.substr(1, close - 1);
         if (close + 1 < authority.size() && authority[close + 1] == ':') port = authority.substr(close + 2);
     } else {
@@ -135,7 +135,8 @@ Status set_nodelay_on_new_socket(const std::vector<unsigned long>& before, const
     });
     if (matches == 0) return Error{errc::connect_failed, "no new socket to the broker found"};
     if (matches > 1)
-        return Error{errc::connect_failed, "other code in this process connected to the broker at the same time"};
+        return Error{errc::connect_failed,
+                     "other code in this process connected to the broker at the same time"};
     // The descriptor could have been closed and reused since the search; set the option only on
     // the very socket we identified.
     struct stat st {};

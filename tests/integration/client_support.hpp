@@ -52,7 +52,8 @@ struct LogLines {
     std::string all() {
         std::lock_guard lock(mutex);
         std::string out;
-        for (const std::string& line : lines) out += line + "\n";
+        for (const std::string& line : lines)
+            out += line + "\n";
         return out;
     }
 };

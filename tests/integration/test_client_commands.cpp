@@ -17,7 +17,8 @@ namespace {
 struct Cloud {
     explicit Cloud(const HubProcess& h) : probe(h.port()) { REQUIRE(probe.connect(h.admin()) == 0); }
     /// Publishes `payload` on `topic` and returns the device's answer on `reply_topic`.
-    std::optional<Reply> command(const std::string& topic, const std::string& payload, const std::string& reply_topic) {
+    std::optional<Reply> command(const std::string& topic, const std::string& payload,
+                                 const std::string& reply_topic) {
         if (subscribed.insert(reply_topic).second) REQUIRE(probe.subscribe(reply_topic, 1) == 1);
         REQUIRE(probe.publish(topic, payload, 1));
         auto message = probe.wait_for(reply_topic, 15s);
@@ -46,9 +47,11 @@ TEST_CASE("client: services and RRPC invoked through enos-hub", "[integration][c
         if (!params || !params->find("Power")) return CommandReply::error(2001, "Power missing");
         return CommandReply::ok(Value::object({{"result", 1}, {"power", *params->find("Power")}}));
     });
-    client.on_service("explode", [](const ServiceCall&) -> CommandReply { throw std::runtime_error("relay stuck"); });
+    client.on_service("explode",
+                      [](const ServiceCall&) -> CommandReply { throw std::runtime_error("relay stuck"); });
 
-    Injected ok = inject(h, {"invoke", "--pk", "pkTest", "--dk", "dev1", "--service", "setPower", "--params", R"({"Power":"on"})"});
+    Injected ok = inject(h, {"invoke", "--pk", "pkTest", "--dk", "dev1", "--service", "setPower", "--params",
+                             R"({"Power":"on"})"});
     INFO(ok.out << ok.err);
     CHECK(ok.exit_code == 0);
     CHECK(ok.reply.code == 200);
@@ -68,11 +71,14 @@ TEST_CASE("client: services and RRPC invoked through enos-hub", "[integration][c
     CHECK(thrown.reply.message.find("relay stuck") != std::string::npos);
 
     // RRPC with no RRPC handler: the service handler of the method's service id answers.
-    Injected rrpc = inject(h, {"rrpc", "--pk", "pkTest", "--dk", "dev1", "--service", "setPower", "--params", R"({"Power":"off"})"});
+    Injected rrpc = inject(h, {"rrpc", "--pk", "pkTest", "--dk", "dev1", "--service", "setPower", "--params",
+                               R"({"Power":"off"})"});
     INFO(rrpc.out << rrpc.err);
     CHECK(rrpc.exit_code == 0);
     CHECK(rrpc.reply.data_json == R"({"result":1,"power":"off"})");
-    client.on_rrpc([](const RrpcCall& call) { return CommandReply::ok_json(R"({"via":"rrpc","service":")" + call.service_id + R"("})"); });
+    client.on_rrpc([](const RrpcCall& call) {
+        return CommandReply::ok_json(R"({"via":"rrpc","service":")" + call.service_id + R"("})");
+    });
     Injected rrpc2 = inject(h, {"rrpc", "--pk", "pkTest", "--dk", "dev1", "--service", "anything"});
     CHECK(rrpc2.exit_code == 0);
     CHECK(rrpc2.reply.data_json == R"({"via":"rrpc","service":"anything"})");
@@ -82,7 +88,8 @@ TEST_CASE("client: services and RRPC invoked through enos-hub", "[integration][c
     CHECK(rows.size() >= 6);
 }
 
-TEST_CASE("client: measure-point set/get, raw down, OTA and sub-device notices through enos-hub", "[integration][client]") {
+TEST_CASE("client: measure-point set/get, raw down, OTA and sub-device notices through enos-hub",
+          "[integration][client]") {
     const HubProcess& h = hub();
     std::mutex mutex;
     Points applied;
@@ -98,7 +105,8 @@ TEST_CASE("client: measure-point set/get, raw down, OTA and sub-device notices t
         auto names = decode_measurepoint_get(c.params_json);
         if (!names) return CommandReply(names.error());
         Points values;
-        for (const std::string& n : *names) values.emplace_back(n, Value(static_cast<int>(n.size())));
+        for (const std::string& n : *names)
+            values.emplace_back(n, Value(static_cast<int>(n.size())));
         return CommandReply::ok(Value(Value::Object(values.begin(), values.end())));
     });
     client.on_command(CommandKind::raw_down, [](const Command& c) {
@@ -115,7 +123,8 @@ TEST_CASE("client: measure-point set/get, raw down, OTA and sub-device notices t
         return devices && devices->size() == 1 ? CommandReply::ok() : CommandReply::failed("bad notice");
     });
 
-    Injected set = inject(h, {"set-measurepoints", "--pk", "pkTest", "--dk", "dev2", "--params", R"({"temperature":30.5,"mode":"eco"})"});
+    Injected set = inject(h, {"set-measurepoints", "--pk", "pkTest", "--dk", "dev2", "--params",
+                              R"({"temperature":30.5,"mode":"eco"})"});
     INFO(set.out << set.err);
     CHECK(set.exit_code == 0);
     {
@@ -124,7 +133,8 @@ TEST_CASE("client: measure-point set/get, raw down, OTA and sub-device notices t
         CHECK(applied[0].first == "temperature");
         CHECK(applied[1].second.as_string() == "eco");
     }
-    Injected get = inject(h, {"get-measurepoints", "--pk", "pkTest", "--dk", "dev2", "--names", "power,temp"});
+    Injected get =
+        inject(h, {"get-measurepoints", "--pk", "pkTest", "--dk", "dev2", "--names", "power,temp"});
     CHECK(get.exit_code == 0);
     CHECK(get.reply.data_json == R"({"power":5,"temp":4})");
 
@@ -133,18 +143,18 @@ TEST_CASE("client: measure-point set/get, raw down, OTA and sub-device notices t
     CHECK(raw.exit_code == 0);
     CHECK(raw.out.find(R"("hex":"ffa00201")") != std::string::npos);
 
-    Injected ota = inject(h, {"ota-upgrade", "--pk", "pkTest", "--dk", "dev2", "--version", "1.1.0", "--file-url",
-                              "/fw/pkTest/1.1.0", "--file-size", "1024"});
+    Injected ota = inject(h, {"ota-upgrade", "--pk", "pkTest", "--dk", "dev2", "--version", "1.1.0",
+                              "--file-url", "/fw/pkTest/1.1.0", "--file-size", "1024"});
     CHECK(ota.exit_code == 0);
     CHECK(ota.reply.data_json == R"({"accepted":"1.1.0"})");
 
-    Injected notice = inject(h, {"subdevice", "disable", "--pk", "pkTest", "--dk", "dev2", "--sub-pk", "pkSub",
-                                 "--sub-dk", "subDev01"});
+    Injected notice = inject(h, {"subdevice", "disable", "--pk", "pkTest", "--dk", "dev2", "--sub-pk",
+                                 "pkSub", "--sub-dk", "subDev01"});
     INFO(notice.out << notice.err);
     CHECK(notice.exit_code == 0);
 
-    Injected unhandled = inject(h, {"subdevice", "enable", "--pk", "pkTest", "--dk", "dev2", "--sub-pk", "pkSub",
-                                    "--sub-dk", "subDev01"});
+    Injected unhandled = inject(h, {"subdevice", "enable", "--pk", "pkTest", "--dk", "dev2", "--sub-pk",
+                                    "pkSub", "--sub-dk", "subDev01"});
     CHECK(unhandled.reply.code == 1101);
 }
 
@@ -161,7 +171,8 @@ TEST_CASE("client: traffic control and the legacy device commands", "[integratio
         return CommandReply::ok();
     });
     Cloud cloud(h);
-    auto traffic = cloud.command("/sys/pkTest/dev3/traffic/control", command_json("t1", "traffic.control", R"({"rate":5})"),
+    auto traffic = cloud.command("/sys/pkTest/dev3/traffic/control",
+                                 command_json("t1", "traffic.control", R"({"rate":5})"),
                                  "/sys/pkTest/dev3/traffic/control_reply");
     REQUIRE(traffic);
     CHECK(traffic->id == "t1");
@@ -187,12 +198,19 @@ TEST_CASE("client: a flood of malformed commands leaves the client healthy", "[i
     client.on_service("ping", [](const ServiceCall&) { return CommandReply::ok_json(R"("pong")"); });
     Cloud cloud(h);
     REQUIRE(cloud.probe.subscribe("/sys/pkTest/dev4/thing/service/ping_reply", 1) == 1);
-    const std::vector<std::string> junk = {"", "{", "[1,2]", "null", R"({"id":{}})", std::string("\xff\xfe\x00", 3),
-                                           R"({"id":"7","method":5})", std::string(8192, '['),
+    const std::vector<std::string> junk = {"",
+                                           "{",
+                                           "[1,2]",
+                                           "null",
+                                           R"({"id":{}})",
+                                           std::string("\xff\xfe\x00", 3),
+                                           R"({"id":"7","method":5})",
+                                           std::string(8192, '['),
                                            R"({"id":"8","params":{}})"};
     constexpr int rounds = 100;
     for (int i = 0; i < rounds; ++i)
-        for (const std::string& j : junk) REQUIRE(cloud.probe.publish("/sys/pkTest/dev4/thing/service/ping", j, 0));
+        for (const std::string& j : junk)
+            REQUIRE(cloud.probe.publish("/sys/pkTest/dev4/thing/service/ping", j, 0));
     REQUIRE(eventually([&] { return client.stats().commands_malformed == rounds * junk.size(); }));
 
     // Two of the junk commands carry a readable id: those were answered with 1220.
@@ -235,11 +253,13 @@ TEST_CASE("client: an async responder answers a long job from another thread", "
             responder.reply(CommandReply::ok_json(R"({"done":true,"params":)" + params + "}"));
         });
     });
-    Injected r = inject(h, {"invoke", "--pk", "pkTest", "--dk", "dev5", "--service", "longJob", "--params", R"({"n":3})"});
+    Injected r = inject(
+        h, {"invoke", "--pk", "pkTest", "--dk", "dev5", "--service", "longJob", "--params", R"({"n":3})"});
     CHECK(r.exit_code == 0);
     CHECK(r.reply.data_json == R"({"done":true,"params":{"n":3}})");
     std::lock_guard lock(mutex);
-    for (auto& w : workers) w.join();
+    for (auto& w : workers)
+        w.join();
 }
 
 TEST_CASE("client: destroying the client while handlers run is bounded and safe", "[integration][client]") {
@@ -258,8 +278,8 @@ TEST_CASE("client: destroying the client while handlers run is bounded and safe"
         return inject(h, {"invoke", "--pk", "pkTest", "--dk", "dev6", "--service", "slow"}, 2s);
     });
     started->get_future().wait();
-    client.reset();  // returns after shutdown_timeout although the handler still runs
+    client.reset(); // returns after shutdown_timeout although the handler still runs
     release->set_value();
     Injected r = invoked.get();
-    CHECK((r.exit_code == 5 || r.exit_code == 3 || r.exit_code == 0));  // the link closed under the command
+    CHECK((r.exit_code == 5 || r.exit_code == 3 || r.exit_code == 0)); // the link closed under the command
 }

@@ -29,7 +29,8 @@ struct Events {
     bool has(ConnectionEventKind kind, std::size_t n = 1) {
         std::lock_guard lock(mutex);
         std::size_t count = 0;
-        for (auto& e : events) count += e.kind == kind;
+        for (auto& e : events)
+            count += e.kind == kind;
         return count >= n;
     }
     ConnectionEvent first(ConnectionEventKind kind) {
@@ -53,19 +54,23 @@ void run_ok(const std::vector<std::string>& argv) {
 }
 
 /// A certificate for pkTest/dev1 signed by the hub's CA with the given validity (openssl ca).
-std::pair<std::string, std::string> dated_cert(const HubProcess& h, const TempDir& dir, const std::string& name,
-                                               const std::string& start, const std::string& end) {
+std::pair<std::string, std::string> dated_cert(const HubProcess& h, const TempDir& dir,
+                                               const std::string& name, const std::string& start,
+                                               const std::string& end) {
     const std::string d = dir.path() + "/" + name;
     run_ok({"mkdir", "-p", d + "/new"});
     std::ofstream(d + "/index.txt").close();
     std::ofstream(d + "/serial") << "1000\n";
-    std::ofstream(d + "/ca.cnf") << "[ca]\ndefault_ca = local\n[local]\ndir = " << d
-                                 << "\ndatabase = $dir/index.txt\nnew_certs_dir = $dir/new\nserial = $dir/serial\n"
-                                    "default_md = sha256\npolicy = any\n[any]\ncommonName = supplied\n";
+    std::ofstream(d + "/ca.cnf")
+        << "[ca]\ndefault_ca = local\n[local]\ndir = " << d
+        << "\ndatabase = $dir/index.txt\nnew_certs_dir = $dir/new\nserial = $dir/serial\n"
+           "default_md = sha256\npolicy = any\n[any]\ncommonName = supplied\n";
     run_ok({"openssl", "ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", d + "/dev.key"});
-    run_ok({"openssl", "req", "-new", "-key", d + "/dev.key", "-subj", "/O=pkTest/CN=dev1", "-out", d + "/dev.csr"});
-    run_ok({"openssl", "ca", "-config", d + "/ca.cnf", "-batch", "-cert", h.ca_file(), "-keyfile", h.dir() + "/certs/ca.key",
-            "-startdate", start, "-enddate", end, "-in", d + "/dev.csr", "-out", d + "/dev.crt"});
+    run_ok({"openssl", "req", "-new", "-key", d + "/dev.key", "-subj", "/O=pkTest/CN=dev1", "-out",
+            d + "/dev.csr"});
+    run_ok({"openssl", "ca", "-config", d + "/ca.cnf", "-batch", "-cert", h.ca_file(), "-keyfile",
+            h.dir() + "/certs/ca.key", "-startdate", start, "-enddate", end, "-in", d + "/dev.csr", "-out",
+            d + "/dev.crt"});
     return {d + "/dev.crt", d + "/dev.key"};
 }
 
@@ -82,7 +87,7 @@ TEST_CASE("client: refused connects say why and are not retried", "[integration]
         // enos-hub answers every refusal with CONNACK 5 (mosquitto plugins cannot send 4).
         CHECK((s.error() == errc::not_authorized || s.error() == errc::bad_credentials));
         CHECK(s.error().message().find("wrongSecret") == std::string::npos);
-        CHECK(s.error().message().find("secret") != std::string::npos);  // tells what to check
+        CHECK(s.error().message().find("secret") != std::string::npos); // tells what to check
         REQUIRE(eventually([&] { return events.has(ConnectionEventKind::refused); }));
         CHECK(client->state() == ConnectionState::disconnected);
     }
@@ -115,8 +120,9 @@ TEST_CASE("client: TLS with server verification, and its failures", "[integratio
     }
     SECTION("a CA that did not sign the broker's certificate") {
         TempDir dir;
-        run_ok({"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-                "-keyout", dir.path() + "/other.key", "-subj", "/CN=other", "-days", "2", "-out", dir.path() + "/other.crt"});
+        run_ok({"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                "-nodes", "-keyout", dir.path() + "/other.key", "-subj", "/CN=other", "-days", "2", "-out",
+                dir.path() + "/other.crt"});
         options.tls.ca_file = dir.path() + "/other.crt";
         auto client = DeviceClient::create(options);
         REQUIRE(client);
@@ -125,7 +131,8 @@ TEST_CASE("client: TLS with server verification, and its failures", "[integratio
         CHECK_FALSE(s.error().detail.empty());
     }
     SECTION("host name checked against the certificate") {
-        options.server_url = "ssl://localhost:" + std::to_string(h.tls_port());  // the certificate names localhost too
+        options.server_url =
+            "ssl://localhost:" + std::to_string(h.tls_port()); // the certificate names localhost too
         DeviceClient client = connected_client(options);
         CHECK(client.connected());
     }
@@ -220,10 +227,11 @@ TEST_CASE("client: dynamic activation end to end", "[integration][client]") {
         std::lock_guard lock(mutex);
         CHECK(handed_over == stored);
     }
-    CHECK_FALSE(log.contains(stored));  // the secret is never logged
+    CHECK_FALSE(log.contains(stored)); // the secret is never logged
     CHECK_FALSE(log.contains("prodSecretXYZ"));
-    auto rows = cloud::query_until(h, "activations", "pkDyn001", "dyn1",
-                                   [](const auto& rows) { return !rows.empty() && cloud::at(rows[0], "activated").as_bool(); });
+    auto rows = cloud::query_until(h, "activations", "pkDyn001", "dyn1", [](const auto& rows) {
+        return !rows.empty() && cloud::at(rows[0], "activated").as_bool();
+    });
     CHECK(rows.size() == 1);
 
     // The next start finds the secret in the file and connects with securemode 2 at once.
@@ -243,7 +251,8 @@ TEST_CASE("client: dynamic activation end to end", "[integration][client]") {
     CHECK(refused.error().detail.find("dynamic activation") != std::string::npos);
 }
 
-TEST_CASE("client: a broker outage fails pending requests, then the client reconnects and resubscribes", "[integration][client]") {
+TEST_CASE("client: a broker outage fails pending requests, then the client reconnects and resubscribes",
+          "[integration][client]") {
     // No simulator: the test answers requests itself, so it decides which are still pending.
     HubProcess::Options hub_options;
     hub_options.simulator = false;
@@ -257,7 +266,8 @@ TEST_CASE("client: a broker outage fails pending requests, then the client recon
         REQUIRE(request);
         auto decoded = decode_request(request->payload);
         REQUIRE(decoded);
-        REQUIRE(probe.publish(topic + "_reply", R"({"id":")" + decoded->id + R"(","code":200,"data":{"n":1}})", 1));
+        REQUIRE(probe.publish(topic + "_reply",
+                              R"({"id":")" + decoded->id + R"(","code":200,"data":{"n":1}})", 1));
     };
 
     Events events;
@@ -274,7 +284,7 @@ TEST_CASE("client: a broker outage fails pending requests, then the client recon
     auto pending = std::make_shared<std::promise<Result<Response>>>();
     auto pending_result = pending->get_future();
     client.query_attributes_async({}, [pending](Result<Response> r) { pending->set_value(std::move(r)); });
-    REQUIRE(cloud_side->wait_for(topic));  // it reached the cloud, which does not answer
+    REQUIRE(cloud_side->wait_for(topic)); // it reached the cloud, which does not answer
     cloud_side.reset();
 
     h.stop_broker();
@@ -295,7 +305,7 @@ TEST_CASE("client: a broker outage fails pending requests, then the client recon
     REQUIRE(cloud_again.connect(h.admin()) == 0);
     REQUIRE(cloud_again.subscribe(topic, 1) == 1);
     auto next = std::async(std::launch::async, [&] { return client.query_attributes(); });
-    answer_next(cloud_again);  // the reply arrives only because the client subscribed its reply topic again
+    answer_next(cloud_again); // the reply arrives only because the client subscribed its reply topic again
     Result<Response> after = next.get();
     INFO(after.error().message());
     REQUIRE(after);
@@ -308,9 +318,10 @@ TEST_CASE("client: a broker outage fails pending requests, then the client recon
     CHECK(r.exit_code == 0);
 }
 
-TEST_CASE("client: disconnect() with requests in flight completes them and returns", "[integration][client]") {
+TEST_CASE("client: disconnect() with requests in flight completes them and returns",
+          "[integration][client]") {
     HubProcess::Options hub_options;
-    hub_options.simulator = false;  // nothing answers: the requests stay pending
+    hub_options.simulator = false; // nothing answers: the requests stay pending
     HubProcess h = HubProcess::start(hub_options);
     DeviceClient client = connected_client(options_for(h, "pkTest", "dev1", "devSecret1"));
     std::vector<std::future<Result<Response>>> pending;
@@ -323,5 +334,5 @@ TEST_CASE("client: disconnect() with requests in flight completes them and retur
         CHECK(f.get().error() == errc::shutting_down);
     }
     CHECK(client.state() == ConnectionState::disconnected);
-    REQUIRE(client.connect());  // and back
+    REQUIRE(client.connect()); // and back
 }

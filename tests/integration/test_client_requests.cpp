@@ -14,7 +14,9 @@ using cloud::with;
 
 namespace {
 
-std::string unique_point(const std::string& base) { return base + unique_client_id("").substr(1, 6); }
+std::string unique_point(const std::string& base) {
+    return base + unique_client_id("").substr(1, 6);
+}
 
 /// The callback-form result, waited for (bounded).
 Result<Response> await(std::future<Result<Response>>& f) {
@@ -83,15 +85,18 @@ TEST_CASE("client: batch and resumed measure points", "[integration][client]") {
         return with(rows, "identifier", p).size() == 4 && with(rows, "identifier", p + "r").size() == 1;
     });
     int resumed = 0;
-    for (const Value& row : with(rows, "identifier", p)) resumed += at(row, "resumed").as_bool();
+    for (const Value& row : with(rows, "identifier", p))
+        resumed += at(row, "resumed").as_bool();
     CHECK(resumed == 2);
     const Value single = with(rows, "identifier", p + "r")[0];
     CHECK(at(single, "resumed").as_bool());
 }
 
-TEST_CASE("client: a measure point the model refuses is a cloud error with the code", "[integration][client]") {
+TEST_CASE("client: a measure point the model refuses is a cloud error with the code",
+          "[integration][client]") {
     DeviceClient client = connected_client(options_for(hub(), "pkTest", "dev3", "devSecret3"));
-    Result<Response> r = client.post_measurepoints({{"Power", Value::object({{"value", 1}, {"quality", "bad"}})}});
+    Result<Response> r =
+        client.post_measurepoints({{"Power", Value::object({{"value", 1}, {"quality", "bad"}})}});
     REQUIRE_FALSE(r);
     CHECK(r.error().code == make_cloud_error(1204));
     CHECK(r.error().detail.find("quality") != std::string::npos);
@@ -117,7 +122,7 @@ TEST_CASE("client: events, attributes, tags, raw and the TSL template", "[integr
         REQUIRE(queried);
         auto data = queried->data();
         REQUIRE(data);
-        CHECK(data->find("name")->as_string() == "pump-01");  // seeded by the registry
+        CHECK(data->find("name")->as_string() == "pump-01"); // seeded by the registry
         CHECK(data->find("ratedPower")->as_double() == 36.8);
         REQUIRE(client.delete_attributes({"location"}));
         auto all = client.query_attributes();
@@ -138,7 +143,7 @@ TEST_CASE("client: events, attributes, tags, raw and the TSL template", "[integr
         const std::string bytes("\x01\x00\x00\x14\x01\x00\x04\x00\x00\x25\xf5", 11);
         Result<Response> r = client.post_raw(bytes);
         REQUIRE(r);
-        CHECK(r->raw == bytes);  // the hub's script is the identity
+        CHECK(r->raw == bytes); // the hub's script is the identity
         CHECK(r->data_json.empty());
     }
     SECTION("TSL template") {

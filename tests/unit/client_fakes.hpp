@@ -44,30 +44,40 @@ struct Published {
 /// the transport (which the client owns). Events and completions run on the test's thread, standing
 /// in for the MQTT library's thread.
 class FakeBroker {
-    template <class F>
-    auto locked(F f) const -> decltype(f()) {
+    template <class F> auto locked(F f) const -> decltype(f()) {
         std::lock_guard lock(mutex_);
         return f();
     }
 
 public:
     // behaviour
-    Status connect_result;                 ///< what each connect attempt answers (when automatic)
-    bool answer_connects = true;           ///< false: connect attempts wait for finish_connect()
-    std::vector<std::string> refused_topics;  ///< subscriptions the "broker" refuses
+    Status connect_result;                   ///< what each connect attempt answers (when automatic)
+    bool answer_connects = true;             ///< false: connect attempts wait for finish_connect()
+    std::vector<std::string> refused_topics; ///< subscriptions the "broker" refuses
 
     // what the transport saw
-    std::vector<TransportConnectParams> connects() const { return locked([&] { return connects_; }); }
-    std::vector<std::vector<std::string>> subscriptions() const { return locked([&] { return subscriptions_; }); }
-    std::vector<Published> published() const { return locked([&] { return published_; }); }
-    int disconnects() const { return locked([&] { return disconnects_; }); }
+    std::vector<TransportConnectParams> connects() const {
+        return locked([&] { return connects_; });
+    }
+    std::vector<std::vector<std::string>> subscriptions() const {
+        return locked([&] { return subscriptions_; });
+    }
+    std::vector<Published> published() const {
+        return locked([&] { return published_; });
+    }
+    int disconnects() const {
+        return locked([&] { return disconnects_; });
+    }
     /// "subscribe <topic>" and "publish <topic>" in the order the transport saw them.
-    std::vector<std::string> journal() const { return locked([&] { return journal_; }); }
+    std::vector<std::string> journal() const {
+        return locked([&] { return journal_; });
+    }
     /// How often `topic` was subscribed, over all SUBSCRIBEs.
     std::size_t times_subscribed(const std::string& topic) const {
         std::size_t n = 0;
         for (const auto& subscribe : subscriptions())
-            for (const std::string& t : subscribe) n += t == topic;
+            for (const std::string& t : subscribe)
+                n += t == topic;
         return n;
     }
 
@@ -81,7 +91,8 @@ public:
     /// The first message published on `topic` (waits for it, bounded); nullopt if none came.
     std::optional<Published> wait_for_topic(const std::string& topic, std::size_t nth = 0,
                                             std::chrono::milliseconds bound = 5s) const {
-        auto all = wait_published([&](const std::vector<Published>& p) { return count_on(p, topic) > nth; }, bound);
+        auto all =
+            wait_published([&](const std::vector<Published>& p) { return count_on(p, topic) > nth; }, bound);
         for (const Published& m : all)
             if (m.topic == topic && nth-- == 0) return m;
         return std::nullopt;
@@ -92,7 +103,8 @@ public:
     }
     static std::size_t count_on(const std::vector<Published>& p, const std::string& topic) {
         std::size_t n = 0;
-        for (const Published& m : p) n += m.topic == topic;
+        for (const Published& m : p)
+            n += m.topic == topic;
         return n;
     }
 
@@ -175,7 +187,8 @@ public:
             for (const std::string& t : topics) {
                 broker_->journal_.push_back("subscribe " + t);
                 bool refused = false;
-                for (const std::string& r : broker_->refused_topics) refused |= r == t;
+                for (const std::string& r : broker_->refused_topics)
+                    refused |= r == t;
                 granted.push_back(!refused);
             }
             broker_->changed_.notify_all();
@@ -223,7 +236,8 @@ struct ClientRig {
     }
 
     explicit ClientRig(device::ClientOptions options = default_options())
-        : client(device::detail::create_client(std::move(options), std::make_unique<FakeTransport>(broker), clock)
+        : client(device::detail::create_client(std::move(options), std::make_unique<FakeTransport>(broker),
+                                               clock)
                      .value()) {}
 
     /// Lets the manual clock move and runs what became due.

@@ -31,7 +31,8 @@ struct EventLog {
     std::vector<ConnectionEventKind> kinds() {
         std::lock_guard lock(mutex);
         std::vector<ConnectionEventKind> out;
-        for (auto& e : events) out.push_back(e.kind);
+        for (auto& e : events)
+            out.push_back(e.kind);
         return out;
     }
     ConnectionEvent last() {
@@ -47,13 +48,15 @@ struct EventLog {
     }
     bool has(ConnectionEventKind kind, std::size_t count = 1) {
         std::size_t n = 0;
-        for (auto k : kinds()) n += k == kind;
+        for (auto k : kinds())
+            n += k == kind;
         return n >= count;
     }
 };
 
 Result<DeviceClient> make(ClientOptions options) {
-    return detail::create_client(std::move(options), std::make_unique<FakeTransport>(std::make_shared<FakeBroker>()),
+    return detail::create_client(std::move(options),
+                                 std::make_unique<FakeTransport>(std::make_shared<FakeBroker>()),
                                  std::make_shared<ManualClock>());
 }
 
@@ -100,8 +103,9 @@ TEST_CASE("connection: create() refuses options a user can fix, saying which", "
     }
 }
 
-TEST_CASE("connection: connect() signs in with securemode 2 and MQTT credentials from the core", "[unit][client]") {
-    EventLog log;  // outlives the client, which reports to it until destroyed
+TEST_CASE("connection: connect() signs in with securemode 2 and MQTT credentials from the core",
+          "[unit][client]") {
+    EventLog log; // outlives the client, which reports to it until destroyed
     ClientRig rig;
     rig.client.on_connection(log.handler());
     REQUIRE(rig.client.connect());
@@ -117,12 +121,12 @@ TEST_CASE("connection: connect() signs in with securemode 2 and MQTT credentials
     CHECK(connects[0].keep_alive == std::chrono::seconds(60));
     REQUIRE(eventually([&] { return log.has(ConnectionEventKind::connected); }));
     CHECK_FALSE(log.last().reconnect);
-    CHECK(rig.client.connect());  // already connected: nothing new
+    CHECK(rig.client.connect()); // already connected: nothing new
     CHECK(rig.broker->connects().size() == 1);
 }
 
 TEST_CASE("connection: a refused connect reports the reason and is not retried", "[unit][client]") {
-    EventLog log;  // outlives the client, which reports to it until destroyed
+    EventLog log; // outlives the client, which reports to it until destroyed
     ClientRig rig;
     rig.client.on_connection(log.handler());
     rig.broker->connect_result = Error{errc::bad_credentials, "CONNACK 4"};
@@ -134,8 +138,10 @@ TEST_CASE("connection: a refused connect reports the reason and is not retried",
     CHECK(rig.broker->connects().size() == 1);
 }
 
-TEST_CASE("connection: a lost link is re-established with back-off; ids restart and reply topics are resubscribed", "[unit][client]") {
-    EventLog log;  // outlives the client, which reports to it until destroyed
+TEST_CASE(
+    "connection: a lost link is re-established with back-off; ids restart and reply topics are resubscribed",
+    "[unit][client]") {
+    EventLog log; // outlives the client, which reports to it until destroyed
     ClientRig rig;
     rig.client.on_connection(log.handler());
     REQUIRE(rig.client.connect());
@@ -153,7 +159,7 @@ TEST_CASE("connection: a lost link is re-established with back-off; ids restart 
     const ConnectionEvent retrying = log.nth(ConnectionEventKind::retrying, 1);
     CHECK(retrying.attempt == 1);
     CHECK(retrying.reason.detail.find("broker went away") != std::string::npos);
-    CHECK(retrying.retry_in >= 1s);  // at least min_spacing after the previous CONNECT
+    CHECK(retrying.retry_in >= 1s); // at least min_spacing after the previous CONNECT
     CHECK(rig.client.state() == ConnectionState::waiting_retry);
     CHECK(rig.client.query_attributes().error() == errc::not_connected);
 
@@ -167,12 +173,12 @@ TEST_CASE("connection: a lost link is re-established with back-off; ids restart 
 
     auto subs = rig.broker->subscriptions();
     CHECK(std::count(subs.back().begin(), subs.back().end(), "/sys/pk/dk/thing/attribute/query_reply") == 1);
-    CHECK(rig.broker->times_subscribed("/sys/pk/dk/thing/attribute/query_reply") == 2);  // once per connection
+    CHECK(rig.broker->times_subscribed("/sys/pk/dk/thing/attribute/query_reply") == 2); // once per connection
 
     auto second = std::async(std::launch::async, [&] { return rig.client.query_attributes(); });
     auto q2 = rig.broker->wait_for_topic("/sys/pk/dk/thing/attribute/query", 1);
     REQUIRE(q2);
-    CHECK(request_id(*q2) == "1");  // ids are per connection
+    CHECK(request_id(*q2) == "1"); // ids are per connection
     rig.broker->deliver("/sys/pk/dk/thing/attribute/query_reply", reply_json("1"));
     REQUIRE(second.get());
     CHECK(rig.client.stats().connection_losses == 1);
@@ -180,7 +186,7 @@ TEST_CASE("connection: a lost link is re-established with back-off; ids restart 
 }
 
 TEST_CASE("connection: failed retries back off and keep within 4 attempts per 2 minutes", "[unit][client]") {
-    EventLog log;  // outlives the client, which reports to it until destroyed
+    EventLog log; // outlives the client, which reports to it until destroyed
     ClientRig rig;
     rig.client.on_connection(log.handler());
     std::vector<ManualClock::time_point> attempts{rig.clock->now()};
@@ -196,7 +202,8 @@ TEST_CASE("connection: failed retries back off and keep within 4 attempts per 2 
     }
     // Counting the first connect too, no 2-minute window holds more than 4 attempts.
     CHECK(attempts[1] - attempts[0] >= 1s);
-    for (std::size_t i = 4; i < attempts.size(); ++i) CHECK(attempts[i] - attempts[i - 4] > std::chrono::minutes(2));
+    for (std::size_t i = 4; i < attempts.size(); ++i)
+        CHECK(attempts[i] - attempts[i - 4] > std::chrono::minutes(2));
     CHECK(rig.client.state() == ConnectionState::waiting_retry);
 
     // A refusal during the retries stops them.
@@ -211,18 +218,18 @@ TEST_CASE("connection: failed retries back off and keep within 4 attempts per 2 
 }
 
 TEST_CASE("connection: disconnect() closes without a lost event and stops retrying", "[unit][client]") {
-    EventLog log;  // outlives the client, which reports to it until destroyed
+    EventLog log; // outlives the client, which reports to it until destroyed
     ClientRig rig;
     rig.client.on_connection(log.handler());
     REQUIRE(rig.client.connect());
     REQUIRE(rig.client.disconnect());
     REQUIRE(eventually([&] { return log.has(ConnectionEventKind::closed); }));
-    rig.broker->lose_link();  // a late report of the closed link
+    rig.broker->lose_link(); // a late report of the closed link
     rig.advance(std::chrono::minutes(5));
     CHECK_FALSE(log.has(ConnectionEventKind::lost));
     CHECK(rig.broker->connects().size() == 1);
     CHECK(rig.client.state() == ConnectionState::disconnected);
-    REQUIRE(rig.client.connect());  // and connect() works again
+    REQUIRE(rig.client.connect()); // and connect() works again
 }
 
 TEST_CASE("connection: a connect attempt without an answer ends at connect_timeout", "[unit][client]") {
@@ -233,7 +240,7 @@ TEST_CASE("connection: a connect attempt without an answer ends at connect_timeo
     rig.advance(ClientRig::default_options().connect_timeout);
     Status s = result.get();
     CHECK(s.error() == errc::timeout);
-    CHECK(rig.broker->finish_connect({}));  // a late CONNACK is ignored
+    CHECK(rig.broker->finish_connect({})); // a late CONNACK is ignored
     CHECK_FALSE(rig.client.connected());
 }
 
@@ -258,7 +265,9 @@ TEST_CASE("connection: destroying the client inside its connection handler is sa
     CHECK(broker->disconnects() >= 1);
 }
 
-TEST_CASE("connection: dynamic activation stores the secret, acknowledges it and reconnects with securemode 2", "[unit][client]") {
+TEST_CASE(
+    "connection: dynamic activation stores the secret, acknowledges it and reconnects with securemode 2",
+    "[unit][client]") {
     TempDir dir;
     const std::string secret_file = dir.path() + "/device.secret";
     auto options = ClientRig::default_options();
@@ -279,11 +288,13 @@ TEST_CASE("connection: dynamic activation stores the secret, acknowledges it and
     auto first = rig.broker->connects()[0];
     CHECK(parse_mqtt_client_id(first.client_id)->secure_mode == 3);
     REQUIRE(eventually([&] { return rig.broker->subscriptions().size() == 1; }));
-    CHECK(rig.broker->subscriptions()[0] == std::vector<std::string>{"/ext/session/pk/dk/thing/activate/info"});
+    CHECK(rig.broker->subscriptions()[0] ==
+          std::vector<std::string>{"/ext/session/pk/dk/thing/activate/info"});
 
-    rig.broker->deliver("/ext/session/pk/dk/thing/activate/info",
-                        R"({"id":"1","version":"1.0","method":"thing.activate.info","params":)"
-                        R"({"assetId":"a1","productKey":"pk","deviceKey":"dk","deviceSecret":"newSecret42"}})");
+    rig.broker->deliver(
+        "/ext/session/pk/dk/thing/activate/info",
+        R"({"id":"1","version":"1.0","method":"thing.activate.info","params":)"
+        R"({"assetId":"a1","productKey":"pk","deviceKey":"dk","deviceSecret":"newSecret42"}})");
     auto ack = rig.broker->wait_for_topic("/ext/session/pk/dk/thing/activate/info_reply");
     REQUIRE(ack);
     CHECK(ack->qos == 0);
@@ -320,7 +331,9 @@ TEST_CASE("connection: activation is not acknowledged when the secret cannot be 
     auto options = ClientRig::default_options();
     options.device_secret.clear();
     options.product_secret = "prodSecretXYZ";
-    options.on_device_secret = [](std::string_view) { return Status{Error{errc::store_error, "flash full"}}; };
+    options.on_device_secret = [](std::string_view) {
+        return Status{Error{errc::store_error, "flash full"}};
+    };
     ClientRig rig(options);
     auto connected = std::async(std::launch::async, [&] { return rig.client.connect(); });
     REQUIRE(eventually([&] { return rig.broker->subscriptions().size() == 1; }));

@@ -39,7 +39,8 @@ struct Outcomes {
 
 } // namespace
 
-TEST_CASE("requests: blocking post subscribes the reply topic, then publishes, then returns the reply", "[unit][client]") {
+TEST_CASE("requests: blocking post subscribes the reply topic, then publishes, then returns the reply",
+          "[unit][client]") {
     ClientRig rig;
     REQUIRE(rig.client.connect());
 
@@ -53,7 +54,8 @@ TEST_CASE("requests: blocking post subscribes the reply topic, then publishes, t
     REQUIRE(request);
     CHECK(request->id == "1");
     CHECK(request->method == "thing.measurepoint.post");
-    CHECK(request->params_json.find(R"("measurepoints":{"temp":21.5,"status":"running"})") != std::string::npos);
+    CHECK(request->params_json.find(R"("measurepoints":{"temp":21.5,"status":"running"})") !=
+          std::string::npos);
     CHECK(request->params_json.find(R"("time":)") != std::string::npos);
 
     // The reply topic was subscribed, once, before the request went out.
@@ -77,7 +79,8 @@ TEST_CASE("requests: ids count up per connection and the reply topic is subscrib
     ClientRig rig;
     REQUIRE(rig.client.connect());
     Outcomes outcomes;
-    for (int i = 0; i < 3; ++i) rig.client.post_measurepoints_async({{"n", i}}, outcomes.callback());
+    for (int i = 0; i < 3; ++i)
+        rig.client.post_measurepoints_async({{"n", i}}, outcomes.callback());
     auto sent = rig.broker->wait_published([](auto& p) { return FakeBroker::count_on(p, post_topic) == 3; });
     std::vector<std::string> ids;
     for (auto& m : sent)
@@ -86,15 +89,19 @@ TEST_CASE("requests: ids count up per connection and the reply topic is subscrib
     CHECK(rig.broker->times_subscribed(post_reply) == 1);
 
     // Replies in any order complete the matching request.
-    for (const char* id : {"2", "3", "1"}) rig.broker->deliver(post_reply, reply_json(id));
+    for (const char* id : {"2", "3", "1"})
+        rig.broker->deliver(post_reply, reply_json(id));
     REQUIRE(eventually([&] { return outcomes.size() == 3; }));
-    for (std::size_t i = 0; i < 3; ++i) CHECK(outcomes.at(i));
+    for (std::size_t i = 0; i < 3; ++i)
+        CHECK(outcomes.at(i));
 }
 
 TEST_CASE("requests: a non-200 reply is an error carrying the cloud's code and message", "[unit][client]") {
     ClientRig rig;
     REQUIRE(rig.client.connect());
-    auto reply = std::async(std::launch::async, [&] { return rig.client.update_attributes({{"color", "red"}}); });
+    auto reply = std::async(std::launch::async, [&] {
+        return rig.client.update_attributes({{"color", "red"}});
+    });
     auto sent = rig.broker->wait_for_topic("/sys/pk/dk/thing/attribute/update");
     REQUIRE(sent);
     rig.broker->deliver("/sys/pk/dk/thing/attribute/update_reply",
@@ -105,7 +112,8 @@ TEST_CASE("requests: a non-200 reply is an error carrying the cloud's code and m
     CHECK(r.error().detail == "Model validate failed");
 }
 
-TEST_CASE("requests: timeout completes exactly once; the late reply is dropped and counted", "[unit][client]") {
+TEST_CASE("requests: timeout completes exactly once; the late reply is dropped and counted",
+          "[unit][client]") {
     ClientRig rig;
     REQUIRE(rig.client.connect());
     Outcomes outcomes;
@@ -144,7 +152,8 @@ TEST_CASE("requests: each request keeps its own deadline", "[unit][client]") {
     rig.advance(5s);
     REQUIRE(eventually([&] { return fast.size() == 1; }));
     CHECK(slow.size() == 0);
-    rig.broker->deliver("/sys/pk/dk/thing/tsltemplate/get_reply", reply_json("1", 200, R"({"tslAttributeMap":{}})"));
+    rig.broker->deliver("/sys/pk/dk/thing/tsltemplate/get_reply",
+                        reply_json("1", 200, R"({"tslAttributeMap":{}})"));
     REQUIRE(eventually([&] { return slow.size() == 1; }));
     REQUIRE(slow.at(0));
     CHECK(slow.at(0)->data_json == R"({"tslAttributeMap":{}})");
@@ -180,7 +189,9 @@ TEST_CASE("requests: local errors fail every form without sending", "[unit][clie
 TEST_CASE("requests: events go out at QoS 0 and still wait for their reply", "[unit][client]") {
     ClientRig rig;
     REQUIRE(rig.client.connect());
-    auto reply = std::async(std::launch::async, [&] { return rig.client.post_event("overTemp", {{"temp", 95.5}}); });
+    auto reply = std::async(std::launch::async, [&] {
+        return rig.client.post_event("overTemp", {{"temp", 95.5}});
+    });
     auto sent = rig.broker->wait_for_topic("/sys/pk/dk/thing/event/overTemp/post");
     REQUIRE(sent);
     CHECK(sent->qos == 0);
@@ -207,13 +218,14 @@ TEST_CASE("requests: raw uploads are matched by topic, one at a time", "[unit][c
     CHECK(first.at(0)->raw == std::string("\xAA\x00", 2));
 }
 
-TEST_CASE("requests: fire-and-forget sends without waiting; its replies count as unmatched", "[unit][client]") {
+TEST_CASE("requests: fire-and-forget sends without waiting; its replies count as unmatched",
+          "[unit][client]") {
     ClientRig rig;
     REQUIRE(rig.client.connect());
     REQUIRE(rig.client.delete_attributes_nowait({"location"}));
     auto sent = rig.broker->wait_for_topic("/sys/pk/dk/thing/attribute/delete");
     REQUIRE(sent);
-    CHECK(rig.broker->times_subscribed("/sys/pk/dk/thing/attribute/delete_reply") == 0);  // nobody waits
+    CHECK(rig.broker->times_subscribed("/sys/pk/dk/thing/attribute/delete_reply") == 0); // nobody waits
     rig.broker->deliver("/sys/pk/dk/thing/attribute/delete_reply", reply_json(request_id(*sent)));
     CHECK(rig.client.stats().unmatched_replies == 1);
     CHECK(rig.client.stats().requests_sent == 1);
@@ -268,7 +280,7 @@ TEST_CASE("requests: the link dropping fails what is pending with errc::disconne
     rig.broker->lose_link();
     REQUIRE(eventually([&] { return outcomes.size() == 1; }));
     CHECK(outcomes.at(0).error() == errc::disconnected);
-    rig.advance(30s);  // the deadline passes: nothing completes twice
+    rig.advance(30s); // the deadline passes: nothing completes twice
     CHECK(outcomes.size() == 1);
 }
 

@@ -66,8 +66,8 @@ struct Response {
     std::string id;
     int code = 200;
     std::string message;
-    std::string data_json;  ///< JSON text of "data" ("" when the reply had none)
-    std::string raw;        ///< raw up (thing/model/up_raw): the reply bytes; data_json stays empty
+    std::string data_json; ///< JSON text of "data" ("" when the reply had none)
+    std::string raw;       ///< raw up (thing/model/up_raw): the reply bytes; data_json stays empty
 
     /// data as a Value (null when absent).
     Result<Value> data() const { return data_json.empty() ? Result<Value>(Value{}) : parse_value(data_json); }
@@ -205,13 +205,16 @@ public:
     Status update_attributes_nowait(const Points& attributes, const RequestOptions& options = {});
 
     /// thing.attribute.delete
-    Result<Response> delete_attributes(const std::vector<std::string>& names, const RequestOptions& options = {});
+    Result<Response> delete_attributes(const std::vector<std::string>& names,
+                                       const RequestOptions& options = {});
     void delete_attributes_async(const std::vector<std::string>& names, ResponseCallback callback,
                                  const RequestOptions& options = {});
-    Status delete_attributes_nowait(const std::vector<std::string>& names, const RequestOptions& options = {});
+    Status delete_attributes_nowait(const std::vector<std::string>& names,
+                                    const RequestOptions& options = {});
 
     /// thing.tag.query; empty names: all tags. Response::data_json: key -> value.
-    Result<Response> query_tags(const std::vector<std::string>& names = {}, const RequestOptions& options = {});
+    Result<Response> query_tags(const std::vector<std::string>& names = {},
+                                const RequestOptions& options = {});
     void query_tags_async(const std::vector<std::string>& names, ResponseCallback callback,
                           const RequestOptions& options = {});
     Status query_tags_nowait(const std::vector<std::string>& names, const RequestOptions& options = {});
@@ -231,7 +234,8 @@ public:
     /// Response::raw. Raw replies carry no id, so only one raw request per device waits at a time
     /// (a second one fails with errc::invalid_argument while the first is pending).
     Result<Response> post_raw(std::string_view bytes, const RequestOptions& options = {});
-    void post_raw_async(std::string_view bytes, ResponseCallback callback, const RequestOptions& options = {});
+    void post_raw_async(std::string_view bytes, ResponseCallback callback,
+                        const RequestOptions& options = {});
     Status post_raw_nowait(std::string_view bytes, const RequestOptions& options = {});
 
     /// thing.tsltemplate.get: the thing model. Response::data_json: tslAttributeMap, ...
@@ -241,7 +245,8 @@ public:
 
     /// Any upstream method with params given as JSON text (raw methods: the bytes). The SDK adds
     /// id, version and method, and picks the topic from the method and the options' keys.
-    Result<Response> request(UpMethod method, std::string_view params_json, const RequestOptions& options = {});
+    Result<Response> request(UpMethod method, std::string_view params_json,
+                             const RequestOptions& options = {});
     void request_async(UpMethod method, std::string_view params_json, ResponseCallback callback,
                        const RequestOptions& options = {});
     Status request_nowait(UpMethod method, std::string_view params_json, const RequestOptions& options = {});

@@ -13,33 +13,33 @@
 namespace enos::device {
 
 enum class CommandKind {
-    service,             ///< §4.3 /sys/{pk}/{dk}/thing/service/{serviceId}
-    rrpc,                ///< §4.4 /sys/{pk}/{dk}/rrpc/request/{messageId}
-    measurepoint_set,    ///< §4.1 params: identifier -> value
-    measurepoint_get,    ///< §4.2 params: array of identifiers; reply data: identifier -> value
-    raw_down,            ///< §4.5 bytes; reply with CommandReply::bytes()
-    traffic_control,     ///< §4.9
-    device_enable,       ///< §4.7 legacy thing.enable
-    device_disable,      ///< §4.7 legacy thing.disable
-    device_delete,       ///< §4.7 legacy thing.delete
-    ota_upgrade,         ///< §4.8 params: version, sign, signMethod, fileUrl, fileSize
-    sub_device_enable,   ///< §4.6 params: [{productKey, deviceKey}]
-    sub_device_disable,  ///< §4.6
-    sub_device_delete,   ///< §4.6
+    service,            ///< §4.3 /sys/{pk}/{dk}/thing/service/{serviceId}
+    rrpc,               ///< §4.4 /sys/{pk}/{dk}/rrpc/request/{messageId}
+    measurepoint_set,   ///< §4.1 params: identifier -> value
+    measurepoint_get,   ///< §4.2 params: array of identifiers; reply data: identifier -> value
+    raw_down,           ///< §4.5 bytes; reply with CommandReply::bytes()
+    traffic_control,    ///< §4.9
+    device_enable,      ///< §4.7 legacy thing.enable
+    device_disable,     ///< §4.7 legacy thing.disable
+    device_delete,      ///< §4.7 legacy thing.delete
+    ota_upgrade,        ///< §4.8 params: version, sign, signMethod, fileUrl, fileSize
+    sub_device_enable,  ///< §4.6 params: [{productKey, deviceKey}]
+    sub_device_disable, ///< §4.6
+    sub_device_delete,  ///< §4.6
 };
 
 /// One command as it arrived. Handlers receive it by const reference; copy what must outlive the call.
 struct Command {
     CommandKind kind = CommandKind::service;
-    std::string topic;        ///< the topic it arrived on
-    std::string product_key;  ///< device the command is for (a sub-device's on a gateway)
+    std::string topic;       ///< the topic it arrived on
+    std::string product_key; ///< device the command is for (a sub-device's on a gateway)
     std::string device_key;
-    std::string id;           ///< request id, echoed in the reply (empty for raw_down)
-    std::string method;       ///< e.g. "thing.service.setPower"
-    std::string service_id;   ///< service and rrpc: "setPower" (from the topic, or the method for rrpc)
-    std::string message_id;   ///< rrpc: the last topic level, where the response goes
-    std::string params_json;  ///< JSON text of "params" (empty for raw_down)
-    std::string payload;      ///< the payload as received (raw_down: the bytes)
+    std::string id;          ///< request id, echoed in the reply (empty for raw_down)
+    std::string method;      ///< e.g. "thing.service.setPower"
+    std::string service_id;  ///< service and rrpc: "setPower" (from the topic, or the method for rrpc)
+    std::string message_id;  ///< rrpc: the last topic level, where the response goes
+    std::string params_json; ///< JSON text of "params" (empty for raw_down)
+    std::string payload;     ///< the payload as received (raw_down: the bytes)
 
     /// The params as a Value (object, or array for measurepoint_get and sub-device notices).
     Result<Value> params() const { return parse_value(params_json); }
@@ -53,8 +53,8 @@ using RrpcCall = Command;
 struct CommandReply {
     int code = 200;
     std::string message;
-    std::string data_json;            ///< JSON text of "data"; empty: {}
-    std::optional<std::string> raw;   ///< raw_down only: bytes sent as they are, without an envelope
+    std::string data_json;          ///< JSON text of "data"; empty: {}
+    std::optional<std::string> raw; ///< raw_down only: bytes sent as they are, without an envelope
 
     CommandReply() = default;
     /// A failed handler: code 1102 and the error's text (PROTOCOL.md §6.2).

@@ -10,29 +10,29 @@
 namespace enos::device {
 
 enum class ConnectionState {
-    disconnected,   ///< never connected, disconnected by the application, or refused (CONNACK 4/5)
-    connecting,     ///< a connect attempt is in progress
-    connected,      ///< CONNACK received and the command topics are subscribed
-    waiting_retry,  ///< the link was lost; the next automatic attempt is scheduled
-    closed,         ///< the client was destroyed; terminal
+    disconnected,  ///< never connected, disconnected by the application, or refused (CONNACK 4/5)
+    connecting,    ///< a connect attempt is in progress
+    connected,     ///< CONNACK received and the command topics are subscribed
+    waiting_retry, ///< the link was lost; the next automatic attempt is scheduled
+    closed,        ///< the client was destroyed; terminal
 };
 
 enum class ConnectionEventKind {
-    connected,  ///< the link is up (first connect or reconnect, see ConnectionEvent::reconnect)
-    lost,       ///< the link dropped; reason says why
-    retrying,   ///< an automatic reconnect attempt is scheduled in retry_in
-    refused,    ///< the broker refused us (bad credentials, not authorised, ...): no automatic retry
-    closed,     ///< disconnect() or the destructor closed the link on purpose
-    activated,  ///< dynamic activation stored the device secret (securemode 3 -> 2)
+    connected, ///< the link is up (first connect or reconnect, see ConnectionEvent::reconnect)
+    lost,      ///< the link dropped; reason says why
+    retrying,  ///< an automatic reconnect attempt is scheduled in retry_in
+    refused,   ///< the broker refused us (bad credentials, not authorised, ...): no automatic retry
+    closed,    ///< disconnect() or the destructor closed the link on purpose
+    activated, ///< dynamic activation stored the device secret (securemode 3 -> 2)
 };
 
 struct ConnectionEvent {
     ConnectionEventKind kind = ConnectionEventKind::connected;
-    ConnectionState state = ConnectionState::disconnected;  ///< state after the event
-    Error reason;                                            ///< why: lost, refused, failed retries
-    std::chrono::milliseconds retry_in{0};                   ///< retrying: delay before the attempt
-    int attempt = 0;                                         ///< retrying: 1 for the first retry
-    bool reconnect = false;                                  ///< connected: true after an automatic retry
+    ConnectionState state = ConnectionState::disconnected; ///< state after the event
+    Error reason;                                          ///< why: lost, refused, failed retries
+    std::chrono::milliseconds retry_in{0};                 ///< retrying: delay before the attempt
+    int attempt = 0;                                       ///< retrying: 1 for the first retry
+    bool reconnect = false;                                ///< connected: true after an automatic retry
 };
 
 /// Called on the dispatcher thread, in order. May call any DeviceClient method, including

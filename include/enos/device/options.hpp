@@ -17,12 +17,12 @@ namespace enos::device {
 
 /// TLS settings, used when server_url starts with ssl://. All files are PEM.
 struct TlsOptions {
-    std::string ca_file;          ///< CA certificate(s) that signed the broker's certificate
-    bool verify_server = true;    ///< check the broker's certificate chain against ca_file
-    bool verify_hostname = true;  ///< also check that the certificate names the host of server_url
-    std::string cert_file;        ///< mutual TLS: the device certificate
-    std::string key_file;         ///< mutual TLS: the device's private key
-    std::string key_password;     ///< if key_file is encrypted (a secret: never logged)
+    std::string ca_file;         ///< CA certificate(s) that signed the broker's certificate
+    bool verify_server = true;   ///< check the broker's certificate chain against ca_file
+    bool verify_hostname = true; ///< also check that the certificate names the host of server_url
+    std::string cert_file;       ///< mutual TLS: the device certificate
+    std::string key_file;        ///< mutual TLS: the device's private key
+    std::string key_password;    ///< if key_file is encrypted (a secret: never logged)
 };
 
 /// Receives the device secret during dynamic activation (securemode 3, PROTOCOL.md §1.8). It runs on
@@ -87,7 +87,7 @@ struct ClientOptions {
     /// messages / 16 MiB, oldest dropped first); set store_directory to keep them across a crash.
     OfflineQueueOptions offline_queue;
 
-    LogSink log_sink;                   ///< empty: no logging
+    LogSink log_sink; ///< empty: no logging
     LogLevel log_level = LogLevel::info;
 };
 

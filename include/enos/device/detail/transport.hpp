@@ -14,9 +14,9 @@ namespace enos::device::detail {
 
 struct TransportConnectParams {
     std::string server_url;
-    std::string client_id;  ///< the full MQTT client id ("raw|securemode=...|")
+    std::string client_id; ///< the full MQTT client id ("raw|securemode=...|")
     std::string username;
-    std::string password;   ///< derived from a secret: never logged
+    std::string password; ///< derived from a secret: never logged
     std::chrono::seconds keep_alive{60};
     std::chrono::milliseconds connect_timeout{10000};
     int max_inflight = 1000;
