@@ -92,6 +92,15 @@ Result<std::uint64_t> OfflineSender::push(const PreparedRequest& request) {
 }
 
 Status OfflineSender::send_nowait(const PreparedRequest& request) {
+    // QoS 0 has no acknowledgement that could release it from the queue; with the link up and
+    // nothing queued ahead of it, it goes straight out as it would without a queue. The queue only
+    // holds QoS 0 messages through outages (or behind a backlog, to keep their order).
+    if (request.qos == 0 && link_idle()) {
+        if (core_.transport_->publish(request.topic, request.payload, 0, nullptr)) {
+            ++core_.counters_.requests_sent;
+            return {};
+        }
+    }
     Result<std::uint64_t> sequence = push(request);
     if (!sequence) return sequence.error();
     pump();
@@ -113,6 +122,14 @@ void OfflineSender::send_async(PreparedRequest request, Completion done) {
         }
     }
     pump();
+}
+
+bool OfflineSender::link_idle() {
+    {
+        std::lock_guard lock(mutex_);
+        if (!up_) return false;
+    }
+    return queue_->stats().depth == 0;
 }
 
 void OfflineSender::link_up() {

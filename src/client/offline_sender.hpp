@@ -56,6 +56,8 @@ private:
 
     explicit OfflineSender(ClientCore& core);
     Result<std::uint64_t> push(const PreparedRequest& request);
+    /// The link is up and nothing waits in the queue (so a message sent now keeps its order).
+    bool link_idle();
     void pump();
     void send(QueuedMessage message);
     void on_acked(std::uint64_t sequence);
