@@ -659,7 +659,7 @@ Status ClientCore::disconnect() {
     return {};
 }
 
-// ---- dynamic activation (PROTOCOL.md §1.8) ------------------------------------------------------
+// ---- dynamic activation (docs/protocol.md §1.8) ------------------------------------------------------
 
 Status ClientCore::activate(std::unique_lock<std::mutex>& lock) {
     if (options_.product_secret.empty())

@@ -1,4 +1,4 @@
-// The private core behind DeviceClient (DESIGN.md §3): one pending-request table, one deadline
+// The private core behind DeviceClient (docs/client.md): one pending-request table, one deadline
 // queue, one dispatcher thread for user code. The facade owns it through a shared_ptr; transport
 // callbacks, timers and responders hold weak references.
 #pragma once

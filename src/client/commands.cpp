@@ -1,5 +1,5 @@
 // Commands from the cloud: decoding, finding the handler, running it on the dispatcher thread and
-// answering (PROTOCOL.md §4). Whatever arrives, the client answers or logs; it never crashes.
+// answering (docs/protocol.md §4). Whatever arrives, the client answers or logs; it never crashes.
 #include "client/client_core.hpp"
 
 #include <enos/device/payload.hpp>
@@ -9,7 +9,7 @@ namespace enos::device {
 namespace detail {
 namespace {
 
-// Reply codes the device sends (PROTOCOL.md §4, §6).
+// Reply codes the device sends (docs/protocol.md §4, §6).
 constexpr int no_handler_code = 1101;
 constexpr int payload_format_code = 1220;
 

@@ -1,6 +1,6 @@
-// The client's outbox (DESIGN.md §5): fire-and-forget and callback requests go through the offline
-// queue, which holds each one until the broker acked it (QoS 1) or its reply arrived. While the
-// link is down they wait there; when it returns (after the reply topics are subscribed again) they
+// The client's outbox (docs/client.md, "Offline queue"): fire-and-forget and callback requests go
+// through the offline queue, which holds each one until the broker acked it (QoS 1) or its reply arrived.
+// While the link is down they wait there; when it returns (after the reply topics are subscribed again) they
 // are sent oldest first, in a window of max_inflight, before anything newer since newer messages
 // queue behind them.
 //

@@ -274,7 +274,7 @@ TEST_CASE("hub acl: the simulator's login and logout replies open and close sub-
     const std::string post_reply = "/sys/pkSub/subDev01/thing/measurepoint/post_reply";
     CHECK(gw.subscribe(post_reply) == refused);
 
-    // combine.login signed for the sub-device (PROTOCOL.md §3.11).
+    // combine.login signed for the sub-device (docs/protocol.md §3.11).
     const std::string ts = enos::device::now_ms_string(), client_id = "pkSub.subDev01." + ts;
     const std::string sign = enos::device::sign({client_id, "subDev01", "pkSub", ts}, "subSecret01");
     REQUIRE(gw.publish("/ext/session/pkGw/gw1/combine/login",

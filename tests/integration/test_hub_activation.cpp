@@ -1,4 +1,4 @@
-// Dynamic activation end to end (PROTOCOL.md §1.8) on a private hub: a securemode-3 login receives
+// Dynamic activation end to end (docs/protocol.md §1.8) on a private hub: a securemode-3 login receives
 // its generated secret on /ext/session/{pk}/{dk}/thing/activate/info; after the device's 200 reply it
 // counts as activated, securemode 3 is refused from then on and securemode 2 with the new secret is
 // accepted.

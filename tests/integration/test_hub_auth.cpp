@@ -1,4 +1,4 @@
-// Authentication by the enos-hub broker plugin (PROTOCOL.md §1.2–1.4, §1.8), seen from a client:
+// Authentication by the enos-hub broker plugin (docs/protocol.md §1.2–1.4, §1.8), seen from a client:
 // the CONNACK code mosquitto sends. mosquitto 2.0 maps every refusal of an authentication plugin
 // to CONNACK 5 ("not authorised") and offers no way to send 4, so a wrong signature and a disabled
 // device both read 5 here; the broker log says which it was.

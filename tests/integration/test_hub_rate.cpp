@@ -1,4 +1,4 @@
-// The per-device connection rate limit of the enos-hub plugin (PROTOCOL.md §1.7), with the numbers
+// The per-device connection rate limit of the enos-hub plugin (docs/protocol.md §1.7), with the numbers
 // lowered or raised through `enos-hub start` options so that each rule bites on a known attempt
 // without waiting for the platform's minutes.
 #include "support/catch.hpp"

@@ -1,4 +1,4 @@
-// The cloud simulator's answer to every upstream request of PROTOCOL.md §3, seen by a device on the
+// The cloud simulator's answer to every upstream request of docs/protocol.md §3, seen by a device on the
 // real broker: reply topic, echoed id, code, data, and what ends up in the store (`enos-hub query`).
 // Device-level requests run on the shared hub (each test with its own names or ids); gateway,
 // topology, session and integration tests start a private hub with a registry of their own.

@@ -79,7 +79,7 @@ private:
     std::unique_ptr<Impl> impl_;
 };
 
-/// The CONNECT fields of a device (PROTOCOL.md §1.2); REQUIREs valid input. An empty client_id
+/// The CONNECT fields of a device (docs/protocol.md §1.2); REQUIREs valid input. An empty client_id
 /// becomes a unique one (see unique_client_id), so parallel tests never replace each other's
 /// connection on a shared hub.
 MqttCredentials device_credentials(const std::string& product_key, const std::string& device_key,

@@ -1,4 +1,4 @@
-// Reconnect back-off: jitter bounds, determinism, and the connect-rate guarantee (PROTOCOL.md §1.7).
+// Reconnect back-off: jitter bounds, determinism, and the connect-rate guarantee (docs/protocol.md §1.7).
 #include <enos/device/backoff.hpp>
 
 #include "support/catch.hpp"

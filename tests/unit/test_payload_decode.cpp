@@ -1,4 +1,4 @@
-// Decoders of replies (PROTOCOL.md §2.2, §3) and downstream commands (§4): accepted shapes, and a
+// Decoders of replies (docs/protocol.md §2.2, §3) and downstream commands (§4): accepted shapes, and a
 // clear error code with the field named for everything else.
 #include <enos/device/payload.hpp>
 

@@ -1,4 +1,4 @@
-// Signatures: every worked example of PROTOCOL.md §1.5 and the sub-device examples of §3.11.
+// Signatures: every worked example of docs/protocol.md §1.5 and the sub-device examples of §3.11.
 #include <enos/device/credentials.hpp>
 #include <enos/device/sign.hpp>
 

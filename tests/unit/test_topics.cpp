@@ -1,4 +1,4 @@
-// Topic builders against the literal strings of PROTOCOL.md §3 and §4, and the parsers (§4.11).
+// Topic builders against the literal strings of docs/protocol.md §3 and §4, and the parsers (§4.11).
 #include <enos/device/topics.hpp>
 
 #include "support/catch.hpp"
@@ -20,7 +20,7 @@ struct UpCase {
     int qos;
 };
 
-// PROTOCOL.md §3 overview table, spelled out.
+// docs/protocol.md §3 overview table, spelled out.
 const UpCase up_cases[] = {
     {UpMethod::measurepoint_post, "/sys/pk1/dk1/thing/measurepoint/post", "thing.measurepoint.post", 1},
     {UpMethod::measurepoint_post_batch, "/sys/pk1/dk1/thing/measurepoint/post/batch", "thing.measurepoint.post.batch", 1},
@@ -60,7 +60,7 @@ struct DownCase {
     std::string_view topic, reply_topic, method;
 };
 
-// PROTOCOL.md §4 table, spelled out.
+// docs/protocol.md §4 table, spelled out.
 const DownCase down_cases[] = {
     {DownKind::measurepoint_set, "", "/sys/pk1/dk1/thing/service/measurepoint/set",
      "/sys/pk1/dk1/thing/service/measurepoint/set_reply", "thing.service.measurepoint.set"},
@@ -104,7 +104,7 @@ TEST_CASE("request and reply topic of every upstream method", "[unit][topics]") 
     }
 }
 
-TEST_CASE("topics from the examples of PROTOCOL.md", "[unit][topics]") {
+TEST_CASE("topics from the examples of docs/protocol.md", "[unit][topics]") {
     CHECK(request_topic(UpMethod::measurepoint_post_batch, "subPK01", "subDev01") ==
           "/sys/subPK01/subDev01/thing/measurepoint/post/batch");
     CHECK(reply_topic(UpMethod::sub_login, "gwPK", "gwDK") == "/ext/session/gwPK/gwDK/combine/login_reply");

@@ -1,4 +1,4 @@
-// Value: the JSON-like type of measure points (PROTOCOL.md §5.1), and its JSON text form.
+// Value: the JSON-like type of measure points (docs/protocol.md §5.1), and its JSON text form.
 #include <enos/device/value.hpp>
 
 #include <cfloat>

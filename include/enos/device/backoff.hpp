@@ -1,5 +1,5 @@
 // Reconnect delays: exponential back-off with full jitter, pushed later when needed so that the
-// platform's connect-rate limits hold (PROTOCOL.md §1.7: at most 1 CONNECT per second and 4 per
+// platform's connect-rate limits hold (docs/protocol.md §1.7: at most 1 CONNECT per second and 4 per
 // 2 minutes per device, else a 5-minute ban). Pure: the caller supplies the time and the seed.
 #pragma once
 

@@ -80,7 +80,7 @@ using ResponseCallback = std::function<void(Result<Response>)>;
 struct RequestOptions {
     /// Reply deadline; zero: ClientOptions::request_timeout.
     std::chrono::milliseconds timeout{0};
-    /// -1: the method's QoS (0 for events and logs as EnOS expects, PROTOCOL.md §2.5; 1 otherwise).
+    /// -1: the method's QoS (0 for events and logs as EnOS expects, docs/protocol.md §2.5; 1 otherwise).
     /// 0 or 1 otherwise; 2 is refused with errc::qos_not_allowed.
     int qos = -1;
     /// Measure points and events: sample time in epoch ms; empty: now.
@@ -150,7 +150,7 @@ public:
     void on_command(CommandKind kind, CommandHandler handler);
     void on_command_async(CommandKind kind, AsyncCommandHandler handler);
 
-    // --- requests (PROTOCOL.md §3.1–3.8) ---------------------------------------------------------
+    // --- requests (docs/protocol.md §3.1–3.8) ---------------------------------------------------------
 
     /// thing.measurepoint.post (time: options.time_ms or now)
     Result<Response> post_measurepoints(const Points& points, const RequestOptions& options = {});

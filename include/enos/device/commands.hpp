@@ -1,4 +1,4 @@
-// Commands from the cloud (PROTOCOL.md §4) and how the application answers them.
+// Commands from the cloud (docs/protocol.md §4) and how the application answers them.
 #pragma once
 
 #include <enos/device/result.hpp>
@@ -57,7 +57,7 @@ struct CommandReply {
     std::optional<std::string> raw; ///< raw_down only: bytes sent as they are, without an envelope
 
     CommandReply() = default;
-    /// A failed handler: code 1102 and the error's text (PROTOCOL.md §6.2).
+    /// A failed handler: code 1102 and the error's text (docs/protocol.md §6.2).
     CommandReply(const Error& error) : code(1102), message(error.message()) {}
 
     static CommandReply ok() { return {}; }

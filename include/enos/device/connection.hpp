@@ -1,4 +1,4 @@
-// Connection states and the events the client reports when its link changes (PROTOCOL.md §7.1).
+// Connection states and the events the client reports when its link changes (docs/protocol.md §7.1).
 #pragma once
 
 #include <enos/device/result.hpp>

@@ -1,4 +1,4 @@
-// CONNECT credentials for the three secure modes (PROTOCOL.md §1.2–1.3), and the strict parsers the
+// CONNECT credentials for the three secure modes (docs/protocol.md §1.2–1.3), and the strict parsers the
 // broker side uses to read them back.
 #pragma once
 
@@ -27,7 +27,7 @@ struct CredentialInput {
     HexCase hex_case = HexCase::platform;
     std::string client_id; ///< raw client id; empty -> device_key (modes 2, 3) or product_key (mode 4)
     std::string timestamp; ///< epoch ms as a decimal string; empty -> now
-    /// Optional "{k=v,...}" appended to the raw client id and signed with it (PROTOCOL.md §1.6; the
+    /// Optional "{k=v,...}" appended to the raw client id and signed with it (docs/protocol.md §1.6; the
     /// only way to announce payload compression, e.g. "{compress=GZIP}"). Not counted against the
     /// 64-character limit, because the reference SDK appends it to ids that already use it all.
     std::string extra_info;

@@ -1,5 +1,5 @@
 // Error codes of the SDK: one enum for what goes wrong on the device side, and one category for the
-// numeric codes the EnOS cloud puts in its replies (PROTOCOL.md §6). Both are std::error_code, so an
+// numeric codes the EnOS cloud puts in its replies (docs/protocol.md §6). Both are std::error_code, so an
 // application can compare against either with ==.
 #pragma once
 

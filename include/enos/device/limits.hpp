@@ -1,4 +1,4 @@
-// Limits of the EnOS platform that the SDK checks locally before anything is sent (PROTOCOL.md §5.3).
+// Limits of the EnOS platform that the SDK checks locally before anything is sent (docs/protocol.md §5.3).
 #pragma once
 
 #include <cstddef>

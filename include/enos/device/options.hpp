@@ -25,7 +25,7 @@ struct TlsOptions {
     std::string key_password;    ///< if key_file is encrypted (a secret: never logged)
 };
 
-/// Receives the device secret during dynamic activation (securemode 3, PROTOCOL.md §1.8). It runs on
+/// Receives the device secret during dynamic activation (securemode 3, docs/protocol.md §1.8). It runs on
 /// the thread that called connect(), before the activation is acknowledged to the cloud: return an
 /// error if the secret could not be stored, and the activation is not acknowledged.
 using DeviceSecretHandler = std::function<Status(std::string_view device_secret)>;

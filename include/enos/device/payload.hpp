@@ -1,4 +1,4 @@
-// Payload encoders and decoders for every method of the EnOS device protocol (PROTOCOL.md §2–§5).
+// Payload encoders and decoders for every method of the EnOS device protocol (docs/protocol.md §2–§5).
 //
 // Encoders: `Status encode_X(std::string& out, std::string_view id, ...)` replace the content of `out`
 // with the JSON payload. They check the platform limits locally (512 KB, 200 attributes or tags,

@@ -80,7 +80,7 @@ struct OfflineQueueOptions {
     /// Size at which a new segment file is started (4 KiB .. 64 MiB).
     std::size_t segment_bytes = 4 * 1024 * 1024;
 
-    /// Replay measure points queued while offline through the *resume* topics (PROTOCOL.md §3.3),
+    /// Replay measure points queued while offline through the *resume* topics (docs/protocol.md §3.3),
     /// so the cloud backfills history without firing live alerts. false: replay on the original
     /// topic. A message queued with keep_original_topic is always replayed on its own topic.
     bool replay_through_resume_topics = true;

@@ -1,4 +1,4 @@
-// The EnOS signature (PROTOCOL.md §1.4): a plain digest of "clientId{..}deviceKey{..}productKey{..}
+// The EnOS signature (docs/protocol.md §1.4): a plain digest of "clientId{..}deviceKey{..}productKey{..}
 // timestamp{..}" followed by the secret. Used for the CONNECT password and for the sub-device
 // signatures of topo add, login and batch login (§3.10–3.11). The digests are header-only, so
 // firmware with its own MQTT stack can sign without a crypto library.

@@ -1,4 +1,4 @@
-// Every MQTT topic of the protocol (PROTOCOL.md §2.3, §3, §4): builders for upstream requests, their
+// Every MQTT topic of the protocol (docs/protocol.md §2.3, §3, §4): builders for upstream requests, their
 // replies and the downstream commands, and parsers for what a device receives (§4.11) and what the
 // cloud receives. Builders and parsers read the same route tables, so they cannot drift apart.
 #pragma once
@@ -13,7 +13,7 @@
 
 namespace enos::device {
 
-/// Every upstream request kind, PROTOCOL.md §3.
+/// Every upstream request kind, docs/protocol.md §3.
 enum class UpMethod {
     measurepoint_post, measurepoint_post_batch, measurepoint_resume, measurepoint_resume_batch,
     event_post, attribute_query, attribute_update, attribute_delete, tag_query, tag_update, tag_delete,
@@ -23,7 +23,7 @@ enum class UpMethod {
     integration_measurepoint_post, integration_event_post, integration_attribute_post, integration_raw_up
 };
 
-/// Cloud -> device commands (PROTOCOL.md §4.1–4.10), plus `reply` for the reply to an upstream request.
+/// Cloud -> device commands (docs/protocol.md §4.1–4.10), plus `reply` for the reply to an upstream request.
 enum class DownKind {
     measurepoint_set, measurepoint_get, service_invoke, rrpc_request, raw_down,
     sub_device_enable, sub_device_disable, sub_device_delete, ///< /ext/session/.../combine/{enable,disable,delete}
@@ -48,7 +48,7 @@ struct UpstreamTopic {
     std::string product_key, device_key, event_id; ///< device_key is empty for integration topics
 };
 
-/// Commands are answered at QoS 0 (PROTOCOL.md §2.5).
+/// Commands are answered at QoS 0 (docs/protocol.md §2.5).
 inline constexpr int command_reply_qos = 0;
 
 namespace detail {
@@ -102,7 +102,7 @@ inline constexpr UpRoute up_routes[] = {
     {UpMethod::integration_raw_up, TopicSpace::integration, "model/up_raw"},
 };
 
-/// In the match order of PROTOCOL.md §4.11 (measure point set/get before the generic service).
+/// In the match order of docs/protocol.md §4.11 (measure point set/get before the generic service).
 inline constexpr DownRoute down_routes[] = {
     {DownKind::measurepoint_set, TopicSpace::device, "thing/service/measurepoint/set"},
     {DownKind::measurepoint_get, TopicSpace::device, "thing/service/measurepoint/get"},
@@ -331,7 +331,7 @@ inline std::string command_method(DownKind kind, std::string_view service_id = {
     return detail::method_of_path(r->path, service_id);
 }
 
-/// Classifies a topic a device received (PROTOCOL.md §4.11). Commands are matched first, in the
+/// Classifies a topic a device received (docs/protocol.md §4.11). Commands are matched first, in the
 /// order of that table; then anything whose last level ends in "_reply" is matched against the reply
 /// topics of every UpMethod. Anything else, including malformed topics (no leading '/', empty
 /// levels, too many levels), is errc::topic_no_match. Never throws beyond std::bad_alloc.
@@ -360,7 +360,7 @@ inline Result<ArrivedTopic> parse_arrived_topic(std::string_view topic) {
 
 /// Where the device answers a command: "<command topic>_reply", or rrpc/response/{mid} for RRPC.
 /// Traffic control also gets "_reply", unlike the reference SDK (which answers on the command topic
-/// itself, PROTOCOL.md §8.8): a device that subscribes to its command topics would receive its own
+/// itself, docs/protocol.md §8.8): a device that subscribes to its command topics would receive its own
 /// answer as a new command and loop, and "_reply" is the convention of every other topic.
 /// Empty for DownKind::reply (replies are not answered).
 inline std::string command_reply_topic(const ArrivedTopic& command) {

@@ -1,5 +1,5 @@
 // Value: the JSON-like type of measure points, attributes, event and service parameters
-// (PROTOCOL.md §5.1). It keeps integers and floating-point numbers apart, because the cloud validates
+// (docs/protocol.md §5.1). It keeps integers and floating-point numbers apart, because the cloud validates
 // them against the thing model: 1 and 1.0 are different values on the wire.
 #pragma once
 

@@ -14,7 +14,7 @@
 
 int main() {
     using namespace enos::device;
-    // PROTOCOL.md §1.5, Example A.
+    // docs/protocol.md §1.5, Example A.
     CredentialInput in;
     in.product_key = "KV315idW";
     in.device_key = "tPbZGCdmaE";

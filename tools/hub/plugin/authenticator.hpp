@@ -1,4 +1,4 @@
-// CONNECT authentication per PROTOCOL.md §1.2–1.4 and §1.8: parse the client id and username, find
+// CONNECT authentication per docs/protocol.md §1.2–1.4 and §1.8: parse the client id and username, find
 // the device or product in the registry (and the simulator's activations), apply the connection rate
 // limit, and verify the signature. Knows nothing about mosquitto, so the decisions stay readable.
 #pragma once

@@ -1,4 +1,4 @@
-// The platform's per-device connection limit (PROTOCOL.md §1.7): at most one CONNECT per second, and
+// The platform's per-device connection limit (docs/protocol.md §1.7): at most one CONNECT per second, and
 // more than four within two minutes blocks the device for five minutes. The numbers are options so
 // tests can make the rule bite without waiting minutes.
 #pragma once

@@ -1,4 +1,4 @@
-// The cloud side of the hub: answers every device request of PROTOCOL.md §3 the way the platform
+// The cloud side of the hub: answers every device request of docs/protocol.md §3 the way the platform
 // would, keeps what devices send (through the Store), runs dynamic activation (§1.8) and follows the
 // sub-device lifecycle commands the cloud sends. All state lives in memory and is touched only from
 // the MQTT thread; the store is its durable mirror.
@@ -26,7 +26,7 @@ namespace enos::hub::sim {
 using device::UpMethod;
 using device::Value;
 
-/// The reply codes the simulator answers with: PROTOCOL.md §6, plus 401 and 460 (tools/hub/README.md).
+/// The reply codes the simulator answers with: docs/protocol.md §6, plus 401 and 460 (tools/hub/README.md).
 enum ReplyCode : int {
     code_ok = 200,
     code_auth_failed = 401, ///< a sub-device signature does not verify
@@ -80,7 +80,7 @@ public:
     /// ones still waiting for the device's answer are published again.
     void on_connected();
 
-    /// QoS of every reply (PROTOCOL.md leaves it open; 0 as for the device's own command replies).
+    /// QoS of every reply (docs/protocol.md leaves it open; 0 as for the device's own command replies).
     static constexpr int reply_qos = 0;
 
     /// One decoded request on its way through the handlers.
@@ -116,7 +116,7 @@ private:
     void reply(std::string_view request_topic, std::string_view id, const Answer& answer);
     Answer answer(const Call& call);
 
-    // upstream methods (PROTOCOL.md §3)
+    // upstream methods (docs/protocol.md §3)
     Answer post_measurepoints(const Call& call, bool resumed);
     Answer post_measurepoints_batch(const Call& call, bool resumed);
     Answer post_event(const Call& call);

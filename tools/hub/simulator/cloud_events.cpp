@@ -1,5 +1,5 @@
 // Cloud: what the broker and the cloud's own commands tell the simulator — connections (and dynamic
-// activation, PROTOCOL.md §1.8), disconnections, and sub-device enable/disable/delete.
+// activation, docs/protocol.md §1.8), disconnections, and sub-device enable/disable/delete.
 #include "cloud.hpp"
 #include "cloud_detail.hpp"
 

@@ -1,4 +1,4 @@
-// Cloud: one handler per upstream method of PROTOCOL.md §3. Each validates the whole request before it
+// Cloud: one handler per upstream method of docs/protocol.md §3. Each validates the whole request before it
 // changes anything, so a refused request leaves no trace ("the whole request fails with the first
 // error", §3.2, §3.16).
 #include "cloud.hpp"

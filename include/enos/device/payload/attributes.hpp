@@ -1,4 +1,4 @@
-// Attributes and tags (PROTOCOL.md §3.5–3.6): at most 200 per request, names non-empty.
+// Attributes and tags (docs/protocol.md §3.5–3.6): at most 200 per request, names non-empty.
 #pragma once
 
 #include <enos/device/detail/json_fields.hpp>

@@ -1,4 +1,4 @@
-// Typed decoders for the params of cloud-to-device commands (PROTOCOL.md §4). Sub-device notices
+// Typed decoders for the params of cloud-to-device commands (docs/protocol.md §4). Sub-device notices
 // (§4.6) are in gateway.hpp, the OTA upgrade (§4.8) in ota.hpp; traffic control (§4.9) has no
 // documented params, so handlers get Request::params_json as it came.
 #pragma once

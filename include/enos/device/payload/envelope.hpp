@@ -1,4 +1,4 @@
-// The request and reply envelopes (PROTOCOL.md §2.1–2.2) and the generic encoders and decoders built
+// The request and reply envelopes (docs/protocol.md §2.1–2.2) and the generic encoders and decoders built
 // on them. Every encoder writes into a caller-owned std::string, replacing its content; reuse the
 // same string and encoding stops allocating once it has grown to the working size.
 #pragma once
@@ -108,7 +108,7 @@ struct Request {
 
 namespace detail {
 
-/// "id": a string, or an integer (PROTOCOL.md §8.20) turned into its decimal text.
+/// "id": a string, or an integer (docs/protocol.md §8.20) turned into its decimal text.
 inline Status read_id(const Value& envelope, std::string& out) {
     const Value* id = envelope.find("id");
     if (id == nullptr || id->is_null()) return missing_field_error("id");

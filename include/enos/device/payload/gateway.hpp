@@ -1,4 +1,4 @@
-// Gateway and sub-device payloads (PROTOCOL.md §3.9–3.11, §4.6): registration, topology, session
+// Gateway and sub-device payloads (docs/protocol.md §3.9–3.11, §4.6): registration, topology, session
 // login/logout. The sub-device signatures of topo add, login and batch login are computed here with
 // sign(), from the sub-device's own credentials, so a gateway never handles signature strings.
 #pragma once

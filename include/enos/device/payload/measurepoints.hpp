@@ -1,4 +1,4 @@
-// Measure points, events and the message-integration channel (PROTOCOL.md §3.1–3.4, §3.16).
+// Measure points, events and the message-integration channel (docs/protocol.md §3.1–3.4, §3.16).
 // Times are epoch milliseconds; an absent time is left out of the payload (the cloud then uses the
 // arrival time), so callers that want the sampling time recorded must pass it.
 #pragma once

@@ -1,4 +1,4 @@
-// Firmware over the air (PROTOCOL.md §3.12, §4.8): version report, version query, progress, and the
+// Firmware over the air (docs/protocol.md §3.12, §4.8): version report, version query, progress, and the
 // upgrade command. The firmware file itself is fetched over HTTP, not MQTT.
 #pragma once
 

@@ -1,4 +1,4 @@
-// Device reports beyond data points (PROTOCOL.md §3.8, §3.13–3.15): thing-model template query,
+// Device reports beyond data points (docs/protocol.md §3.8, §3.13–3.15): thing-model template query,
 // device logs, network status and the edge connectivity graph.
 #pragma once
 
