@@ -36,7 +36,7 @@ port=$(grep -o '"port": *[0-9]*' "$run/hub.json" | grep -o '[0-9]*$')
 
 step "start offline_resume (pkTest/dev1, a sample every 100 ms, store in $run/store)"
 ENOS_URL="tcp://127.0.0.1:$port" ENOS_PRODUCT_KEY=pkTest ENOS_DEVICE_KEY=dev1 ENOS_DEVICE_SECRET=devSecret1 \
-  "$build/examples/offline_resume/offline_resume" --store "$run/store" --interval-ms 100 \
+  "$build/examples/offline_resume/offline_resume" --store "$run/store" --interval-ms 100 --local-hub \
   >"$run/device.log" 2>&1 &
 device_pid=$!
 wait_for_log 300 "posted 25 (online)"

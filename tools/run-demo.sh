@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# One command: install what is missing, build, and run the demo. A device (examples/quickstart) connects
-# to a local enos-hub, posts measure points, and answers the cloud: a service invocation and an RRPC
-# call injected by the hub. Everything runs on 127.0.0.1 on free ports and is stopped at the end.
+# One command: install what is missing, build, and run the demo. Part 1: a device (examples/quickstart)
+# connects to a local enos-hub, posts measure points, and answers the cloud: a service invocation and
+# an RRPC call injected by the hub. Part 2 (tools/demo-offline.sh): the broker goes down while a device
+# keeps posting into its offline store; when it is back, the backlog arrives marked as resumed.
+# Everything runs on 127.0.0.1 on free ports and is stopped at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tools/install-deps.sh
 cmake --preset default >/dev/null
-cmake --build --preset default -j "$(nproc)" --target enos-hub enos_hub_plugin quickstart
+cmake --build --preset default -j "$(nproc)" --target enos-hub enos_hub_plugin quickstart offline_resume
 
 build=build/default
 hub=$build/tools/hub/enos-hub
@@ -23,7 +25,7 @@ step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 step "start enos-hub (mosquitto + EnOS plugin + cloud simulator) on a free port"
 "$hub" start --registry tools/hub/registry.example.json --dir "$run" --port 0
-port=$(sed -n 's/.*"port":\([0-9]*\).*/\1/p' "$run/hub.json")
+port=$(grep -o '"port": *[0-9]*' "$run/hub.json" | grep -o '[0-9]*$')
 
 step "start the quickstart device pkTest/dev1 against tcp://127.0.0.1:$port"
 ENOS_URL="tcp://127.0.0.1:$port" ENOS_PRODUCT_KEY=pkTest ENOS_DEVICE_KEY=dev1 ENOS_DEVICE_SECRET=devSecret1 \
@@ -48,3 +50,6 @@ step "measure points the hub stored (enos-hub query measurepoints, last 4 rows)"
 step "the device's side of the story"
 kill -INT "$device_pid"; wait "$device_pid" || true; device_pid=
 cat "$run/device.log"
+
+step "part 2: an outage, and the breakpoint resume"
+tools/demo-offline.sh "$build"
