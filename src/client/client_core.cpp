@@ -161,11 +161,14 @@ void ClientCore::shutdown() {
         if (closing_) return;
         closing_ = true;
         end_session_locked(Error{errc::shutting_down, "the client is being destroyed"}, failed);
+        const bool was_up = state_ != ConnectionState::disconnected; // disconnect() already said so
         state_ = ConnectionState::closed;
-        ConnectionEvent closed;
-        closed.kind = ConnectionEventKind::closed;
-        closed.state = state_;
-        events.push_back(closed);
+        if (was_up) {
+            ConnectionEvent closed;
+            closed.kind = ConnectionEventKind::closed;
+            closed.state = state_;
+            events.push_back(closed);
+        }
     }
     changed_.notify_all();
     run_failed(failed);

@@ -232,6 +232,27 @@ TEST_CASE("connection: disconnect() closes without a lost event and stops retryi
     REQUIRE(rig.client.connect()); // and connect() works again
 }
 
+TEST_CASE("connection: the closed event comes once, from disconnect() or else from the destructor",
+          "[unit][client]") {
+    EventLog disconnected_first; // outlive the clients; queued events still run when a client dies
+    EventLog destroyed_connected;
+    {
+        ClientRig rig;
+        rig.client.on_connection(disconnected_first.handler());
+        REQUIRE(rig.client.connect());
+        REQUIRE(rig.client.disconnect());
+    }
+    {
+        ClientRig rig;
+        rig.client.on_connection(destroyed_connected.handler());
+        REQUIRE(rig.client.connect());
+    }
+    for (EventLog* log : {&disconnected_first, &destroyed_connected}) {
+        CHECK(log->has(ConnectionEventKind::closed));
+        CHECK_FALSE(log->has(ConnectionEventKind::closed, 2));
+    }
+}
+
 TEST_CASE("connection: a connect attempt without an answer ends at connect_timeout", "[unit][client]") {
     ClientRig rig;
     rig.broker->answer_connects = false;
