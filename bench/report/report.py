@@ -51,11 +51,13 @@ FIGURES = [
     ("store_append_fsync_every_message", "Store append, fsync per message", None),
     ("hub_replies_qos0", "enos-hub replies to QoS 0 requests", None),
     ("hub_replies_qos1", "enos-hub replies to QoS 1 requests", None),
+    ("replay_drain", "Offline queue replay drain after an outage", None),
+    ("live_qos1_callback", "Live QoS 1 callback posts, same window", None),
+    ("replay_vs_live_qos1", "Replay drain / live QoS 1 rate", ("sdk_min", 0.8, "≥ 0.8")),
 ]
 
 # Figures the suite should have but no program reports yet: listed as missing, never made up.
 ABSENT = [
-    ("store_replay_drain", "Offline queue replay drain", "no benchmark program measures it yet"),
     ("idle_heap", "Heap of an idle connected client",
      "client_vs_paho reports the idle RSS and the heap per pending request, not the idle heap"),
     ("gateway_scale", "Gateway with many sub-devices", "no benchmark program measures it yet"),
@@ -66,8 +68,8 @@ UNIT_TEXT = {"us": "µs", "us/msg": "µs/msg"}
 
 
 def higher_is_better(unit):
-    """Rates (anything per second) improve upwards; times, sizes and counts downwards."""
-    return unit.endswith("/s")
+    """Rates (anything per second) and ratios improve upwards; times, sizes and counts downwards."""
+    return unit.endswith("/s") or unit == "ratio"
 
 
 def number(text):
