@@ -166,7 +166,7 @@ inline std::string parent_dir(const std::string& path) {
 
 // ---- the hub ------------------------------------------------------------------------------------
 
-/// What a running enos-hub wrote into its run directory (HUB.md: hub.json and admin.token).
+/// What a running enos-hub wrote into its run directory (tools/hub/README.md: hub.json and admin.token).
 struct HubInfo {
     std::string dir, host = "127.0.0.1";
     int port = 0;
