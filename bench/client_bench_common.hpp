@@ -72,13 +72,6 @@ inline double median(std::vector<double> values) {
     return percentile(std::move(values), 50);
 }
 
-// ---- allocation counting (the operator new replacement lives in the .cpp) -----------------------
-
-struct HeapCounter {
-    static inline std::atomic<bool> enabled{false};
-    static inline std::atomic<std::int64_t> live_bytes{0};
-};
-
 /// Bytes the C allocator currently hands out, whoever asked (Paho C allocates with malloc).
 inline std::int64_t malloc_in_use() {
     return static_cast<std::int64_t>(mallinfo2().uordblks);

@@ -23,6 +23,7 @@
 //   heap_malloc_per_pending    all heap bytes (malloc, incl. Paho C) per request awaiting its reply
 #include "client_bench_common.hpp"
 #include "device_under_test.hpp"
+#include "heap_counter.hpp"
 #include "paho_device.hpp"
 
 #include <enos/device/client.hpp>
@@ -32,54 +33,6 @@
 #include <memory>
 #include <new>
 #include <sys/resource.h>
-
-// ---- allocation counting: live bytes handed out by operator new while enabled --------------------
-
-namespace {
-
-void* counted_alloc(std::size_t size) {
-    void* p = std::malloc(size == 0 ? 1 : size);
-    if (p && bench::HeapCounter::enabled.load(std::memory_order_relaxed))
-        bench::HeapCounter::live_bytes.fetch_add(static_cast<std::int64_t>(malloc_usable_size(p)),
-                                                 std::memory_order_relaxed);
-    return p;
-}
-
-void counted_free(void* p) noexcept {
-    if (p && bench::HeapCounter::enabled.load(std::memory_order_relaxed))
-        bench::HeapCounter::live_bytes.fetch_sub(static_cast<std::int64_t>(malloc_usable_size(p)),
-                                                 std::memory_order_relaxed);
-    std::free(p);
-}
-
-} // namespace
-
-void* operator new(std::size_t size) {
-    if (void* p = counted_alloc(size)) return p;
-    throw std::bad_alloc();
-}
-void* operator new[](std::size_t size) {
-    if (void* p = counted_alloc(size)) return p;
-    throw std::bad_alloc();
-}
-void* operator new(std::size_t size, const std::nothrow_t&) noexcept {
-    return counted_alloc(size);
-}
-void* operator new[](std::size_t size, const std::nothrow_t&) noexcept {
-    return counted_alloc(size);
-}
-void operator delete(void* p) noexcept {
-    counted_free(p);
-}
-void operator delete[](void* p) noexcept {
-    counted_free(p);
-}
-void operator delete(void* p, std::size_t) noexcept {
-    counted_free(p);
-}
-void operator delete[](void* p, std::size_t) noexcept {
-    counted_free(p);
-}
 
 namespace bench {
 namespace {
@@ -290,7 +243,7 @@ void idle_rss(const HubInfo& hub, const std::string& side, int index) {
 /// Requests stay pending because the hub's simulator is stopped (SIGSTOP) while they are sent; the
 /// broker still acknowledges the publishes, so only the waiting for replies remains in memory.
 void heap_per_pending(const HubInfo& hub, const std::string& side, int index, int count) {
-    HeapCounter::enabled = true;
+    heap::counting = true;
     auto device = make_device(side, hub, index);
     device->connect_seconds();
     Tally warm;
@@ -299,13 +252,13 @@ void heap_per_pending(const HubInfo& hub, const std::string& side, int index, in
         fail("warm-up reply missing");
     if (kill(hub.simulator_pid, SIGSTOP) != 0) fail("cannot pause the simulator");
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    const std::int64_t new_before = HeapCounter::live_bytes.load();
+    const std::int64_t new_before = heap::live_bytes.load();
     const std::int64_t malloc_before = malloc_in_use();
     Tally tally;
     for (int i = 0; i < count; ++i)
         device->post_qos1(sample_points(), sample_time_ms, tally);
     std::this_thread::sleep_for(std::chrono::milliseconds(500)); // let every PUBACK arrive
-    const std::int64_t new_after = HeapCounter::live_bytes.load();
+    const std::int64_t new_after = heap::live_bytes.load();
     const std::int64_t malloc_after = malloc_in_use();
     const std::size_t still_pending = device->pending();
     kill(hub.simulator_pid, SIGCONT);
@@ -560,6 +513,7 @@ std::string default_hub_binary() {
 
 int main(int argc, char** argv) {
     using namespace bench;
+    heap::counting = false; // on only while the heap figures are measured
     std::vector<std::string> args(argv + 1, argv + argc);
     auto value_of = [&](const std::string& name, const std::string& fallback) {
         for (std::size_t i = 0; i + 1 < args.size(); ++i)

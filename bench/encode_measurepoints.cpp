@@ -7,6 +7,8 @@
 // Bars: at most 1 µs per message, zero allocations per message.
 #include <enos/device/payload.hpp>
 
+#include "heap_counter.hpp"
+
 #include <algorithm>
 #include <atomic>
 #include <charconv>
@@ -20,44 +22,6 @@
 #include <vector>
 
 #include <time.h>
-
-namespace {
-
-std::atomic<std::uint64_t> allocations{0};
-
-void* counted_alloc(std::size_t size) {
-    allocations.fetch_add(1, std::memory_order_relaxed);
-    if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
-    throw std::bad_alloc();
-}
-
-} // namespace
-
-void* operator new(std::size_t size) {
-    return counted_alloc(size);
-}
-void* operator new[](std::size_t size) {
-    return counted_alloc(size);
-}
-void* operator new(std::size_t size, const std::nothrow_t&) noexcept {
-    allocations.fetch_add(1, std::memory_order_relaxed);
-    return std::malloc(size == 0 ? 1 : size);
-}
-void* operator new[](std::size_t size, const std::nothrow_t& tag) noexcept {
-    return operator new(size, tag);
-}
-void operator delete(void* p) noexcept {
-    std::free(p);
-}
-void operator delete[](void* p) noexcept {
-    std::free(p);
-}
-void operator delete(void* p, std::size_t) noexcept {
-    std::free(p);
-}
-void operator delete[](void* p, std::size_t) noexcept {
-    std::free(p);
-}
 
 namespace {
 
@@ -99,7 +63,7 @@ double median(std::vector<double> values) {
 // Encodes `messages` payloads with a fresh id and time each, as a client would.
 Run run(const Points& points, std::string& out, std::size_t messages, std::uint64_t& checksum) {
     char id[24];
-    const std::uint64_t allocations_before = allocations.load(std::memory_order_relaxed);
+    const std::uint64_t allocations_before = bench::heap::allocations.load(std::memory_order_relaxed);
     const double cpu_start = thread_cpu_ns();
     const auto start = Clock::now();
     for (std::size_t i = 0; i < messages; ++i) {
@@ -115,7 +79,8 @@ Run run(const Points& points, std::string& out, std::size_t messages, std::uint6
     }
     const auto elapsed = std::chrono::duration<double, std::nano>(Clock::now() - start).count();
     const double cpu = thread_cpu_ns() - cpu_start;
-    const std::uint64_t allocated = allocations.load(std::memory_order_relaxed) - allocations_before;
+    const std::uint64_t allocated =
+        bench::heap::allocations.load(std::memory_order_relaxed) - allocations_before;
     const auto n = static_cast<double>(messages);
     return {cpu / n, elapsed / n, static_cast<double>(allocated) / n};
 }
@@ -127,9 +92,9 @@ int main(int argc, char** argv) {
     constexpr int repetitions = 9;
 
     // A counter that stayed at zero because it is not wired in would fake the result.
-    const std::uint64_t probe = allocations.load();
+    const std::uint64_t probe = bench::heap::allocations.load();
     operator delete(operator new(64));
-    if (allocations.load() == probe) {
+    if (bench::heap::allocations.load() == probe) {
         std::fprintf(stderr, "the allocation counter does not see operator new\n");
         return 1;
     }

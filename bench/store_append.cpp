@@ -3,6 +3,8 @@
 // its topic and payload. Usage: store_append [directory for the stores, default $TMPDIR or /tmp]
 #include <enos/device/detail/offline_queue.hpp>
 
+#include "heap_counter.hpp"
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -16,42 +18,6 @@
 
 #include <sys/statfs.h>
 #include <unistd.h>
-
-// --- heap accounting: every operator new/delete of the process, by usable block size ---------------
-namespace {
-std::atomic<long long> heap_bytes{0};
-
-void* counted_alloc(std::size_t size) {
-    void* p = std::malloc(size ? size : 1);
-    if (!p) throw std::bad_alloc();
-    heap_bytes.fetch_add(static_cast<long long>(malloc_usable_size(p)), std::memory_order_relaxed);
-    return p;
-}
-void counted_free(void* p) noexcept {
-    if (!p) return;
-    heap_bytes.fetch_sub(static_cast<long long>(malloc_usable_size(p)), std::memory_order_relaxed);
-    std::free(p);
-}
-} // namespace
-
-void* operator new(std::size_t size) {
-    return counted_alloc(size);
-}
-void* operator new[](std::size_t size) {
-    return counted_alloc(size);
-}
-void operator delete(void* p) noexcept {
-    counted_free(p);
-}
-void operator delete[](void* p) noexcept {
-    counted_free(p);
-}
-void operator delete(void* p, std::size_t) noexcept {
-    counted_free(p);
-}
-void operator delete[](void* p, std::size_t) noexcept {
-    counted_free(p);
-}
 
 namespace {
 
@@ -131,7 +97,7 @@ double memory_overhead(std::uint64_t count) {
     options.max_bytes = std::size_t{1} << 30;
     auto queue = OfflineQueue::open(options);
     if (!queue) fail("open: " + queue.error().message());
-    const long long before = heap_bytes.load();
+    const long long before = bench::heap::live_bytes.load();
     for (std::uint64_t n = 0; n < count; ++n) {
         OutboundMessage m;
         m.topic = topic;
@@ -139,7 +105,7 @@ double memory_overhead(std::uint64_t count) {
         m.payload = payloads[n];
         if (!queue->push(m)) fail("push to the memory queue failed");
     }
-    const long long grown = heap_bytes.load() - before;
+    const long long grown = bench::heap::live_bytes.load() - before;
     if (grown <= 0) fail("the heap counter saw no allocation: operator new is not replaced");
     return static_cast<double>(grown) / static_cast<double>(count) -
            static_cast<double>(topic.size() + payload_bytes);
