@@ -376,7 +376,7 @@ Status ClientCore::connect_once(bool activation, std::unique_lock<std::mutex>& l
     lock.unlock();
     launch(session);
     lock.lock();
-    changed_.wait(lock, [&] { return attempts_[session].finished; });
+    changed_.wait(lock, [&] { return attempts_[session].finished && attempts_[session].queue_told; });
     Status result = attempts_[session].result;
     attempts_.erase(session);
     if (!result && result.error() == errc::host_unreachable && params) {
@@ -432,9 +432,17 @@ void ClientCore::on_transport_connected(std::uint64_t session, Status status) {
         topics = command_topics(it->second.activation);
         // Clean session: the broker forgot every subscription, so the known reply topics are
         // subscribed again before the link counts as up.
-        if (!it->second.activation)
+        if (!it->second.activation) {
+            // A backlog of measure points is replayed through the resume topics: their replies must
+            // be subscribed before the first replay, or newer live posts would overtake it.
+            if (offline_ && offline_->stats().depth > 0 &&
+                options_.offline_queue.replay_through_resume_topics)
+                for (UpMethod method : {UpMethod::measurepoint_resume, UpMethod::measurepoint_resume_batch})
+                    reply_subscriptions_.try_emplace(
+                        reply_topic(method, options_.product_key, options_.device_key, {}));
             for (const auto& [topic, sub] : reply_subscriptions_)
                 reply_topics.push_back(topic);
+        }
     }
     const std::size_t command_count = topics.size();
     topics.insert(topics.end(), reply_topics.begin(), reply_topics.end());
@@ -480,6 +488,7 @@ void ClientCore::on_session_subscribed(std::uint64_t session, std::size_t comman
         ++counters_.connects;
         Attempt& attempt = it->second;
         attempt.finished = true;
+        attempt.queue_told = false;
         activation = attempt.activation;
         if (!attempt.activation) {
             ConnectionEvent event;
@@ -488,16 +497,25 @@ void ClientCore::on_session_subscribed(std::uint64_t session, std::size_t comman
             event.reconnect = attempt.automatic;
             events.push_back(event);
         }
-        if (attempt.automatic) attempts_.erase(it); // nobody waits for automatic attempts
         retry_attempt_ = 0;
+    }
+    // Reply topics are subscribed again by now: the backlog goes out before anything newer. The queue
+    // learns of the link before connect() returns, so what the application posts next counts as live.
+    if (offline_ && !activation) offline_->link_up();
+    {
+        std::lock_guard lock(mutex_);
+        if (auto it = attempts_.find(session); it != attempts_.end()) {
+            if (it->second.automatic)
+                attempts_.erase(it); // nobody waits for automatic attempts
+            else
+                it->second.queue_told = true;
+        }
     }
     changed_.notify_all();
     if (refused_commands)
         log(LogLevel::warn,
             "the broker refused some command subscriptions; commands arrive only if it delivers them anyway");
     log(LogLevel::info, "connected to " + options_.server_url);
-    // Reply topics are subscribed again by now: the backlog goes out before anything newer.
-    if (offline_ && !activation) offline_->link_up();
     emit(events);
 }
 

@@ -123,6 +123,7 @@ private:
         bool automatic = false;
         bool link_up = false;
         bool finished = false;
+        bool queue_told = true; ///< false while a connected link is not yet handed to the offline queue
         Status result;
     };
     struct Counters {

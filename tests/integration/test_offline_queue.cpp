@@ -170,10 +170,6 @@ TEST_CASE("offline queue: 20 broker restarts under continuous posting lose nothi
     std::atomic<std::int64_t> answered{0};
     std::mutex errors_mutex;
     std::vector<std::string> errors;
-    // One topic for live and replayed posts: a replayed request on the resume topic waits for that
-    // reply topic's SUBACK, and a live post on the subscribed post topic would overtake it.
-    device::RequestOptions same_topic;
-    same_topic.keep_original_topic = true;
     std::thread poster([&] {
         while (!stop) {
             const std::int64_t seq = posted;
@@ -185,8 +181,7 @@ TEST_CASE("offline queue: 20 broker restarts under continuous posting lose nothi
                         errors.push_back(std::to_string(seq) + ": " + r.error().message());
                     }
                     ++answered;
-                },
-                same_topic);
+                });
             posted = seq + 1;
             std::this_thread::sleep_for(1ms); // a device's sampling pace, not synchronisation
         }
