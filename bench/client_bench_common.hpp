@@ -72,9 +72,11 @@ inline double median(std::vector<double> values) {
     return percentile(std::move(values), 50);
 }
 
-/// Bytes the C allocator currently hands out, whoever asked (Paho C allocates with malloc).
+/// Bytes the C allocator currently hands out, whoever asked (Paho C allocates with malloc), in its
+/// arenas and in blocks large enough to get their own mapping.
 inline std::int64_t malloc_in_use() {
-    return static_cast<std::int64_t>(mallinfo2().uordblks);
+    const auto info = mallinfo2();
+    return static_cast<std::int64_t>(info.uordblks + info.hblkhd);
 }
 
 /// Resident set size of this process in KiB.

@@ -9,8 +9,9 @@
 //   BENCH name=<id> sdk=<median> paho=<median or -> unit=<unit> ratio=<sdk/paho or ->
 // then a Markdown table with the spread (min..max over repetitions). Figures (see bench/README.md):
 //   qos0_post_throughput       QoS 0 measure-point posts counted at a cloud-side subscriber
-//   qos1_post_w1_throughput    QoS 1 posts, one awaiting its reply at a time
-//   qos1_post_w100_throughput  QoS 1 posts, 100 awaiting their replies at a time
+//   qos1_post_w1_throughput    QoS 1 posts, one awaiting its reply at a time (the SDK's blocking
+//                              form; raw Paho publishes and waits for its callback)
+//   qos1_post_w100_throughput  QoS 1 posts, 100 awaiting their replies at a time (callback form)
 //   *_cpu                      CPU time of the worker process per message in the same run
 //                              (for QoS 0 it includes the cloud-side subscriber)
 //   rrpc_p50 / rrpc_p99        cloud -> device RRPC request -> response round trip
@@ -19,6 +20,7 @@
 //   first_connect_p50          the same for the first connect of a fresh process
 //   *connect_slow_pct          share of those connects that took more than 50 ms
 //   idle_rss_delta             resident memory added by one connected, idle client
+//   idle_heap_new / _malloc    heap bytes that client holds: from operator new / all of malloc
 //   heap_new_per_pending       bytes from operator new per request awaiting its reply
 //   heap_malloc_per_pending    all heap bytes (malloc, incl. Paho C) per request awaiting its reply
 #include "client_bench_common.hpp"
@@ -81,6 +83,19 @@ public:
         options.time_ms = time_ms;
         client_->post_measurepoints_async(
             points, [t = &tally](sdk::Result<sdk::Response> reply) { t->record(reply.ok()); }, options);
+    }
+
+    bool post_qos1_and_wait(const sdk::Points& points, std::int64_t time_ms, Tally& tally,
+                            std::chrono::seconds patience) override {
+        // One request at a time is what the blocking form is for: the reply wakes this thread directly.
+        sdk::RequestOptions options;
+        options.qos = 1;
+        options.time_ms = time_ms;
+        options.timeout = patience;
+        auto reply = client_->post_measurepoints(points, options);
+        if (!reply && reply.code() == sdk::errc::timeout) return false;
+        tally.record(reply.ok());
+        return true;
     }
 
     void answer_rrpc_by_echo() override {
@@ -163,7 +178,12 @@ void qos1_throughput(const HubInfo& hub, const std::string& side, int index, int
     const auto budget_end =
         start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(time_budget_s));
     std::int64_t sent = 0;
-    while (sent < count && Clock::now() < budget_end) {
+    while (window == 1 && sent < count && Clock::now() < budget_end) {
+        if (!device->post_qos1_and_wait(sample_points(), sample_time_ms, tally, std::chrono::seconds(30)))
+            fail(side + " qos1: reply missing");
+        ++sent;
+    }
+    while (window > 1 && sent < count && Clock::now() < budget_end) {
         if (sent - tally.done.value() >= window &&
             !tally.done.wait_for_at_least(sent - window + 1, Clock::now() + std::chrono::seconds(30)))
             fail(side + " qos1: replies stopped coming");
@@ -232,12 +252,17 @@ void first_connect_time(const HubInfo& hub, const std::string& side, int index) 
     result("first_connect", device->connect_seconds() * 1000.0);
 }
 
-void idle_rss(const HubInfo& hub, const std::string& side, int index) {
-    const long before = rss_kib();
+void idle_memory(const HubInfo& hub, const std::string& side, int index) {
+    heap::counting = true;
+    const long rss_before = rss_kib();
+    const std::int64_t new_before = heap::live_bytes.load();
+    const std::int64_t malloc_before = malloc_in_use();
     auto device = make_device(side, hub, index);
     device->connect_seconds();
     std::this_thread::sleep_for(std::chrono::seconds(1)); // idle: only keep-alive timers running
-    result("idle_rss_delta", static_cast<double>(rss_kib() - before));
+    result("idle_rss_delta", static_cast<double>(rss_kib() - rss_before));
+    result("idle_heap_new", static_cast<double>(heap::live_bytes.load() - new_before));
+    result("idle_heap_malloc", static_cast<double>(malloc_in_use() - malloc_before));
 }
 
 /// Requests stay pending because the hub's simulator is stopped (SIGSTOP) while they are sent; the
@@ -289,7 +314,7 @@ int run_worker(const WorkerArgs& w) {
     else if (w.figure == "first_connect")
         first_connect_time(hub, w.side, w.device);
     else if (w.figure == "rss")
-        idle_rss(hub, w.side, w.device);
+        idle_memory(hub, w.side, w.device);
     else if (w.figure == "heap")
         heap_per_pending(hub, w.side, w.device, w.count);
     else
@@ -320,6 +345,8 @@ constexpr FigureSpec figure_specs[] = {
     {"connect_slow_pct", "%", false},
     {"first_connect_slow_pct", "%", false},
     {"idle_rss_delta", "KiB", false},
+    {"idle_heap_new", "bytes", false},
+    {"idle_heap_malloc", "bytes", false},
     {"heap_new_per_pending", "bytes", false},
     {"heap_malloc_per_pending", "bytes", false},
 };

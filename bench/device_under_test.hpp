@@ -7,6 +7,7 @@
 #include <enos/device/value.hpp>
 
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 
@@ -32,6 +33,14 @@ public:
     virtual void post_qos0(const enos::device::Points& points, std::int64_t time_ms) = 0;
     /// Measure-point post at QoS 1 whose reply is counted in `tally` when it arrives.
     virtual void post_qos1(const enos::device::Points& points, std::int64_t time_ms, Tally& tally) = 0;
+    /// Measure-point post at QoS 1 that returns once its reply is counted in `tally` (window 1);
+    /// false if the reply did not come within `patience`.
+    virtual bool post_qos1_and_wait(const enos::device::Points& points, std::int64_t time_ms, Tally& tally,
+                                    std::chrono::seconds patience) {
+        const std::int64_t target = tally.done.value() + 1;
+        post_qos1(points, time_ms, tally);
+        return tally.done.wait_for_at_least(target, Clock::now() + patience);
+    }
     /// Before connect: answer RRPC requests by echoing their params as data.
     virtual void answer_rrpc_by_echo() = 0;
     /// Requests still waiting for their reply.

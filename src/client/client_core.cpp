@@ -852,8 +852,9 @@ Result<Response> ClientCore::send_blocking(PreparedRequest request) {
 void ClientCore::send_async(PreparedRequest request, ResponseCallback callback) {
     std::weak_ptr<ClientCore> weak = weak_from_this();
     std::shared_ptr<Dispatcher> dispatcher = dispatcher_;
-    Completion done = [weak, dispatcher, callback = std::move(callback)](Result<Response> result) {
-        Dispatcher::Task task = [weak, callback, result = std::move(result)]() mutable {
+    // A completion runs once, so it hands its callback on instead of copying it.
+    Completion done = [weak, dispatcher, callback = std::move(callback)](Result<Response> result) mutable {
+        Dispatcher::Task task = [weak, callback = std::move(callback), result = std::move(result)]() mutable {
             if (!callback) return;
             try {
                 callback(std::move(result));
