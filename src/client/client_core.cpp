@@ -429,6 +429,7 @@ void ClientCore::on_transport_connected(std::uint64_t session, Status status) {
         auto it = attempts_.find(session);
         if (session != session_ || closing_ || it == attempts_.end()) return;
         it->second.link_up = true;
+        backoff_.record_answer(clock_->now()); // the platform's limits count CONNECTs as the hub sees them
         topics = command_topics(it->second.activation);
         // Clean session: the broker forgot every subscription, so the known reply topics are
         // subscribed again before the link counts as up.

@@ -251,6 +251,23 @@ TEST_CASE("client: dynamic activation end to end", "[integration][client]") {
     CHECK(refused.error().detail.find("dynamic activation") != std::string::npos);
 }
 
+TEST_CASE("client: dynamic activation keeps to the platform's one connect per second", "[integration][client]") {
+    // The securemode-2 CONNECT follows the activation's own CONNECT; the hub counts both when it
+    // authenticates them, which is later than the client starts each attempt.
+    HubProcess::Options limited;
+    limited.connect_limit = true; // the platform's numbers: 1 s apart, 4 in 2 minutes
+    HubProcess h = HubProcess::start(limited);
+    auto options = options_for(h, "pkDyn001", "dyn2", "");
+    options.product_secret = "prodSecretXYZ";
+    options.on_device_secret = [](std::string_view) { return Status{}; };
+    auto client = DeviceClient::create(options);
+    REQUIRE(client);
+    Status s = client->connect();
+    INFO(s.error().message());
+    CHECK(s);
+    CHECK(h.broker_log().find("since the previous connect") == std::string::npos);
+}
+
 TEST_CASE("client: a broker outage fails pending requests, then the client reconnects and resubscribes",
           "[integration][client]") {
     // No simulator: the test answers requests itself, so it decides which are still pending.

@@ -102,6 +102,17 @@ TEST_CASE("min spacing: never two attempts closer than 1 s", "[unit][backoff]") 
     CHECK(b.next_delay(start + 5s) == 0ms);
 }
 
+TEST_CASE("min spacing counts from the broker's answer when it came late", "[unit][backoff]") {
+    BackoffPolicy p;
+    p.initial = 0ms;
+    Backoff b(p, 1);
+    b.record_attempt(start);
+    b.record_answer(start + 300ms); // TCP and TLS took 300 ms before the broker saw the CONNECT
+    CHECK(b.next_delay(start + 400ms) == 900ms);
+    b.record_answer(start - 1s); // never earlier than the attempt itself
+    CHECK(b.next_delay(start + 400ms) == 900ms);
+}
+
 TEST_CASE("window rule: the fifth attempt waits until 120 s after the first", "[unit][backoff]") {
     Backoff b(BackoffPolicy{}, 1);
     for (int i = 0; i < 4; ++i) b.record_attempt(start + std::chrono::seconds(i));

@@ -65,6 +65,13 @@ public:
         if (history_.size() > keep) history_.erase(history_.begin(), history_.end() - static_cast<std::ptrdiff_t>(keep));
     }
 
+    /// The broker answered the most recent attempt at `when`. It counted that CONNECT no later than
+    /// this, and possibly well after the attempt started (TCP and TLS come first), so the spacing to
+    /// the next attempt is measured from here.
+    void record_answer(Clock::time_point when) {
+        if (!history_.empty() && history_.back() < when) history_.back() = when;
+    }
+
     /// After a successful connect: the schedule starts over, the attempt history stays (the rate
     /// limits count every CONNECT, successful or not).
     void reset() noexcept { retries_ = 0; }
