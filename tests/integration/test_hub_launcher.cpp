@@ -8,6 +8,7 @@
 #include <rapidjson/document.h>
 
 #include <arpa/inet.h>
+#include <csignal>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -166,6 +167,32 @@ TEST_CASE("hub launcher: broker-stop and broker-start keep the port", "[integrat
     hub.start_broker();
     CHECK(device.connect(device_credentials("pkTest", "dev1", "devSecret1")) == 0);
     CHECK(hub.run({"broker-start"}).exit_code == 1); // already running
+}
+
+TEST_CASE("hub launcher: what a device sends after a broker restart waits for the simulator", "[integration][hub]") {
+    // The simulator's session outlives the broker: a device that is back before the simulator has
+    // its request queued for the simulator, not acknowledged and dropped.
+    auto hub = HubProcess::start();
+    std::string pid_text;
+    std::getline(std::ifstream(hub.dir() + "/simulator.pid"), pid_text);
+    const pid_t simulator = static_cast<pid_t>(std::stol(pid_text));
+    REQUIRE(::kill(simulator, SIGSTOP) == 0); // it cannot reconnect until SIGCONT
+    hub.stop_broker();
+    const auto restarted = hub.run({"broker-start", "--timeout-ms", "200"});
+    ::kill(simulator, SIGCONT); // resumed whatever happens; it reconnects once it runs again
+    INFO(restarted.err);
+    CHECK(contains(restarted.err, "the simulator did not become ready")); // the broker is up regardless
+    REQUIRE(tcp_port_open(hub.port()));
+
+    MqttProbe device(hub.port());
+    REQUIRE(device.connect(device_credentials("pkTest", "dev1", "devSecret1")) == 0);
+    const std::string base = "/sys/pkTest/dev1/thing/measurepoint/";
+    REQUIRE(device.subscribe(base + "post_reply") == 1);
+    REQUIRE(device.publish(base + "post", R"({"id":"77","version":"1.0","params":{"measurepoints":{"temp":1.5}},"method":"thing.measurepoint.post"})"));
+    const auto reply = device.wait_for(base + "post_reply", std::chrono::seconds(30));
+    REQUIRE(reply);
+    CHECK(contains(reply->payload, R"("id":"77")"));
+    CHECK(contains(reply->payload, R"("code":200)"));
 }
 
 TEST_CASE("hub launcher: a hub stops itself when its owner process is gone", "[integration][hub]") {

@@ -37,10 +37,6 @@ ClientOptions outage_options(const HubProcess& h, const std::string& dk, const s
     o.reconnect_backoff.max = 300ms;
     o.reconnect_backoff.min_spacing = 10ms;
     o.reconnect_backoff.window_attempts = 100000;
-    // The hub's broker accepts devices a moment before its cloud side has subscribed again, and
-    // what a device publishes in that moment is acked and lost. So these tests reconnect by hand
-    // once start_broker() has seen the cloud side ready; what is tested is the queue and replay.
-    o.auto_reconnect = false;
     return o;
 }
 
@@ -135,7 +131,7 @@ TEST_CASE("offline queue: 10000 posts during an outage all arrive in order throu
     }
     CHECK(c.stats().queue.depth == static_cast<std::size_t>(offline));
     h.start_broker();
-    REQUIRE(c.connect());
+    REQUIRE(eventually([&] { return c.connected(); })); // the client reconnects by itself
     REQUIRE(eventually([&] { return drained(c); }, 60s));
 
     const Stored s = wait_stored(h, "dev6", live + offline);
@@ -194,7 +190,7 @@ TEST_CASE("offline queue: 20 broker restarts under continuous posting lose nothi
         const std::int64_t down = posted;
         REQUIRE(eventually([&] { return posted > down + 20; })); // posting while down
         h.start_broker();
-        REQUIRE(c.connect());
+        REQUIRE(eventually([&] { return c.connected(); }));
     }
     stop = true;
     poster.join();
@@ -311,7 +307,7 @@ TEST_CASE("offline queue: each overflow policy drops exactly the expected messag
                     outcomes.emplace(seq, std::move(r));
                 });
             h.start_broker();
-            REQUIRE(c.connect());
+            REQUIRE(eventually([&] { return c.connected(); }));
             REQUIRE(eventually(
                 [&] {
                     std::lock_guard lock(mutex);

@@ -302,7 +302,12 @@ std::string mosquitto_conf(const RunDir& run, const BrokerConfig& c) {
     conf << "# Written by enos-hub start; rewritten on every start.\n"
          << "per_listener_settings false\n"
          << "allow_anonymous false\n"
-         << "persistence false\n"
+         // Persistence keeps the simulator's session (and what is queued for it) across a broker
+         // restart; saved when the broker exits, never in between.
+         << "persistence true\n"
+         << "persistence_location " << run.dir << "/\n"
+         << "autosave_interval 0\n"
+         << "queue_qos0_messages true\n"
          << "set_tcp_nodelay true\n"
          // Stay the user who started the hub: the run directory and the plugin belong to it.
          << "user " << current_user() << "\n"
@@ -516,7 +521,7 @@ int start(const Args& args) {
     for (const char* stale : {"hub.json", "broker.pid", "simulator.pid", "simulator.ready"})
         fs::remove(run.file(stale));
     if (args.has("fresh"))
-        for (const char* store : {"hub.db", "hub.db-wal", "hub.db-shm", "hub.db-journal"})
+        for (const char* store : {"hub.db", "hub.db-wal", "hub.db-shm", "hub.db-journal", "mosquitto.db"})
             fs::remove(run.file(store));
     write_file(run.file("admin.token"), random_token() + "\n", 0600);
 
@@ -711,7 +716,7 @@ int broker_start_main(int argc, char** argv) {
                 throw Failure("port " + std::to_string(info.port) + " is taken by another process");
             write_file(run.file("broker.pid"), std::to_string(info.broker_pid) + "\n");
             write_hub_info(run, info);
-            // Up only once the cloud side has resubscribed: a device publishing earlier gets no reply.
+            // Up once the cloud side is back; what devices send before that waits in its session.
             if (info.simulator_pid > 0) wait_for_simulator(run, info.simulator_pid, Clock::now() + timeout);
             print_started(run, info);
             return exit_ok;

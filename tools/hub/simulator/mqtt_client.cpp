@@ -63,7 +63,8 @@ Error connack_error(int code) {
 
 } // namespace
 
-Status MqttClient::connect(const HubEndpoint& hub, const std::string& client_id, Clock::time_point deadline) {
+Status MqttClient::connect(const HubEndpoint& hub, const std::string& client_id, Clock::time_point deadline,
+                           bool persistent_session) {
     close();
     addrinfo hints{};
     hints.ai_family = AF_UNSPEC;
@@ -92,7 +93,7 @@ Status MqttClient::connect(const HubEndpoint& hub, const std::string& client_id,
     std::string head;
     put_string(head, "MQTT");
     head.push_back(4);                                     // protocol level: 3.1.1
-    head.push_back(static_cast<char>(0x80 | 0x40 | 0x02)); // user name, password, clean session
+    head.push_back(static_cast<char>(0x80 | 0x40 | (persistent_session ? 0 : 0x02))); // user name, password
     put_u16(head, static_cast<std::size_t>(keepalive_s_));
     put_string(head, client_id);
     put_string(head, hub.admin_username);

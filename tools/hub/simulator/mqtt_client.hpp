@@ -29,7 +29,9 @@ public:
 
     /// TCP connect, CONNECT with the hub's admin identity, wait for the CONNACK. Errors:
     /// errc::host_unreachable (no broker), errc::timeout, errc::not_authorized/bad_credentials (refused).
-    Status connect(const HubEndpoint& hub, const std::string& client_id, Clock::time_point deadline);
+    /// A persistent session keeps its subscriptions, and queues what they match, while disconnected.
+    Status connect(const HubEndpoint& hub, const std::string& client_id, Clock::time_point deadline,
+                   bool persistent_session = false);
     bool connected() const { return fd_ >= 0; }
     void close();
 

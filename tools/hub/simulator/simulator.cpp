@@ -115,8 +115,10 @@ int simulator_main(int argc, char** argv) {
     std::string last_error;
     while (!stop_requested) {
         if (!client.connected()) {
+            // A persistent session, saved by the broker when it stops: after a restart, what devices
+            // send before this client is back is queued for it instead of being acked and dropped.
             Status s = client.connect(*hub, "enos-hub-simulator",
-                                      MqttClient::Clock::now() + std::chrono::seconds(5));
+                                      MqttClient::Clock::now() + std::chrono::seconds(5), true);
             if (!s) {
                 if (s.error().message() != last_error)
                     log_line((last_error = s.error().message()) + "; retrying");
@@ -124,8 +126,8 @@ int simulator_main(int argc, char** argv) {
                 continue;
             }
             last_error.clear();
-            // QoS 0: with a clean session a QoS 1 delivery guarantees nothing more on loopback (both
-            // are queued alike by the broker), and it would cost the broker a PUBACK per request.
+            // QoS 0: on loopback a QoS 1 delivery guarantees nothing more (the broker queues both alike,
+            // queue_qos0_messages), and it would cost the broker a PUBACK per request.
             client.subscribe(topics, 0);
             announced = false;
             cloud.on_connected();
