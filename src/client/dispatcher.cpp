@@ -19,6 +19,7 @@ bool Dispatcher::post(Task&& task) {
         if (!state_->accepting) return false;
         state_->tasks.push_back(std::move(task));
         wake = state_->idle_waiting;
+        state_->idle_waiting = false; // one notify per sleep: the tasks posted before it wakes need none
     }
     if (wake) state_->wake.notify_one(); // a busy thread finds the task on its next turn
     return true;
@@ -31,8 +32,10 @@ bool Dispatcher::on_dispatcher_thread() const noexcept {
 void Dispatcher::run(const std::shared_ptr<State>& state) {
     std::unique_lock lock(state->mutex);
     while (true) {
-        state->idle_waiting = true;
-        state->wake.wait(lock, [&] { return state->exit || !state->tasks.empty(); });
+        while (!state->exit && state->tasks.empty()) {
+            state->idle_waiting = true; // again after a spurious wake-up
+            state->wake.wait(lock);
+        }
         state->idle_waiting = false;
         if (state->exit) break;
         Task task = std::move(state->tasks.front());
