@@ -1,8 +1,10 @@
 // Replay drain rate of the offline queue against the live rate, in one run against one enos-hub:
 //   live:   N measure-point posts (callback form, QoS 1, each waiting for its reply) while connected;
 //   replay: N posts queued while the broker is stopped, then the broker is started and the client
-//           connects; timed from connect() to the last reply of the backlog.
-// Both keep at most max_inflight (1000) requests in flight, the same window.
+//           connects and sends the backlog.
+// Both keep at most max_inflight (1000) requests in flight, the same window, and both are timed from
+// the first reply to the last: what connecting costs (Paho sometimes adds 100 ms to it, see
+// bench/README.md) is not part of the drain.
 //
 //   replay_drain [--messages N] [--repetitions R] [--hub PATH]
 // Prints per repetition and then
@@ -40,10 +42,18 @@ struct Hub {
 class Completions {
 public:
     void add(bool ok) {
+        const auto now = Clock::now();
         std::lock_guard lock(mutex_);
-        ++done_;
+        if (++done_ == 1) first_ = now;
+        last_ = now;
         failed_ += !ok;
         changed_.notify_all();
+    }
+    /// Completions per second between the first and the last one.
+    double rate() {
+        std::lock_guard lock(mutex_);
+        const double seconds = std::chrono::duration<double>(last_ - first_).count();
+        return done_ > 1 && seconds > 0 ? static_cast<double>(done_ - 1) / seconds : 0;
     }
     void wait_for(std::size_t target) {
         std::unique_lock lock(mutex_);
@@ -59,21 +69,20 @@ private:
     std::mutex mutex_;
     std::condition_variable changed_;
     std::size_t done_ = 0, failed_ = 0;
+    Clock::time_point first_, last_;
 };
 
 /// N callback posts with at most `window` outstanding; returns messages per second.
 double live_rate(DeviceClient& client, std::size_t n, std::size_t window) {
     Completions done;
-    const auto start = Clock::now();
     for (std::size_t i = 0; i < n; ++i) {
         if (i >= window) done.wait_for(i - window + 1);
         client.post_measurepoints_async({{"v", Value(static_cast<std::int64_t>(i))}},
                                         [&](Result<Response> r) { done.add(static_cast<bool>(r)); });
     }
     done.wait_for(n);
-    const double seconds = bench::seconds_since(start);
     if (done.failed()) bench::fail(std::to_string(done.failed()) + " live posts failed");
-    return static_cast<double>(n) / seconds;
+    return done.rate();
 }
 
 double replay_rate(DeviceClient& client, const Hub& hub, std::size_t n) {
@@ -86,12 +95,10 @@ double replay_rate(DeviceClient& client, const Hub& hub, std::size_t n) {
                                         [&](Result<Response> r) { done.add(static_cast<bool>(r)); });
     if (client.stats().queue.depth < n) bench::fail("the backlog was not queued");
     hub.run({"broker-start"});
-    const auto start = Clock::now();
     if (Status s = client.connect(); !s) bench::fail("reconnect: " + s.error().message());
     done.wait_for(n);
-    const double seconds = bench::seconds_since(start);
     if (done.failed()) bench::fail(std::to_string(done.failed()) + " replayed posts failed");
-    return static_cast<double>(n) / seconds;
+    return done.rate();
 }
 
 } // namespace
@@ -117,7 +124,7 @@ int main(int argc, char** argv) {
     options.product_key = bench::product_key;
     options.device_key = bench::device_key(0);
     options.device_secret = bench::device_secret(0);
-    options.auto_reconnect = false; // reconnect only once broker-start saw the cloud side ready
+    options.auto_reconnect = false; // the replay starts when this program says
     options.offline_queue.max_messages = n + 1;
     options.offline_queue.max_bytes = 256 * 1024 * 1024;
     auto client = DeviceClient::create(options);
