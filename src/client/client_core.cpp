@@ -609,6 +609,7 @@ void ClientCore::end_session_locked(const Error& why, Failed& failed) {
     }
     counters_.requests_failed += pending_.size();
     pending_.clear();
+    dispatcher_->set_awaited(0);
     deadlines_.clear();
     for (auto& [topic, sub] : reply_subscriptions_) {
         sub.state = SubState::none; // clean session: the broker forgets them with the link
@@ -935,6 +936,7 @@ void ClientCore::submit(PreparedRequest request, Completion done) {
         session = session_;
         const Clock::time_point deadline = clock_->now() + request.timeout;
         auto inserted = pending_.emplace(key, Pending{seq, deadline, std::move(done)}).first;
+        dispatcher_->set_awaited(pending_.size());
         deadlines_.emplace(Deadline{deadline, seq}, &inserted->first);
         arm_request_timer_locked();
         ReplySubscription& sub = reply_subscriptions_[request.reply_topic];
@@ -1011,6 +1013,7 @@ bool ClientCore::take_pending_locked(const std::string& key, std::uint64_t seq, 
     done = std::move(it->second.done);
     deadlines_.erase(Deadline{it->second.deadline, seq});
     pending_.erase(it);
+    dispatcher_->set_awaited(pending_.size());
     remember_expired_locked(key);
     return true;
 }
@@ -1131,6 +1134,7 @@ void ClientCore::on_reply(const ArrivedTopic& arrived, const std::string& topic,
         done = std::move(it->second.done);
         deadlines_.erase(Deadline{it->second.deadline, it->second.seq});
         pending_.erase(it);
+        dispatcher_->set_awaited(pending_.size());
     }
     ++counters_.replies_received;
     if (response.code != 200)

@@ -30,13 +30,21 @@ bool Dispatcher::on_dispatcher_thread() const noexcept {
 }
 
 void Dispatcher::run(const std::shared_ptr<State>& state) {
+    constexpr int max_empty_naps = 4; // then replies stopped coming for now: sleep until woken
+    int empty_naps = 0;
     std::unique_lock lock(state->mutex);
     while (true) {
         while (!state->exit && state->tasks.empty()) {
+            if (state->awaited.load(std::memory_order_relaxed) > 1 && empty_naps < max_empty_naps) {
+                ++empty_naps;
+                state->wake.wait_for(lock, nap);
+                continue;
+            }
             state->idle_waiting = true; // again after a spurious wake-up
             state->wake.wait(lock);
         }
         state->idle_waiting = false;
+        empty_naps = 0;
         if (state->exit) break;
         Task task = std::move(state->tasks.front());
         state->tasks.pop_front();

@@ -1,6 +1,7 @@
 // The one thread that runs user code: command handlers, response callbacks, connection events.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -24,6 +25,13 @@ public:
     bool post(Task&& task);
     bool on_dispatcher_thread() const noexcept;
 
+    /// How many replies the client awaits. While more than one is on its way, the thread naps
+    /// briefly when it runs out of tasks instead of sleeping until woken, so the replies of a busy
+    /// window run in batches, one wake-up each, rather than one wake-up per reply (a cross-CPU
+    /// wake-up costs more than handling a reply). A task then waits at most `nap` for the thread.
+    void set_awaited(std::size_t replies) noexcept { state_->awaited.store(replies, std::memory_order_relaxed); }
+    static constexpr std::chrono::microseconds nap{500};
+
     /// Runs what is queued, then ends the thread. Bounded: if a task is still running when `bound`
     /// expires, the thread is left to finish it alone and drops the rest. Called on the dispatcher
     /// thread itself (from inside a task), it runs the queue inline and lets the thread end after the
@@ -41,6 +49,7 @@ private:
         bool exit = false;
         bool busy = false;
         bool idle_waiting = false; ///< the thread sleeps on `wake`: only then is a notify needed
+        std::atomic<std::size_t> awaited{0};
         std::thread::id thread_id;
     };
     static void run(const std::shared_ptr<State>& state);
