@@ -249,9 +249,24 @@ void OfflineSender::send(QueuedMessage message) {
     });
 }
 
+void OfflineSender::pump_later() {
+    // The transport's thread only records the ack or answer; the window is refilled from the
+    // dispatcher, where a burst of them costs one pass, and the receive thread keeps receiving.
+    // Nothing waiting for the window: a message queued from now on is sent by its own push.
+    const QueueStats q = queue_->stats();
+    if (q.depth <= q.in_flight || pump_scheduled_.exchange(true)) return;
+    std::weak_ptr<ClientCore> weak = core_.weak_from_this();
+    core_.post([weak] {
+        auto core = weak.lock();
+        if (!core || !core->offline_) return;
+        core->offline_->pump_scheduled_ = false;
+        core->offline_->pump();
+    });
+}
+
 void OfflineSender::on_acked(std::uint64_t sequence) {
     queue_->mark_delivered(sequence);
-    pump();
+    pump_later();
 }
 
 void OfflineSender::on_answer(std::uint64_t sequence, Result<Response> result) {
@@ -259,7 +274,7 @@ void OfflineSender::on_answer(std::uint64_t sequence, Result<Response> result) {
     if (queue_->mark_delivered(sequence)) {
         if (std::optional<Waiting> entry = take_waiting(sequence)) entry->done(std::move(result));
     }
-    pump();
+    pump_later();
 }
 
 void OfflineSender::on_drop(const DroppedMessage& dropped) {

@@ -2,7 +2,8 @@
 // through the offline queue, which holds each one until the broker acked it (QoS 1) or its reply arrived.
 // While the link is down they wait there; when it returns (after the reply topics are subscribed again) they
 // are sent oldest first, in a window of max_inflight, before anything newer since newer messages
-// queue behind them.
+// queue behind them. Acks and replies arrive on the transport's thread; the window is refilled from
+// the dispatcher thread.
 //
 // Replayed messages (waited across an outage or a restart) get a fresh id on the new connection,
 // and measure points go through the resume topics unless the options or the message say otherwise.
@@ -14,6 +15,7 @@
 
 #include <enos/device/detail/offline_queue.hpp>
 
+#include <atomic>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -59,6 +61,7 @@ private:
     /// The link is up and nothing waits in the queue (so a message sent now keeps its order).
     bool link_idle();
     void pump();
+    void pump_later();
     void send(QueuedMessage message);
     void on_acked(std::uint64_t sequence);
     void on_answer(std::uint64_t sequence, Result<Response> result);
@@ -71,6 +74,7 @@ private:
     bool up_ = false;
     bool pumping_ = false;
     bool pump_again_ = false;
+    std::atomic<bool> pump_scheduled_{false}; ///< a pump() waits on the dispatcher
     bool closed_ = false;
     std::unordered_map<std::uint64_t, Waiting> waiting_;
     std::optional<OfflineQueue> queue_; ///< last: closed before the state its events touch
