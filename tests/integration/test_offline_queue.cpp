@@ -124,7 +124,10 @@ TEST_CASE("offline queue: 10000 posts during an outage all arrive in order throu
 
     h.stop_broker();
     REQUIRE(eventually([&] { return !c.connected(); }));
+    // A sample every 300 us: the broker stays down for at least 3 s while the client keeps retrying.
+    const auto outage_start = std::chrono::steady_clock::now();
     for (std::int64_t i = live; i < live + offline; ++i) {
+        std::this_thread::sleep_until(outage_start + (i - live) * 300us); // the device's pace
         device::Status s = c.post_measurepoints_nowait(sample(i));
         INFO("post " << i << ": " << s.error().message());
         REQUIRE(s);
