@@ -8,31 +8,12 @@ cd "$(dirname "$0")/.."
 build=${1:-build/default}
 cmake --build "$build" --target enos-hub enos_hub_plugin offline_resume >/dev/null
 
-hub=$build/tools/hub/enos-hub
-run=$(mktemp -d)
-device_pid=
-cleanup() {
-  [[ -n "$device_pid" ]] && kill "$device_pid" 2>/dev/null && wait "$device_pid" 2>/dev/null || true
-  "$hub" stop --dir "$run" >/dev/null 2>&1 || true
-  rm -rf "$run"
-}
-trap cleanup EXIT
+source tools/demo-common.sh
 
-step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
-# Waits up to $1 tenths of a second for a line matching $2 in the device log.
-wait_for_log() {
-  for _ in $(seq "$1"); do
-    grep -q "$2" "$run/device.log" && return 0
-    kill -0 "$device_pid" 2>/dev/null || { cat "$run/device.log"; exit 1; }
-    sleep 0.1
-  done
-  echo "timed out waiting for '$2'"; cat "$run/device.log"; exit 1
-}
 count_rows() { "$hub" query measurepoints --dir "$run" --pk pkTest --dk dev1 | grep -c "\"identifier\":\"sample\"" || true; }
 
 step "start enos-hub on a free port"
-"$hub" start --registry tools/hub/registry.example.json --dir "$run" --port 0 --no-connect-limit
-port=$(grep -o '"port": *[0-9]*' "$run/hub.json" | grep -o '[0-9]*$')
+start_hub --no-connect-limit
 
 step "start offline_resume (pkTest/dev1, a sample every 100 ms, store in $run/store)"
 ENOS_URL="tcp://127.0.0.1:$port" ENOS_PRODUCT_KEY=pkTest ENOS_DEVICE_KEY=dev1 ENOS_DEVICE_SECRET=devSecret1 \

@@ -11,31 +11,16 @@ cmake --preset default >/dev/null
 cmake --build --preset default -j "$(nproc)" --target enos-hub enos_hub_plugin quickstart offline_resume
 
 build=build/default
-hub=$build/tools/hub/enos-hub
-run=$(mktemp -d)
-device_pid=
-cleanup() {
-  [[ -n "$device_pid" ]] && kill "$device_pid" 2>/dev/null && wait "$device_pid" 2>/dev/null || true
-  "$hub" stop --dir "$run" >/dev/null 2>&1 || true
-  rm -rf "$run"
-}
-trap cleanup EXIT
-
-step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+source tools/demo-common.sh
 
 step "start enos-hub (mosquitto + EnOS plugin + cloud simulator) on a free port"
-"$hub" start --registry tools/hub/registry.example.json --dir "$run" --port 0
-port=$(grep -o '"port": *[0-9]*' "$run/hub.json" | grep -o '[0-9]*$')
+start_hub
 
 step "start the quickstart device pkTest/dev1 against tcp://127.0.0.1:$port"
 ENOS_URL="tcp://127.0.0.1:$port" ENOS_PRODUCT_KEY=pkTest ENOS_DEVICE_KEY=dev1 ENOS_DEVICE_SECRET=devSecret1 \
   "$build/examples/quickstart/quickstart" --seconds 60 >"$run/device.log" 2>&1 &
 device_pid=$!
-for _ in $(seq 300); do   # wait up to 30 s for the first reply to a post
-  grep -q "posted measure points" "$run/device.log" && break
-  kill -0 "$device_pid" 2>/dev/null || { cat "$run/device.log"; exit 1; }
-  sleep 0.1
-done
+wait_for_log 300 "posted measure points"   # the first reply to a post, within 30 s
 cat "$run/device.log"
 
 step "the cloud invokes the service setPower on the device (enos-hub invoke)"
