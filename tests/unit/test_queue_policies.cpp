@@ -20,11 +20,7 @@ struct Fixture {
     explicit Fixture(bool on_disk) {
         if (on_disk) options.store_directory = dir.file("store");
     }
-    OfflineQueue open() {
-        auto queue = OfflineQueue::open(options, recorder.events());
-        REQUIRE(queue.ok());
-        return std::move(*queue);
-    }
+    OfflineQueue open() { return open_queue(options, recorder.events()); }
 };
 
 void push_all(OfflineQueue& queue, std::uint64_t first, std::uint64_t last) {

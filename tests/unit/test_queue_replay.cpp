@@ -14,12 +14,6 @@ using enos::test::TempDir;
 
 namespace {
 
-OfflineQueue open_queue(const OfflineQueueOptions& options, QueueEvents events = {}) {
-    auto queue = OfflineQueue::open(options, std::move(events));
-    REQUIRE(queue.ok());
-    return std::move(*queue);
-}
-
 OfflineQueueOptions options_for(bool on_disk, const TempDir& dir) {
     OfflineQueueOptions options;
     if (on_disk) options.store_directory = dir.file("store");

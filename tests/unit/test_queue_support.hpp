@@ -148,4 +148,11 @@ inline void check_balance(const QueueStats& s) {
     CHECK(s.accepted + s.recovered == s.delivered + s.dropped + s.depth);
 }
 
+/// Opens a queue the test expects to open.
+inline OfflineQueue open_queue(const OfflineQueueOptions& options, QueueEvents events = {}) {
+    auto queue = OfflineQueue::open(options, std::move(events));
+    REQUIRE(queue.ok());
+    return std::move(*queue);
+}
+
 } // namespace queue_test

@@ -19,12 +19,6 @@ using enos::test::TempDir;
 
 namespace {
 
-OfflineQueue open_queue(const OfflineQueueOptions& options, QueueEvents events = {}) {
-    auto queue = OfflineQueue::open(options, std::move(events));
-    REQUIRE(queue.ok());
-    return std::move(*queue);
-}
-
 bool contains(const std::string& text, const std::string& part) {
     return text.find(part) != std::string::npos;
 }

@@ -24,12 +24,6 @@ OfflineQueueOptions store_options(const std::string& directory) {
     return options;
 }
 
-OfflineQueue open_queue(const OfflineQueueOptions& options, QueueEvents events = {}) {
-    auto queue = OfflineQueue::open(options, std::move(events));
-    REQUIRE(queue.ok());
-    return std::move(*queue);
-}
-
 std::vector<std::string> segment_files(const std::string& directory) {
     std::vector<std::string> names;
     for (const auto& entry : std::filesystem::directory_iterator(directory)) {
