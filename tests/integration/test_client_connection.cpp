@@ -3,6 +3,7 @@
 // requests in flight (they fail clearly, the client reconnects and resubscribes, the next works).
 #include "client_support.hpp"
 
+#include "support/connection_events.hpp"
 #include "support/ports.hpp"
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
@@ -15,37 +16,6 @@ using namespace enos::test;
 using namespace enos::test::client;
 
 namespace {
-
-/// Connection events as delivered, for waiting on them.
-struct Events {
-    std::mutex mutex;
-    std::vector<ConnectionEvent> events;
-    ConnectionHandler handler() {
-        return [this](const ConnectionEvent& e) {
-            std::lock_guard lock(mutex);
-            events.push_back(e);
-        };
-    }
-    bool has(ConnectionEventKind kind, std::size_t n = 1) {
-        std::lock_guard lock(mutex);
-        std::size_t count = 0;
-        for (auto& e : events)
-            count += e.kind == kind;
-        return count >= n;
-    }
-    ConnectionEvent first(ConnectionEventKind kind) {
-        std::lock_guard lock(mutex);
-        for (auto& e : events)
-            if (e.kind == kind) return e;
-        return {};
-    }
-    ConnectionEvent last(ConnectionEventKind kind) {
-        std::lock_guard lock(mutex);
-        for (auto it = events.rbegin(); it != events.rend(); ++it)
-            if (it->kind == kind) return *it;
-        return {};
-    }
-};
 
 void run_ok(const std::vector<std::string>& argv) {
     ProcessResult r = run_process(argv);
@@ -79,7 +49,7 @@ std::pair<std::string, std::string> dated_cert(const HubProcess& h, const TempDi
 TEST_CASE("client: refused connects say why and are not retried", "[integration][client]") {
     const HubProcess& h = hub();
     SECTION("wrong secret") {
-        Events events;
+        ConnectionEvents events;
         auto client = DeviceClient::create(options_for(h, "pkTest", "dev1", "wrongSecret"));
         REQUIRE(client);
         client->on_connection(events.handler());
@@ -209,7 +179,7 @@ TEST_CASE("client: dynamic activation end to end", "[integration][client]") {
     LogLines log;
     options.log_sink = log.sink();
     options.log_level = LogLevel::trace;
-    Events events;
+    ConnectionEvents events;
     {
         auto client = DeviceClient::create(options);
         REQUIRE(client);
@@ -287,7 +257,7 @@ TEST_CASE("client: a broker outage fails pending requests, then the client recon
                               R"({"id":")" + decoded->id + R"(","code":200,"data":{"n":1}})", 1));
     };
 
-    Events events;
+    ConnectionEvents events;
     auto created = DeviceClient::create(options_for(h, "pkTest", "dev1", "devSecret1"));
     REQUIRE(created);
     DeviceClient client = std::move(*created);
@@ -309,13 +279,13 @@ TEST_CASE("client: a broker outage fails pending requests, then the client recon
     Result<Response> failed = pending_result.get();
     CHECK(failed.error() == errc::disconnected);
     REQUIRE(eventually([&] { return events.has(ConnectionEventKind::retrying); }));
-    CHECK(events.first(ConnectionEventKind::lost).reason.code == make_error_code(errc::disconnected));
+    CHECK(events.nth(ConnectionEventKind::lost).reason.code == make_error_code(errc::disconnected));
     CHECK(client.query_attributes().error() == errc::not_connected);
 
     h.start_broker();
     REQUIRE(eventually([&] { return client.connected(); }, 60s));
     REQUIRE(eventually([&] { return events.has(ConnectionEventKind::connected, 2); }));
-    CHECK_FALSE(events.first(ConnectionEventKind::connected).reconnect);
+    CHECK_FALSE(events.nth(ConnectionEventKind::connected).reconnect);
     CHECK(events.last(ConnectionEventKind::connected).reconnect);
 
     MqttProbe cloud_again(h.port());

@@ -4,6 +4,7 @@
 #include "client_fakes.hpp"
 
 #include "support/catch.hpp"
+#include "support/connection_events.hpp"
 #include "support/temp_dir.hpp"
 
 #include <enos/device.hpp>
@@ -17,42 +18,6 @@ using namespace enos::device;
 using namespace enos::test;
 
 namespace {
-
-/// Connection events in the order the dispatcher delivered them.
-struct EventLog {
-    std::mutex mutex;
-    std::vector<ConnectionEvent> events;
-    ConnectionHandler handler() {
-        return [this](const ConnectionEvent& e) {
-            std::lock_guard lock(mutex);
-            events.push_back(e);
-        };
-    }
-    std::vector<ConnectionEventKind> kinds() {
-        std::lock_guard lock(mutex);
-        std::vector<ConnectionEventKind> out;
-        for (auto& e : events)
-            out.push_back(e.kind);
-        return out;
-    }
-    ConnectionEvent last() {
-        std::lock_guard lock(mutex);
-        return events.back();
-    }
-    /// The n-th event of that kind (1-based); a default event if there is none yet.
-    ConnectionEvent nth(ConnectionEventKind kind, std::size_t n) {
-        std::lock_guard lock(mutex);
-        for (auto& e : events)
-            if (e.kind == kind && --n == 0) return e;
-        return {};
-    }
-    bool has(ConnectionEventKind kind, std::size_t count = 1) {
-        std::size_t n = 0;
-        for (auto k : kinds())
-            n += k == kind;
-        return n >= count;
-    }
-};
 
 Result<DeviceClient> make(ClientOptions options) {
     return detail::create_client(std::move(options),
@@ -105,7 +70,7 @@ TEST_CASE("connection: create() refuses options a user can fix, saying which", "
 
 TEST_CASE("connection: connect() signs in with securemode 2 and MQTT credentials from the core",
           "[unit][client]") {
-    EventLog log; // outlives the client, which reports to it until destroyed
+    ConnectionEvents log; // outlives the client, which reports to it until destroyed
     ClientRig rig;
     rig.client.on_connection(log.handler());
     REQUIRE(rig.client.connect());
@@ -126,7 +91,7 @@ TEST_CASE("connection: connect() signs in with securemode 2 and MQTT credentials
 }
 
 TEST_CASE("connection: a refused connect reports the reason and is not retried", "[unit][client]") {
-    EventLog log; // outlives the client, which reports to it until destroyed
+    ConnectionEvents log; // outlives the client, which reports to it until destroyed
     ClientRig rig;
     rig.client.on_connection(log.handler());
     rig.broker->connect_result = Error{errc::bad_credentials, "CONNACK 4"};
@@ -141,7 +106,7 @@ TEST_CASE("connection: a refused connect reports the reason and is not retried",
 TEST_CASE(
     "connection: a lost link is re-established with back-off; ids restart and reply topics are resubscribed",
     "[unit][client]") {
-    EventLog log; // outlives the client, which reports to it until destroyed
+    ConnectionEvents log; // outlives the client, which reports to it until destroyed
     ClientRig rig;
     rig.client.on_connection(log.handler());
     REQUIRE(rig.client.connect());
@@ -186,7 +151,7 @@ TEST_CASE(
 }
 
 TEST_CASE("connection: failed retries back off and keep within 4 attempts per 2 minutes", "[unit][client]") {
-    EventLog log; // outlives the client, which reports to it until destroyed
+    ConnectionEvents log; // outlives the client, which reports to it until destroyed
     ClientRig rig;
     rig.client.on_connection(log.handler());
     std::vector<ManualClock::time_point> attempts{rig.clock->now()};
@@ -218,7 +183,7 @@ TEST_CASE("connection: failed retries back off and keep within 4 attempts per 2 
 }
 
 TEST_CASE("connection: disconnect() closes without a lost event and stops retrying", "[unit][client]") {
-    EventLog log; // outlives the client, which reports to it until destroyed
+    ConnectionEvents log; // outlives the client, which reports to it until destroyed
     ClientRig rig;
     rig.client.on_connection(log.handler());
     REQUIRE(rig.client.connect());
@@ -234,8 +199,8 @@ TEST_CASE("connection: disconnect() closes without a lost event and stops retryi
 
 TEST_CASE("connection: the closed event comes once, from disconnect() or else from the destructor",
           "[unit][client]") {
-    EventLog disconnected_first; // outlive the clients; queued events still run when a client dies
-    EventLog destroyed_connected;
+    ConnectionEvents disconnected_first; // outlive the clients; queued events still run when a client dies
+    ConnectionEvents destroyed_connected;
     {
         ClientRig rig;
         rig.client.on_connection(disconnected_first.handler());
@@ -247,7 +212,7 @@ TEST_CASE("connection: the closed event comes once, from disconnect() or else fr
         rig.client.on_connection(destroyed_connected.handler());
         REQUIRE(rig.client.connect());
     }
-    for (EventLog* log : {&disconnected_first, &destroyed_connected}) {
+    for (ConnectionEvents* log : {&disconnected_first, &destroyed_connected}) {
         CHECK(log->has(ConnectionEventKind::closed));
         CHECK_FALSE(log->has(ConnectionEventKind::closed, 2));
     }
@@ -300,7 +265,7 @@ TEST_CASE(
         handed_over = std::string(s);
         return Status{};
     };
-    EventLog log;
+    ConnectionEvents log;
     ClientRig rig(options);
     rig.client.on_connection(log.handler());
 
