@@ -12,6 +12,7 @@
 #include <arpa/inet.h>
 #include <atomic>
 #include <cctype>
+#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <condition_variable>
@@ -47,7 +48,7 @@ inline double seconds_since(Clock::time_point start) {
 }
 
 [[noreturn]] inline void fail(const std::string& what) {
-    std::fprintf(stderr, "client_vs_paho: %s\n", what.c_str());
+    std::fprintf(stderr, "%s: %s\n", program_invocation_short_name, what.c_str());
     std::exit(1);
 }
 
@@ -130,7 +131,8 @@ inline ProcessOutput run_process(const std::vector<std::string>& argv, std::chro
             break;
         }
         if (Clock::now() > deadline) {
-            std::fprintf(stderr, "client_vs_paho: %s ran too long, killing pid %d\n", argv[0].c_str(), pid);
+            std::fprintf(stderr, "%s: %s ran too long, killing pid %d\n", program_invocation_short_name,
+                         argv[0].c_str(), pid);
             kill(pid, SIGKILL);
             waitpid(pid, &status, 0);
             exited = true;
@@ -166,7 +168,7 @@ struct HubInfo {
     std::string dir, host = "127.0.0.1";
     int port = 0;
     std::string admin_username, admin_password;
-    pid_t simulator_pid = 0;
+    pid_t broker_pid = 0, simulator_pid = 0;
 
     std::string url() const { return "tcp://" + host + ":" + std::to_string(port); }
 
@@ -183,8 +185,8 @@ struct HubInfo {
         hub.admin_username = doc.HasMember("admin_username") && doc["admin_username"].IsString()
                                  ? doc["admin_username"].GetString()
                                  : "enos-hub-admin";
-        if (doc.HasMember("simulator_pid") && doc["simulator_pid"].IsInt())
-            hub.simulator_pid = doc["simulator_pid"].GetInt();
+        for (auto [key, out] : {std::pair{"broker_pid", &hub.broker_pid}, std::pair{"simulator_pid", &hub.simulator_pid}})
+            if (doc.HasMember(key) && doc[key].IsInt()) *out = doc[key].GetInt();
         hub.admin_password = read_file(dir + "/admin.token");
         while (!hub.admin_password.empty() &&
                std::isspace(static_cast<unsigned char>(hub.admin_password.back())))

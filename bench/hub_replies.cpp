@@ -12,6 +12,8 @@
 //
 //   hub_replies [--clients 4] [--window 256] [--seconds 5] [--qos 0|1] [--points 3]
 //               [--hub PATH/enos-hub] [--dir RUNDIR] [--simulator-only 1]
+#include "client_bench_common.hpp"
+
 #include <enos/device/credentials.hpp>
 
 #include <rapidjson/document.h>
@@ -39,81 +41,7 @@
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-[[noreturn]] void fail(const std::string& what) {
-    std::fprintf(stderr, "hub_replies: %s\n", what.c_str());
-    std::exit(1);
-}
-
-std::string read_file(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::ostringstream text;
-    text << in.rdbuf();
-    return text.str();
-}
-
-// ---- the hub ------------------------------------------------------------------------------------
-
-constexpr const char* product_key = "pkBench";
-std::string device_key(int i) {
-    return "bench" + std::to_string(i);
-}
-std::string device_secret(int i) {
-    return "benchSecret" + std::to_string(i);
-}
-
-std::string registry_json(int devices) {
-    std::string json =
-        R"({"products":[{"productKey":"pkBench","productSecret":"benchProductSecret"}],"devices":[)";
-    for (int i = 0; i < devices; ++i)
-        json += std::string(i ? "," : "") + R"({"productKey":"pkBench","deviceKey":")" + device_key(i) +
-                R"(","deviceSecret":")" + device_secret(i) + "\"}";
-    return json + "]}";
-}
-
-int run(const std::vector<std::string>& argv) {
-    const pid_t pid = fork();
-    if (pid < 0) fail("fork failed");
-    if (pid == 0) {
-        std::vector<char*> args;
-        for (const auto& a : argv)
-            args.push_back(const_cast<char*>(a.c_str()));
-        args.push_back(nullptr);
-        execv(args[0], args.data());
-        _exit(127);
-    }
-    int status = 0;
-    waitpid(pid, &status, 0);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
-}
-
-std::string default_hub_binary() {
-    char path[4096];
-    const ssize_t n = readlink("/proc/self/exe", path, sizeof path - 1);
-    if (n <= 0) return "enos-hub";
-    std::string self(path, static_cast<std::size_t>(n));
-    return self.substr(0, self.find_last_of('/')) + "/../tools/hub/enos-hub";
-}
-
-struct HubInfo {
-    int port = 0;
-    int broker_pid = 0, simulator_pid = 0;
-};
-
-HubInfo read_hub(const std::string& dir) {
-    rapidjson::Document doc;
-    const std::string text = read_file(dir + "/hub.json");
-    if (doc.Parse(text.c_str()).HasParseError() || !doc.IsObject() || !doc.HasMember("port") ||
-        !doc["port"].IsInt())
-        fail("cannot read the port from " + dir + "/hub.json");
-    HubInfo hub;
-    hub.port = doc["port"].GetInt();
-    for (auto [key, out] :
-         {std::pair{"broker_pid", &hub.broker_pid}, std::pair{"simulator_pid", &hub.simulator_pid}})
-        if (doc.HasMember(key) && doc[key].IsInt()) *out = doc[key].GetInt();
-    return hub;
-}
+using namespace bench;
 
 /// CPU seconds (user + system) a process has used so far; 0 if unknown.
 double cpu_seconds(int pid) {
@@ -134,7 +62,7 @@ double cpu_seconds(int pid) {
 struct OwnedHub {
     std::string binary, run_dir, temp_dir;
     ~OwnedHub() {
-        if (!run_dir.empty()) run({binary, "stop", "--dir", run_dir});
+        if (!run_dir.empty()) run_process({binary, "stop", "--dir", run_dir}, std::chrono::seconds(60));
         if (!temp_dir.empty()) std::filesystem::remove_all(temp_dir);
     }
 } owned_hub;
@@ -337,7 +265,7 @@ std::string points_json(int count) {
 
 int main(int argc, char** argv) {
     int clients = 4, window = 256, seconds = 5, qos = 0, points = 3;
-    std::string hub_binary = default_hub_binary(), dir;
+    std::string hub_binary = parent_dir(parent_dir(own_executable())) + "/tools/hub/enos-hub", dir;
     bool simulator_only = false;
     for (int i = 1; i + 1 < argc; i += 2) {
         const std::string name = argv[i], value = argv[i + 1];
@@ -401,12 +329,14 @@ int main(int argc, char** argv) {
             dir = owned_hub.temp_dir = templ;
             std::ofstream(dir + "/registry.json") << registry_json(clients);
             owned_hub.binary = hub_binary;
-            if (run({hub_binary, "start", "--dir", dir + "/hub", "--port", "0", "--registry",
-                     dir + "/registry.json"}) != 0)
+            if (run_process({hub_binary, "start", "--dir", dir + "/hub", "--port", "0", "--registry",
+                             dir + "/registry.json"},
+                            std::chrono::seconds(60))
+                    .exit_code != 0)
                 fail("`" + hub_binary + " start` failed (use --hub PATH to name the enos-hub binary)");
             dir = owned_hub.run_dir = dir + "/hub";
         }
-        hub = read_hub(dir);
+        hub = HubInfo::load(dir);
         for (int i = 0; i < clients; ++i)
             devices.push_back(connect_device(hub.port, i));
     }
