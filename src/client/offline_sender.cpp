@@ -79,7 +79,8 @@ Result<std::unique_ptr<OfflineSender>> OfflineSender::open(ClientCore& core) {
     return sender;
 }
 
-Result<std::uint64_t> OfflineSender::push(const PreparedRequest& request) {
+Result<std::uint64_t> OfflineSender::push(const PreparedRequest& request, bool& in_hand) {
+    in_hand = false;
     if (Status s = core_.offline_admission(); !s) return s.error();
     OutboundMessage message;
     message.method = request.method;
@@ -88,7 +89,12 @@ Result<std::uint64_t> OfflineSender::push(const PreparedRequest& request) {
     message.payload = request.payload;
     message.qos = request.qos;
     message.keep_original_topic = request.keep_original_topic;
-    return queue_->push(message);
+    // While no other pump runs, the message may go out at once from the request in hand (the
+    // queue keeps its copy until the ack or the answer); pumping_ is then ours until drain().
+    std::lock_guard lock(mutex_);
+    Result<std::uint64_t> sequence = queue_->push(message, up_ && !pumping_ ? window_ : 0, in_hand);
+    if (in_hand) pumping_ = true;
+    return sequence;
 }
 
 Status OfflineSender::send_nowait(const PreparedRequest& request) {
@@ -101,27 +107,41 @@ Status OfflineSender::send_nowait(const PreparedRequest& request) {
             return {};
         }
     }
-    Result<std::uint64_t> sequence = push(request);
+    bool in_hand = false;
+    Result<std::uint64_t> sequence = push(request, in_hand);
     if (!sequence) return sequence.error();
-    pump();
+    if (!in_hand) {
+        pump();
+        return {};
+    }
+    if (core_.transport_->publish(request.topic, request.payload, request.qos, acked_callback(*sequence)))
+        ++core_.counters_.requests_sent;
+    drain();
     return {};
 }
 
 void OfflineSender::send_async(PreparedRequest request, Completion done) {
+    bool in_hand = false;
+    std::uint64_t sequence = 0;
     {
-        // Held across push() so the message cannot be sent before its callback is known; a drop that
-        // push() causes reports on this thread and takes the (recursive) lock again.
+        // Held across push() so the message cannot be answered before its callback is known; a
+        // drop that push() causes reports on this thread and takes the (recursive) lock again.
         std::lock_guard lock(mutex_);
-        Result<std::uint64_t> sequence = push(request);
-        if (sequence) {
-            waiting_.emplace(*sequence, Waiting{std::move(done), request.timeout});
-        } else {
+        Result<std::uint64_t> pushed = push(request, in_hand);
+        if (!pushed) {
             Completion refused = std::move(done);
-            refused(sequence.error());
+            refused(pushed.error());
             return;
         }
+        sequence = *pushed;
+        waiting_.emplace(sequence, Waiting{std::move(done), request.timeout});
     }
-    pump();
+    if (!in_hand) {
+        pump();
+        return;
+    }
+    core_.submit(std::move(request), answer_callback(sequence));
+    drain();
 }
 
 bool OfflineSender::link_idle() {
@@ -169,13 +189,23 @@ void OfflineSender::close(const Error& why) {
 void OfflineSender::pump() {
     {
         std::lock_guard lock(mutex_);
-        if (pumping_) { // one sender at a time keeps the order; the running one goes round again
-            pump_again_ = true;
-            return;
-        }
+        pump_again_ = true;
+        if (pumping_) return; // one sender at a time keeps the order; the running one goes round again
         pumping_ = true;
     }
+    drain();
+}
+
+void OfflineSender::drain() {
     for (;;) {
+        {
+            std::lock_guard lock(mutex_);
+            if (!pump_again_) {
+                pumping_ = false;
+                return;
+            }
+            pump_again_ = false;
+        }
         for (;;) {
             {
                 std::lock_guard lock(mutex_);
@@ -186,12 +216,6 @@ void OfflineSender::pump() {
             if (!queue_->next(message)) break;
             send(std::move(message));
         }
-        std::lock_guard lock(mutex_);
-        if (!pump_again_) {
-            pumping_ = false;
-            return;
-        }
-        pump_again_ = false;
     }
 }
 
@@ -221,14 +245,10 @@ void OfflineSender::send(QueuedMessage message) {
         std::lock_guard lock(mutex_);
         if (auto it = waiting_.find(message.sequence); it != waiting_.end()) timeout = it->second.timeout;
     }
-    std::weak_ptr<ClientCore> weak = core_.weak_from_this();
     const std::uint64_t sequence = message.sequence;
     if (!timeout) {
-        Status sent = core_.transport_->publish(topic, payload, message.qos, [weak, sequence](Status acked) {
-            if (!acked) return; // not delivered: the lost link hands it out again
-            if (auto core = weak.lock(); core && core->offline_) core->offline_->on_acked(sequence);
-        });
-        if (sent) ++core_.counters_.requests_sent;
+        if (core_.transport_->publish(topic, payload, message.qos, acked_callback(sequence)))
+            ++core_.counters_.requests_sent;
         return;
     }
     if (!parsed) { // cannot happen for topics the client built; never leave a callback waiting
@@ -243,10 +263,22 @@ void OfflineSender::send(QueuedMessage message) {
     request.payload = std::move(payload);
     request.qos = message.qos;
     request.timeout = *timeout;
-    core_.submit(std::move(request), [weak, sequence](Result<Response> result) {
+    core_.submit(std::move(request), answer_callback(sequence));
+}
+
+// The callbacks hold the client weakly: it may be gone when an ack or an answer arrives.
+std::function<void(Status)> OfflineSender::acked_callback(std::uint64_t sequence) {
+    return [weak = core_.weak_from_this(), sequence](Status acked) {
+        if (!acked) return; // not delivered: the lost link hands it out again
+        if (auto core = weak.lock(); core && core->offline_) core->offline_->on_acked(sequence);
+    };
+}
+
+Completion OfflineSender::answer_callback(std::uint64_t sequence) {
+    return [weak = core_.weak_from_this(), sequence](Result<Response> result) {
         if (auto core = weak.lock(); core && core->offline_)
             core->offline_->on_answer(sequence, std::move(result));
-    });
+    };
 }
 
 void OfflineSender::pump_later() {

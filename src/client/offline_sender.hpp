@@ -57,12 +57,19 @@ private:
     };
 
     explicit OfflineSender(ClientCore& core);
-    Result<std::uint64_t> push(const PreparedRequest& request);
+    /// Queues the request; `in_hand`: the queue also handed it out, so the caller sends it now
+    /// and then calls drain().
+    Result<std::uint64_t> push(const PreparedRequest& request, bool& in_hand);
     /// The link is up and nothing waits in the queue (so a message sent now keeps its order).
     bool link_idle();
+    /// Sends what waits, as the window allows, unless another thread is at it (it goes round again).
     void pump();
+    /// The sending loop of whoever holds pumping_; releases it when nothing more was asked for.
+    void drain();
     void pump_later();
     void send(QueuedMessage message);
+    std::function<void(Status)> acked_callback(std::uint64_t sequence);
+    Completion answer_callback(std::uint64_t sequence);
     void on_acked(std::uint64_t sequence);
     void on_answer(std::uint64_t sequence, Result<Response> result);
     void on_drop(const DroppedMessage& dropped);
@@ -72,8 +79,8 @@ private:
     const std::size_t window_;
     std::recursive_mutex mutex_; ///< recursive: a drop push() causes is reported under it
     bool up_ = false;
-    bool pumping_ = false;
-    bool pump_again_ = false;
+    bool pumping_ = false;   ///< a thread is sending from the queue (only one at a time keeps the order)
+    bool pump_again_ = false; ///< more was queued or acked since the pumping thread last looked
     std::atomic<bool> pump_scheduled_{false}; ///< a pump() waits on the dispatcher
     bool closed_ = false;
     std::unordered_map<std::uint64_t, Waiting> waiting_;

@@ -288,6 +288,19 @@ struct OfflineQueue::Impl {
         return false;
     }
 
+    /// Hands out the newest slot if it is the oldest still queued (the caller just pushed it).
+    bool hand_out_newest(std::size_t window) {
+        if (!link_is_up || in_flight >= window) return false;
+        while (cursor < slots.size() && slots[cursor].state != SlotState::queued)
+            ++cursor;
+        if (cursor + 1 != slots.size()) return false;
+        Slot& slot = slots[cursor++];
+        slot.sent = 1;
+        slot.state = SlotState::in_flight;
+        ++in_flight;
+        return true;
+    }
+
     bool mark_delivered(std::uint64_t sequence, Notices& notices) {
         auto it =
             std::lower_bound(slots.begin(), slots.end(), sequence,
@@ -380,6 +393,12 @@ OfflineQueue& OfflineQueue::operator=(OfflineQueue&&) noexcept = default;
 OfflineQueue::~OfflineQueue() = default;
 
 Result<std::uint64_t> OfflineQueue::push(const OutboundMessage& message) {
+    bool handed_out = false;
+    return push(message, 0, handed_out);
+}
+
+Result<std::uint64_t> OfflineQueue::push(const OutboundMessage& message, std::size_t window, bool& handed_out) {
+    handed_out = false;
     if (!impl_) return Error{errc::shutting_down, "offline queue closed"};
     if (auto valid = check(message); !valid) {
         Impl::bump(impl_->counters.rejected);
@@ -389,6 +408,7 @@ Result<std::uint64_t> OfflineQueue::push(const OutboundMessage& message) {
     Result<std::uint64_t> result = [&] {
         std::lock_guard<std::mutex> lock(impl_->mutex);
         auto pushed = impl_->push(message, notices);
+        handed_out = pushed && impl_->hand_out_newest(window);
         impl_->publish();
         return pushed;
     }();

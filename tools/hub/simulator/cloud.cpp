@@ -45,7 +45,7 @@ Status decode(std::string_view payload, Cloud::Call& call) {
     Value::Object* envelope = parsed->mutable_object();
     if (envelope == nullptr) return Error{errc::wrong_type, "payload must be a JSON object"};
     device::Request& r = call.request;
-    if (Status s = device::detail::read_id(*parsed, r.id); !s) return s;
+    if (Status s = device::detail::read_id(parsed->find("id"), r.id); !s) return s;
     const Value* method = parsed->find("method");
     if (method == nullptr || !method->is_string() || method->as_string().empty())
         return Error{errc::missing_field, "field 'method' must be a non-empty string"};

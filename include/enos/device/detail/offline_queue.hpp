@@ -9,6 +9,9 @@
 //                          (errc::queue_full under reject_new, errc::disk_full, invalid_argument).
 //   next(out)              oldest message not yet handed out; the caller sends it (its window of
 //                          in-flight messages is its own business: stats().in_flight counts them).
+//   push(message, window)  push(), and when the link is up, nothing older waits and fewer than
+//                          `window` are in flight, also hands the message out: the caller sends the
+//                          copy it holds instead of reading it back with next().
 //   mark_delivered(seq)    the broker acked it (QoS 1) or its reply arrived: it leaves the queue.
 //                          false: it had already left (dropped by the policy: its on_drop report is
 //                          its one outcome).
@@ -93,6 +96,8 @@ public:
     ~OfflineQueue();
 
     Result<std::uint64_t> push(const OutboundMessage& message);
+    /// push(); `handed_out` says whether the message was also handed out (window 0: never).
+    Result<std::uint64_t> push(const OutboundMessage& message, std::size_t window, bool& handed_out);
     bool next(QueuedMessage& out);
     bool mark_delivered(std::uint64_t sequence);
     void link_down();

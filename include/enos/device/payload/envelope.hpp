@@ -4,6 +4,7 @@
 #pragma once
 
 #include <enos/device/detail/json_fields.hpp>
+#include <enos/device/detail/json_reader.hpp>
 #include <enos/device/detail/payload_writer.hpp>
 #include <enos/device/limits.hpp>
 #include <enos/device/result.hpp>
@@ -15,6 +16,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace enos::device {
 
@@ -108,9 +110,127 @@ struct Request {
 
 namespace detail {
 
-/// "id": a string, or an integer (docs/protocol.md §8.20) turned into its decimal text.
-inline Status read_id(const Value& envelope, std::string& out) {
-    const Value* id = envelope.find("id");
+/// The top level of an envelope, read in one pass: scalar members become Values, nested members
+/// (a reply's "data", a command's "params") are kept as their compact JSON text, so that they are
+/// never built into a Value tree only to be written out again. A RapidJSON SAX handler for
+/// parse_json(); members keep their order, and find() returns the first of a repeated key.
+class EnvelopeReader {
+public:
+
+    /// The member's value (for an object or array, an empty one of that type); null if absent.
+    const Value* find(std::string_view key) const noexcept {
+        const Member* m = member(key);
+        return m ? &m->value : nullptr;
+    }
+    /// The compact JSON of an optional member; empty when absent or null.
+    std::string json(std::string_view key) const {
+        const Member* m = member(key);
+        if (m == nullptr || m->value.is_null()) return {};
+        return m->json.empty() ? to_json(m->value) : m->json;
+    }
+    bool root_is_object() const noexcept { return root_is_object_; }
+    bool too_deep() const noexcept { return too_deep_; }
+
+    bool Null() { return scalar(Value()); }
+    bool Bool(bool b) { return scalar(Value(b)); }
+    bool Int(int n) { return scalar(Value(n)); }
+    bool Uint(unsigned n) { return scalar(Value(n)); }
+    bool Int64(std::int64_t n) { return scalar(Value(n)); }
+    bool Uint64(std::uint64_t n) { return scalar(Value(n)); }
+    bool Double(double d) { return scalar(Value(d)); }
+    bool RawNumber(const char*, rapidjson::SizeType, bool) { return false; } // flag not used
+    bool String(const char* s, rapidjson::SizeType n, bool) {
+        if (!nested()) return scalar(Value(std::string(s, n)));
+        append_json_string(comma(), std::string_view(s, n), true); // no Value (and copy) needed
+        need_comma_ = true;
+        return true;
+    }
+    bool Key(const char* s, rapidjson::SizeType n, bool) {
+        if (depth_ == 1) {
+            key_.assign(s, n);
+        } else if (nested()) {
+            std::string& out = comma();
+            append_json_string(out, std::string_view(s, n), true);
+            out.push_back(':');
+            need_comma_ = false;
+        }
+        return true;
+    }
+    bool StartObject() { return open('{', Value(Value::Object{})); }
+    bool EndObject(rapidjson::SizeType) { return close('}'); }
+    bool StartArray() { return open('[', Value(Value::Array{})); }
+    bool EndArray(rapidjson::SizeType) { return close(']'); }
+
+private:
+    struct Member {
+        std::string key;
+        Value value;      ///< the scalar; for an object or array, an empty one (it names the type)
+        std::string json; ///< compact JSON of an object or array member
+    };
+    const Member* member(std::string_view key) const noexcept {
+        for (const Member& m : members_)
+            if (m.key == key) return &m;
+        return nullptr;
+    }
+    /// Inside a member that is an object or array (and the root is an object).
+    bool nested() const noexcept { return depth_ > 1 && root_is_object_; }
+    std::string& comma() {
+        std::string& out = members_.back().json;
+        if (need_comma_) out.push_back(',');
+        return out;
+    }
+    bool scalar(Value v) {
+        if (depth_ == 0) {
+            root_is_object_ = false;
+        } else if (depth_ == 1 && root_is_object_) {
+            members_.push_back(Member{std::move(key_), std::move(v), {}});
+        } else if (nested()) {
+            JsonFault ignored;
+            append_json_value(comma(), v, ignored, true);
+            need_comma_ = true;
+        }
+        return true;
+    }
+    bool open(char bracket, Value type) {
+        if (depth_ >= max_json_depth) {
+            too_deep_ = true;
+            return false;
+        }
+        if (depth_ == 0) {
+            root_is_object_ = bracket == '{';
+        } else if (depth_ == 1 && root_is_object_) {
+            members_.push_back(Member{std::move(key_), std::move(type), std::string(1, bracket)});
+        } else if (nested()) {
+            comma().push_back(bracket);
+        }
+        need_comma_ = false;
+        ++depth_;
+        return true;
+    }
+    bool close(char bracket) {
+        --depth_;
+        if (nested() || (depth_ == 1 && root_is_object_)) members_.back().json.push_back(bracket);
+        need_comma_ = true;
+        return true;
+    }
+
+    std::vector<Member> members_;
+    std::string key_;
+    std::size_t depth_ = 0;
+    bool need_comma_ = false;
+    bool root_is_object_ = true;
+    bool too_deep_ = false;
+};
+
+/// Reads the top level of an envelope; errc::wrong_type when the payload is not a JSON object.
+inline Status read_envelope(std::string_view payload, EnvelopeReader& reader) {
+    if (Status parsed = parse_json(payload, reader); !parsed) return parsed;
+    if (!reader.root_is_object()) return Error{errc::wrong_type, "payload must be a JSON object"};
+    return {};
+}
+
+/// "id" (null: absent): a string, or an integer (docs/protocol.md §8.20) turned into its decimal text.
+inline Status read_id(const Value* id, std::string& out) {
     if (id == nullptr || id->is_null()) return missing_field_error("id");
     if (id->is_string()) {
         out = id->as_string();
@@ -122,12 +242,6 @@ inline Status read_id(const Value& envelope, std::string& out) {
     return {};
 }
 
-/// The compact JSON of an optional member; empty when absent or null.
-inline std::string member_json(const Value& envelope, std::string_view key) {
-    const Value* member = envelope.find(key);
-    return member == nullptr || member->is_null() ? std::string() : to_json(*member);
-}
-
 /// A whole string of decimal digits with an optional '-', within the int64 range.
 inline bool parse_decimal(std::string_view text, std::int64_t& out) noexcept {
     const char* end = text.data() + text.size();
@@ -135,22 +249,15 @@ inline bool parse_decimal(std::string_view text, std::int64_t& out) noexcept {
     return !text.empty() && r.ec == std::errc() && r.ptr == end;
 }
 
-inline Result<Value> parse_envelope(std::string_view payload) {
-    Result<Value> parsed = parse_value(payload);
-    if (parsed && !parsed->is_object()) return Error{errc::wrong_type, "payload must be a JSON object"};
-    return parsed;
-}
-
 } // namespace detail
 
 /// Decodes a reply envelope. "id" may be a string or a number; "code" an integer or a string of
 /// digits (one SDK sends it quoted); "msg" is read when "message" is absent.
 inline Result<Reply> decode_reply(std::string_view payload) {
-    Result<Value> parsed = detail::parse_envelope(payload);
-    if (!parsed) return parsed.error();
-    const Value& envelope = *parsed;
+    detail::EnvelopeReader envelope;
+    if (Status s = detail::read_envelope(payload, envelope); !s) return s.error();
     Reply reply;
-    if (Status s = detail::read_id(envelope, reply.id); !s) return s.error();
+    if (Status s = detail::read_id(envelope.find("id"), reply.id); !s) return s.error();
 
     const Value* code = envelope.find("code");
     if (code == nullptr || code->is_null()) return detail::missing_field_error("code");
@@ -171,19 +278,18 @@ inline Result<Reply> decode_reply(std::string_view payload) {
         reply.message = message->as_string();
         break;
     }
-    reply.data_json = detail::member_json(envelope, "data");
+    reply.data_json = envelope.json("data");
     return reply;
 }
 
 /// Decodes a request envelope: "id" (string or number) and "method" are required, "version",
 /// "params" and the batch flags optional.
 inline Result<Request> decode_request(std::string_view payload) {
-    Result<Value> parsed = detail::parse_envelope(payload);
-    if (!parsed) return parsed.error();
-    const Value& envelope = *parsed;
+    detail::EnvelopeReader envelope;
+    if (Status s = detail::read_envelope(payload, envelope); !s) return s.error();
     Request request;
-    if (Status s = detail::read_id(envelope, request.id); !s) return s.error();
-    auto top = [&](std::string_view key) -> const Value* { return envelope.find(key); };
+    if (Status s = detail::read_id(envelope.find("id"), request.id); !s) return s.error();
+    auto top = [&](std::string_view key) { return envelope.find(key); };
     if (const Value* method = top("method"); method == nullptr || method->is_null()) {
         return detail::missing_field_error("method");
     } else if (!method->is_string()) {
@@ -206,7 +312,7 @@ inline Result<Request> decode_request(std::string_view payload) {
     };
     if (Status s = flag("allowOfflineSubDevice", request.allow_offline_sub_device); !s) return s.error();
     if (Status s = flag("skipInvalidMeasurepoints", request.skip_invalid_measurepoints); !s) return s.error();
-    request.params_json = detail::member_json(envelope, "params");
+    request.params_json = envelope.json("params");
     return request;
 }
 
