@@ -116,6 +116,7 @@ namespace detail {
 /// parse_json(); members keep their order, and find() returns the first of a repeated key.
 class EnvelopeReader {
 public:
+    EnvelopeReader() { members_.reserve(6); } // an envelope has up to six members
 
     /// The member's value (for an object or array, an empty one of that type); null if absent.
     const Value* find(std::string_view key) const noexcept {
