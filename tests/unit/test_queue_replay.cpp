@@ -100,6 +100,47 @@ TEST_CASE("a lost link hands unacknowledged messages out again, oldest first", "
     check_balance(s);
 }
 
+TEST_CASE("a message pushed with a window is handed out at once only when it is next in line",
+          "[unit][queue]") {
+    TempDir dir("enos-queue");
+    auto queue = open_queue(options_for(GENERATE(false, true), dir));
+    bool handed_out = true;
+
+    REQUIRE(queue.push(message(1).view(), 10, handed_out).ok());
+    CHECK_FALSE(handed_out); // the link is down: it waits
+    queue.link_up();
+    REQUIRE(queue.push(message(2).view(), 10, handed_out).ok());
+    CHECK_FALSE(handed_out); // message 1 is older and still queued
+    const auto first = take_all(queue);
+    REQUIRE(sequences_of(first) == range(1, 2));
+
+    REQUIRE(queue.push(message(3).view(), 10, handed_out).ok());
+    CHECK(handed_out);
+    CHECK(queue.stats().in_flight == 3);
+    QueuedMessage m;
+    CHECK_FALSE(queue.next(m)); // handed out already: the caller sends its own copy
+    REQUIRE(queue.push(message(4).view(), 3, handed_out).ok());
+    CHECK_FALSE(handed_out); // the window of 3 is full
+    REQUIRE(queue.push(message(5).view(), 0, handed_out).ok());
+    CHECK_FALSE(handed_out); // window 0: plain push()
+    CHECK(sequences_of(take_all(queue)) == range(4, 5));
+
+    // Handed out like any other: delivered once, and sent again after a lost link.
+    CHECK(queue.mark_delivered(3));
+    CHECK_FALSE(queue.mark_delivered(3));
+    queue.link_down();
+    queue.link_up();
+    const auto again = take_all(queue);
+    REQUIRE(sequences_of(again) == std::vector<std::uint64_t>{1, 2, 4, 5});
+    for (const auto& r : again) {
+        CHECK(r.sent_before);
+        check_same(r, message(r.sequence));
+    }
+    const auto s = queue.stats();
+    CHECK(s.duplicates_sent == 4);
+    check_balance(s);
+}
+
 TEST_CASE("every accepted message ends exactly once under concurrent producers and a sender",
           "[unit][queue]") {
     TempDir dir("enos-queue");
