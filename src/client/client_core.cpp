@@ -192,8 +192,8 @@ void ClientCore::log(LogLevel level, const std::string& message) const {
     }
 }
 
-void ClientCore::post(Dispatcher::Task task) {
-    if (!dispatcher_->post(std::move(task))) task();
+void ClientCore::post(Dispatcher::Task task, bool batched) {
+    if (!dispatcher_->post(std::move(task), batched)) task();
 }
 
 void ClientCore::emit(Events& events) {
@@ -867,7 +867,7 @@ void ClientCore::send_async(PreparedRequest request, ResponseCallback callback) 
                 if (auto core = weak.lock()) core->log(LogLevel::error, "response callback threw");
             }
         };
-        if (!dispatcher->post(std::move(task))) task();
+        if (!dispatcher->post(std::move(task), true)) task(); // replies of a busy window run in batches
     };
     if (offline_ && OfflineSender::queues(request.method))
         offline_->send_async(std::move(request), std::move(done));

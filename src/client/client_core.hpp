@@ -174,9 +174,9 @@ private:
     void handle_command(const ArrivedTopic& arrived, const std::string& topic, const std::string& payload);
     Slot find_handler(const Command& command) const;
 
-    /// Runs a task on the dispatcher; inline when the dispatcher has stopped (only user threads get
-    /// there: the transport is closed before the dispatcher stops).
-    void post(Dispatcher::Task task);
+    /// Runs a task on the dispatcher (`batched`: see Dispatcher::post); inline when the dispatcher
+    /// has stopped (only user threads get there: the transport is closed before the dispatcher stops).
+    void post(Dispatcher::Task task, bool batched = false);
     void emit(Events& events);
 
     const ClientOptions options_;

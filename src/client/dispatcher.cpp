@@ -12,14 +12,15 @@ Dispatcher::~Dispatcher() {
     stop(std::chrono::milliseconds(0));
 }
 
-bool Dispatcher::post(Task&& task) {
+bool Dispatcher::post(Task&& task, bool batched) {
+    using Sleep = State::Sleep;
     bool wake;
     {
         std::lock_guard lock(state_->mutex);
         if (!state_->accepting) return false;
         state_->tasks.push_back(std::move(task));
-        wake = state_->idle_waiting;
-        state_->idle_waiting = false; // one notify per sleep: the tasks posted before it wakes need none
+        wake = state_->sleep == Sleep::idle || (state_->sleep == Sleep::napping && !batched);
+        if (wake) state_->sleep = Sleep::awake; // one notify per sleep: later tasks need none
     }
     if (wake) state_->wake.notify_one(); // a busy thread finds the task on its next turn
     return true;
@@ -37,13 +38,14 @@ void Dispatcher::run(const std::shared_ptr<State>& state) {
         while (!state->exit && state->tasks.empty()) {
             if (state->awaited.load(std::memory_order_relaxed) > 1 && empty_naps < max_empty_naps) {
                 ++empty_naps;
+                state->sleep = State::Sleep::napping;
                 state->wake.wait_for(lock, nap);
                 continue;
             }
-            state->idle_waiting = true; // again after a spurious wake-up
+            state->sleep = State::Sleep::idle; // again after a spurious wake-up
             state->wake.wait(lock);
         }
-        state->idle_waiting = false;
+        state->sleep = State::Sleep::awake;
         empty_naps = 0;
         if (state->exit) break;
         Task task = std::move(state->tasks.front());

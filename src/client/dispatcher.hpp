@@ -22,15 +22,19 @@ public:
     Dispatcher& operator=(const Dispatcher&) = delete;
 
     /// Queues a task; false once stop() began, and then `task` is left untouched for the caller.
-    bool post(Task&& task);
+    /// `batched`: the task may wait for the end of a nap (see set_awaited()); others wake the thread.
+    bool post(Task&& task, bool batched = false);
     bool on_dispatcher_thread() const noexcept;
 
     /// How many replies the client awaits. While more than one is on its way, the thread naps
     /// briefly when it runs out of tasks instead of sleeping until woken, so the replies of a busy
     /// window run in batches, one wake-up each, rather than one wake-up per reply (a cross-CPU
-    /// wake-up costs more than handling a reply). A task then waits at most `nap` for the thread.
-    void set_awaited(std::size_t replies) noexcept { state_->awaited.store(replies, std::memory_order_relaxed); }
-    static constexpr std::chrono::microseconds nap{500};
+    /// wake-up costs more than handling a reply). A batched task then waits at most `nap` for the
+    /// thread; commands and connection events wake it at once.
+    void set_awaited(std::size_t replies) noexcept {
+        state_->awaited.store(replies, std::memory_order_relaxed);
+    }
+    static constexpr std::chrono::microseconds nap{1000};
 
     /// Runs what is queued, then ends the thread. Bounded: if a task is still running when `bound`
     /// expires, the thread is left to finish it alone and drops the rest. Called on the dispatcher
@@ -48,7 +52,8 @@ private:
         bool accepting = true;
         bool exit = false;
         bool busy = false;
-        bool idle_waiting = false; ///< the thread sleeps on `wake`: only then is a notify needed
+        enum class Sleep { awake, napping, idle };
+        Sleep sleep = Sleep::awake; ///< only a sleeping thread needs a notify
         std::atomic<std::size_t> awaited{0};
         std::thread::id thread_id;
     };

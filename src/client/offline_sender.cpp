@@ -288,12 +288,14 @@ void OfflineSender::pump_later() {
     const QueueStats q = queue_->stats();
     if (q.depth <= q.in_flight || pump_scheduled_.exchange(true)) return;
     std::weak_ptr<ClientCore> weak = core_.weak_from_this();
-    core_.post([weak] {
-        auto core = weak.lock();
-        if (!core || !core->offline_) return;
-        core->offline_->pump_scheduled_ = false;
-        core->offline_->pump();
-    });
+    core_.post(
+        [weak] {
+            auto core = weak.lock();
+            if (!core || !core->offline_) return;
+            core->offline_->pump_scheduled_ = false;
+            core->offline_->pump();
+        },
+        true);
 }
 
 void OfflineSender::on_acked(std::uint64_t sequence) {

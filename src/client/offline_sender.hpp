@@ -79,7 +79,7 @@ private:
     const std::size_t window_;
     std::recursive_mutex mutex_; ///< recursive: a drop push() causes is reported under it
     bool up_ = false;
-    bool pumping_ = false;   ///< a thread is sending from the queue (only one at a time keeps the order)
+    bool pumping_ = false;    ///< a thread is sending from the queue (only one at a time keeps the order)
     bool pump_again_ = false; ///< more was queued or acked since the pumping thread last looked
     std::atomic<bool> pump_scheduled_{false}; ///< a pump() waits on the dispatcher
     bool closed_ = false;

@@ -397,7 +397,8 @@ Result<std::uint64_t> OfflineQueue::push(const OutboundMessage& message) {
     return push(message, 0, handed_out);
 }
 
-Result<std::uint64_t> OfflineQueue::push(const OutboundMessage& message, std::size_t window, bool& handed_out) {
+Result<std::uint64_t> OfflineQueue::push(const OutboundMessage& message, std::size_t window,
+                                         bool& handed_out) {
     handed_out = false;
     if (!impl_) return Error{errc::shutting_down, "offline queue closed"};
     if (auto valid = check(message); !valid) {

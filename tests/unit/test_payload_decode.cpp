@@ -45,10 +45,11 @@ TEST_CASE("decode_reply reads id, code, message and data", "[unit]") {
 TEST_CASE("data and params come out as the compact form of what was sent", "[unit]") {
     // The decoders write nested members out while they read them; the text must be what parsing
     // the member and writing it again gives.
-    for (const char* data : {R"({})", R"([])", R"([[],{},[[{}]]])", R"({"a":{"b":{"c":[1,-2,3.25e10,null]}}})",
-                             R"({"esc":"quote \" slash \\ tab \t nl \n u \u0001 \u00e9 \ud83d\ude00"})",
-                             R"({"big":18446744073709551615,"neg":-9223372036854775808,"f":1e-7,"t":true})",
-                             R"({"dup":1,"dup":2,"k":[{"dup":3},"s",false]})", R"([1, 2.0 , {"x" : "y"} ])"}) {
+    for (const char* data :
+         {R"({})", R"([])", R"([[],{},[[{}]]])", R"({"a":{"b":{"c":[1,-2,3.25e10,null]}}})",
+          R"({"esc":"quote \" slash \\ tab \t nl \n u \u0001 \u00e9 \ud83d\ude00"})",
+          R"({"big":18446744073709551615,"neg":-9223372036854775808,"f":1e-7,"t":true})",
+          R"({"dup":1,"dup":2,"k":[{"dup":3},"s",false]})", R"([1, 2.0 , {"x" : "y"} ])"}) {
         INFO(data);
         const std::string reply = std::string(R"({"id":"1","code":200,"data":)") + data + "}";
         auto r = decode_reply(reply);
