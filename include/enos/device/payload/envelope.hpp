@@ -210,7 +210,7 @@ private:
     }
     bool close(char bracket) {
         --depth_;
-        if (nested() || (depth_ == 1 && root_is_object_)) members_.back().json.push_back(bracket);
+        if (depth_ >= 1 && root_is_object_) members_.back().json.push_back(bracket); // a member's own
         need_comma_ = true;
         return true;
     }
