@@ -8,8 +8,8 @@
 // * Command handlers, response callbacks (the *_async forms) and connection events run on one SDK
 //   dispatcher thread, one at a time, in the order they arrived; never on the MQTT library's
 //   thread. A slow handler delays the others: answer long jobs through on_*_async and a Responder.
-//   While more than one reply is awaited the thread takes arrivals in batches, so a handler or
-//   callback may start up to 0.5 ms after its message arrived.
+//   While more than one reply is awaited the thread takes replies in batches, so a response
+//   callback may start up to 1 ms after its reply arrived (commands wake it at once).
 // * Blocking calls (connect(), the blocking request forms, disconnect()) never need the dispatcher,
 //   so a handler or callback may make a blocking request without deadlocking (the dispatcher waits
 //   meanwhile).
