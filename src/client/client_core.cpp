@@ -609,7 +609,7 @@ void ClientCore::end_session_locked(const Error& why, Failed& failed) {
     }
     counters_.requests_failed += pending_.size();
     pending_.clear();
-    dispatcher_->set_awaited(0);
+    awaited_changed_locked();
     deadlines_.clear();
     for (auto& [topic, sub] : reply_subscriptions_) {
         sub.state = SubState::none; // clean session: the broker forgets them with the link
@@ -936,7 +936,7 @@ void ClientCore::submit(PreparedRequest request, Completion done) {
         session = session_;
         const Clock::time_point deadline = clock_->now() + request.timeout;
         auto inserted = pending_.emplace(key, Pending{seq, deadline, std::move(done)}).first;
-        dispatcher_->set_awaited(pending_.size());
+        awaited_changed_locked();
         deadlines_.emplace(Deadline{deadline, seq}, &inserted->first);
         arm_request_timer_locked();
         ReplySubscription& sub = reply_subscriptions_[request.reply_topic];
@@ -1013,7 +1013,7 @@ bool ClientCore::take_pending_locked(const std::string& key, std::uint64_t seq, 
     done = std::move(it->second.done);
     deadlines_.erase(Deadline{it->second.deadline, seq});
     pending_.erase(it);
-    dispatcher_->set_awaited(pending_.size());
+    awaited_changed_locked();
     remember_expired_locked(key);
     return true;
 }
@@ -1034,6 +1034,18 @@ void ClientCore::remember_expired_locked(const std::string& key) {
         expired_.erase(expired_order_.front());
         expired_order_.pop_front();
     }
+}
+
+void ClientCore::awaited_changed_locked() {
+    const std::size_t awaited = pending_.size();
+    dispatcher_->set_awaited(awaited);
+    // A busy pipeline of small requests goes faster with Nagle's algorithm packing them into fewer
+    // TCP segments: the broker's PUBACKs and replies acknowledge them at once, so nothing waits
+    // long. With few replies awaited, every message goes out at once (RRPC answers, lone requests).
+    const bool coalesce = coalescing_ ? awaited > 0 : awaited >= coalesce_from;
+    if (coalesce == coalescing_) return;
+    coalescing_ = coalesce;
+    transport_->set_coalescing(coalesce);
 }
 
 void ClientCore::arm_request_timer_locked() {
@@ -1134,7 +1146,7 @@ void ClientCore::on_reply(const ArrivedTopic& arrived, const std::string& topic,
         done = std::move(it->second.done);
         deadlines_.erase(Deadline{it->second.deadline, it->second.seq});
         pending_.erase(it);
-        dispatcher_->set_awaited(pending_.size());
+        awaited_changed_locked();
     }
     ++counters_.replies_received;
     if (response.code != 200)

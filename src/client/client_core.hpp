@@ -163,6 +163,8 @@ private:
                              Result<std::vector<bool>> granted);
     void fail_request(const std::string& key, std::uint64_t seq, const Error& error);
     bool take_pending_locked(const std::string& key, std::uint64_t seq, Completion& done);
+    /// pending_ grew or shrank: tells the dispatcher, and switches TCP coalescing on or off.
+    void awaited_changed_locked();
     void arm_request_timer_locked();
     void on_request_timer();
     void remember_expired_locked(const std::string& key);
@@ -201,6 +203,8 @@ private:
     std::optional<std::string> activation_payload_;
     std::uint64_t next_seq_ = 1;
     std::unordered_map<std::string, Pending> pending_;
+    static constexpr std::size_t coalesce_from = 8; ///< replies awaited before TCP coalescing starts
+    bool coalescing_ = false; ///< on until no reply is awaited any more
     std::map<Deadline, const std::string*> deadlines_; ///< points at the key inside pending_ (stable)
     std::optional<Clock::time_point> request_timer_at_;
     std::unordered_set<std::string> expired_; ///< keys of requests that ended without their reply

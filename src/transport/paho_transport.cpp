@@ -156,6 +156,10 @@ void PahoTransport::fail_ops_of(std::uint64_t generation) {
 }
 
 void PahoTransport::retire_current_locked() {
+    {
+        std::lock_guard lock(socket_mutex_);
+        socket_.reset();
+    }
     if (client_) retired_.push_back(std::move(client_));
     client_.reset();
     link_up_ = false;
@@ -275,9 +279,14 @@ void PahoTransport::on_connect_result(const std::shared_ptr<ConnectAttempt>& att
                                       const mqtt::token* token, bool ok) {
     if (ok) {
         if (attempt->broker) {
-            if (Status s = set_nodelay_on_new_socket(attempt->sockets_before, *attempt->broker); !s)
+            Result<SocketRef> found = find_new_socket(attempt->sockets_before, *attempt->broker);
+            std::lock_guard lock(socket_mutex_);
+            Status set = found ? set_nodelay(*found, !coalescing_) : Status(found.error());
+            if (set)
+                socket_ = *found;
+            else
                 log_(LogLevel::warn,
-                     "TCP_NODELAY not set, small messages may wait up to ~40 ms: " + s.error().detail);
+                     "TCP_NODELAY not set, small messages may wait up to ~40 ms: " + set.error().detail);
         }
         attempt->gate.reset();
         {
@@ -411,6 +420,14 @@ Status PahoTransport::publish(const std::string& topic, const std::string& paylo
     return {};
 }
 
+void PahoTransport::set_coalescing(bool on) {
+    std::lock_guard lock(socket_mutex_);
+    if (coalescing_ == on) return;
+    coalescing_ = on;
+    // Only fails on a socket already closed, which has nothing left to send.
+    if (socket_) static_cast<void>(set_nodelay(*socket_, !on));
+}
+
 Error PahoTransport::explain_connect_failure(const TransportConnectParams& params, const Error& failure,
                                              std::chrono::milliseconds bound) {
     if (!(failure == errc::host_unreachable)) return failure;
@@ -446,6 +463,10 @@ void PahoTransport::on_connection_lost(std::uint64_t generation, const std::stri
         std::lock_guard lock(mutex_);
         if (generation != generation_) return;
         link_up_ = false;
+    }
+    {
+        std::lock_guard lock(socket_mutex_);
+        socket_.reset();
     }
     fail_ops_of(generation);
     try {

@@ -2,6 +2,8 @@
 // stops here; every Paho callback is guarded so none runs into a closed transport.
 #pragma once
 
+#include "transport/tcp_nodelay.hpp"
+
 #include <enos/device/detail/transport.hpp>
 #include <enos/device/log.hpp>
 
@@ -10,6 +12,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -35,6 +38,7 @@ public:
     Status publish(const std::string& topic, const std::string& payload, int qos, Done done) override;
     Error explain_connect_failure(const TransportConnectParams& params, const Error& failure,
                                   std::chrono::milliseconds bound) override;
+    void set_coalescing(bool on) override;
 
 private:
     class Listener;
@@ -72,6 +76,10 @@ private:
     int callbacks_running_ = 0;
     std::uint64_t next_op_ = 1;
     std::unordered_map<std::uint64_t, Op> ops_;
+
+    std::mutex socket_mutex_;      ///< a leaf lock: set_coalescing() is called under the core's lock
+    std::optional<SocketRef> socket_; ///< the current link's socket, when it could be identified
+    bool coalescing_ = false;
 };
 
 } // namespace enos::device::detail

@@ -117,9 +117,8 @@ std::vector<unsigned long> socket_snapshot() {
     return inodes;
 }
 
-Status set_nodelay_on_new_socket(const std::vector<unsigned long>& before, const BrokerAddress& broker) {
-    int match = -1;
-    unsigned long match_inode = 0;
+Result<SocketRef> find_new_socket(const std::vector<unsigned long>& before, const BrokerAddress& broker) {
+    SocketRef match;
     int matches = 0;
     for_each_socket([&](int fd, unsigned long inode) {
         if (std::binary_search(before.begin(), before.end(), inode)) return;
@@ -130,20 +129,23 @@ Status set_nodelay_on_new_socket(const std::vector<unsigned long>& before, const
                                            [&](const sockaddr_storage& a) { return same_endpoint(a, peer); });
         if (!to_broker) return;
         ++matches;
-        match = fd;
-        match_inode = inode;
+        match = SocketRef{fd, inode};
     });
     if (matches == 0) return Error{errc::connect_failed, "no new socket to the broker found"};
     if (matches > 1)
         return Error{errc::connect_failed,
                      "other code in this process connected to the broker at the same time"};
-    // The descriptor could have been closed and reused since the search; set the option only on
+    return match;
+}
+
+Status set_nodelay(const SocketRef& socket, bool on) {
+    // The descriptor could have been closed and reused since it was found; set the option only on
     // the very socket we identified.
     struct stat st {};
-    if (fstat(match, &st) != 0 || static_cast<unsigned long>(st.st_ino) != match_inode)
-        return Error{errc::connect_failed, "the socket closed while it was being identified"};
-    const int on = 1;
-    if (setsockopt(match, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on) != 0)
+    if (fstat(socket.fd, &st) != 0 || static_cast<unsigned long>(st.st_ino) != socket.inode)
+        return Error{errc::connect_failed, "the socket is closed"};
+    const int value = on ? 1 : 0;
+    if (setsockopt(socket.fd, IPPROTO_TCP, TCP_NODELAY, &value, sizeof value) != 0)
         return Error{errc::connect_failed, std::string("setsockopt(TCP_NODELAY): ") + std::strerror(errno)};
     return {};
 }

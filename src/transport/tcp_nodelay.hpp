@@ -7,7 +7,7 @@
 //   1. Before the attempt, take a snapshot of the process's open sockets (their inode numbers).
 //   2. When CONNACK arrives, look for sockets that are new since the snapshot and whose peer is the
 //      broker's address and port. That is ours only if exactly one matches.
-//   3. Set TCP_NODELAY on it.
+//   3. Set TCP_NODELAY on it (and keep it, to switch the option later: see PahoTransport).
 // Step 2 is ambiguous only if something else in the process opened a connection to the same broker
 // during our attempt. Connect attempts of all DeviceClients in the process take turns through one
 // ConnectGate, so only foreign code (e.g. a raw Paho client) can cause that; then we touch nothing
@@ -38,9 +38,19 @@ bool tcp_reachable(const BrokerAddress& broker, std::chrono::milliseconds bound)
 /// Inode numbers of the process's sockets, sorted.
 std::vector<unsigned long> socket_snapshot();
 
-/// Sets TCP_NODELAY on the one socket opened since `before` whose peer is `broker`. The error says
-/// why not (no candidate, several candidates, setsockopt failure).
-Status set_nodelay_on_new_socket(const std::vector<unsigned long>& before, const BrokerAddress& broker);
+/// A socket as found: its descriptor, and the inode that tells it from a later reuse of the number.
+struct SocketRef {
+    int fd = -1;
+    unsigned long inode = 0;
+};
+
+/// The one socket opened since `before` whose peer is `broker`. The error says why not (no
+/// candidate, several candidates).
+Result<SocketRef> find_new_socket(const std::vector<unsigned long>& before, const BrokerAddress& broker);
+
+/// Sets TCP_NODELAY on or off, if `socket` is still open. Turning it on sends at once what Nagle's
+/// algorithm was holding back.
+Status set_nodelay(const SocketRef& socket, bool on);
 
 /// Process-wide turn-taking of connect attempts between the snapshot and the search.
 class ConnectGate {

@@ -68,7 +68,8 @@ public:
     int disconnects() const {
         return locked([&] { return disconnects_; });
     }
-    /// "subscribe <topic>" and "publish <topic>" in the order the transport saw them.
+    /// "subscribe <topic>", "publish <topic>" and "coalescing on|off" in the order the transport
+    /// saw them.
     std::vector<std::string> journal() const {
         return locked([&] { return journal_; });
     }
@@ -207,6 +208,11 @@ public:
         }
         if (done) done({});
         return {};
+    }
+
+    void set_coalescing(bool on) override {
+        std::lock_guard lock(broker_->mutex_);
+        broker_->journal_.push_back(on ? "coalescing on" : "coalescing off");
     }
 
 private:

@@ -271,6 +271,38 @@ TEST_CASE("requests: the generic form reaches any upstream method", "[unit][clie
     CHECK(rig.client.request(UpMethod::ota_inform, "{not json").error() == errc::malformed_json);
 }
 
+TEST_CASE("requests: TCP coalescing is on from eight replies awaited until none is", "[unit][client]") {
+    ClientRig rig;
+    REQUIRE(rig.client.connect());
+    const std::string query = "/sys/pk/dk/thing/tag/query";
+    auto switches = [&] {
+        std::vector<std::string> out;
+        for (const std::string& entry : rig.broker->journal())
+            if (entry.rfind("coalescing", 0) == 0) out.push_back(entry);
+        return out;
+    };
+    Outcomes outcomes;
+    for (int i = 0; i < 7; ++i)
+        rig.client.query_tags_async({"site"}, outcomes.callback());
+    REQUIRE(rig.broker->wait_for_topic(query, 6));
+    CHECK(switches().empty()); // a few requests: each goes out at once
+    rig.client.query_tags_async({"site"}, outcomes.callback());
+    REQUIRE(rig.broker->wait_for_topic(query, 7));
+    CHECK(switches() == std::vector<std::string>{"coalescing on"});
+
+    std::vector<std::string> ids;
+    for (const auto& m : rig.broker->published())
+        if (m.topic == query) ids.push_back(request_id(m));
+    REQUIRE(ids.size() == 8);
+    for (std::size_t i = 0; i < 7; ++i)
+        rig.broker->deliver(query + "_reply", reply_json(ids[i]));
+    REQUIRE(eventually([&] { return outcomes.size() == 7; }));
+    CHECK(switches() == std::vector<std::string>{"coalescing on"}); // one is still awaited
+    rig.broker->deliver(query + "_reply", reply_json(ids[7]));
+    REQUIRE(eventually([&] { return outcomes.size() == 8; }));
+    CHECK(switches() == std::vector<std::string>{"coalescing on", "coalescing off"});
+}
+
 TEST_CASE("requests: the link dropping fails what is pending with errc::disconnected", "[unit][client]") {
     ClientRig rig;
     REQUIRE(rig.client.connect());
