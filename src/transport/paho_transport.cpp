@@ -280,11 +280,13 @@ void PahoTransport::on_connect_result(const std::shared_ptr<ConnectAttempt>& att
     if (ok) {
         if (attempt->broker) {
             Result<SocketRef> found = find_new_socket(attempt->sockets_before, *attempt->broker);
-            std::lock_guard lock(socket_mutex_);
-            Status set = found ? set_nodelay(*found, !coalescing_) : Status(found.error());
-            if (set)
-                socket_ = *found;
-            else
+            Status set = found ? Status() : Status(found.error());
+            if (found) {
+                std::lock_guard lock(socket_mutex_);
+                set = set_nodelay(*found, !coalescing_);
+                if (set) socket_ = *found;
+            }
+            if (!set)
                 log_(LogLevel::warn,
                      "TCP_NODELAY not set, small messages may wait up to ~40 ms: " + set.error().detail);
         }
