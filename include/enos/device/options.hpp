@@ -78,7 +78,8 @@ struct ClientOptions {
     int max_inflight = 1000;
 
     /// Disable Nagle's algorithm on the connection to the broker after every connect, so that a
-    /// small reply is sent at once instead of up to ~40 ms later.
+    /// small reply is sent at once instead of up to ~40 ms later. While eight or more replies are
+    /// awaited it is enabled again, so that a pipeline of small requests shares TCP segments.
     bool tcp_nodelay = true;
 
     TlsOptions tls;
