@@ -822,7 +822,8 @@ ClientCore::prepare(UpMethod method, const RequestOptions& options,
     if (method == UpMethod::event_post && !is_valid_topic_level(options.event_id))
         return Error{errc::invalid_argument, "event id must be a non-empty topic level (no '/', '+', '#')"};
     r.topic = request_topic(method, pk, dk, options.event_id);
-    r.reply_topic = reply_topic(method, pk, dk, options.event_id);
+    r.reply_topic.reserve(r.topic.size() + detail::reply_suffix.size()); // reply_topic(), built once
+    r.reply_topic.append(r.topic).append(detail::reply_suffix);
     if (!is_raw(method)) r.id = std::to_string(next_id_++);
     if (Status s = encode(r.payload, r.id); !s) return s.error();
     r.timeout = options.timeout > std::chrono::milliseconds(0) ? options.timeout : options_.request_timeout;
