@@ -1040,9 +1040,9 @@ void ClientCore::remember_expired_locked(const std::string& key) {
 void ClientCore::awaited_changed_locked() {
     const std::size_t awaited = pending_.size();
     dispatcher_->set_awaited(awaited);
-    // A busy pipeline of small requests goes faster with Nagle's algorithm packing them into fewer
-    // TCP segments: the broker's PUBACKs and replies acknowledge them at once, so nothing waits
-    // long. With few replies awaited, every message goes out at once (RRPC answers, lone requests).
+    // Nagle's algorithm packs a busy pipeline of small requests into fewer TCP segments (less work
+    // at both ends); the broker's PUBACKs and replies keep acknowledging them, so a held packet
+    // waits about a round trip. With few replies awaited, everything goes out at once.
     const bool coalesce = coalescing_ ? awaited > 0 : awaited >= coalesce_from;
     if (coalesce == coalescing_) return;
     coalescing_ = coalesce;

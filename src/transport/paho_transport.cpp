@@ -279,9 +279,10 @@ void PahoTransport::on_connect_result(const std::shared_ptr<ConnectAttempt>& att
                                       const mqtt::token* token, bool ok) {
     if (ok) {
         if (attempt->broker) {
-            Result<SocketRef> found = find_new_socket(attempt->sockets_before, *attempt->broker);
-            Status set = found ? Status() : Status(found.error());
-            if (found) {
+            Status set;
+            if (Result<SocketRef> found = find_new_socket(attempt->sockets_before, *attempt->broker); !found) {
+                set = found.error();
+            } else {
                 std::lock_guard lock(socket_mutex_);
                 set = set_nodelay(*found, !coalescing_);
                 if (set) socket_ = *found;
