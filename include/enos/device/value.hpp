@@ -187,18 +187,29 @@ inline bool append_json_value(std::string& out, const Value& v, JsonFault& fault
     return true;
 }
 
-/// RapidJSON SAX handler that builds a Value, keeping integers and floating-point numbers apart.
-class ValueBuilder {
+/// The SAX callbacks for null, booleans and numbers of a RapidJSON handler: each becomes a Value,
+/// integers and floating-point numbers kept apart, and goes to `Handler::scalar(Value)`. Every
+/// handler that reads JSON into Values shares them, so a number reads the same everywhere.
+template <class Handler> class SaxScalars {
 public:
-    bool Null() { return add(Value()); }
-    bool Bool(bool b) { return add(Value(b)); }
-    bool Int(int n) { return add(Value(n)); }
-    bool Uint(unsigned n) { return add(Value(n)); }
-    bool Int64(std::int64_t n) { return add(Value(n)); }
-    bool Uint64(std::uint64_t n) { return add(Value(n)); }
-    bool Double(double d) { return add(Value(d)); }
+    bool Null() { return handler().scalar(Value()); }
+    bool Bool(bool b) { return handler().scalar(Value(b)); }
+    bool Int(int n) { return handler().scalar(Value(n)); }
+    bool Uint(unsigned n) { return handler().scalar(Value(n)); }
+    bool Int64(std::int64_t n) { return handler().scalar(Value(n)); }
+    bool Uint64(std::uint64_t n) { return handler().scalar(Value(n)); }
+    bool Double(double d) { return handler().scalar(Value(d)); }
     // Only called with kParseNumbersAsStringsFlag, which is not used.
     bool RawNumber(const char*, rapidjson::SizeType, bool) { return false; }
+
+private:
+    Handler& handler() { return static_cast<Handler&>(*this); }
+};
+
+/// RapidJSON SAX handler that builds a Value.
+class ValueBuilder : public SaxScalars<ValueBuilder> {
+public:
+    bool scalar(Value v) { return add(std::move(v)); }
     bool String(const char* s, rapidjson::SizeType n, bool) { return add(Value(std::string(s, n))); }
     bool Key(const char* s, rapidjson::SizeType n, bool) {
         keys_.emplace_back(s, n);

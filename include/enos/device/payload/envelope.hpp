@@ -114,7 +114,7 @@ namespace detail {
 /// (a reply's "data", a command's "params") are kept as their compact JSON text, so that they are
 /// never built into a Value tree only to be written out again. A RapidJSON SAX handler for
 /// parse_json(); members keep their order, and find() returns the first of a repeated key.
-class EnvelopeReader {
+class EnvelopeReader : public SaxScalars<EnvelopeReader> {
 public:
     EnvelopeReader() { members_.reserve(6); } // an envelope has up to six members
 
@@ -132,14 +132,18 @@ public:
     bool root_is_object() const noexcept { return root_is_object_; }
     bool too_deep() const noexcept { return too_deep_; }
 
-    bool Null() { return scalar(Value()); }
-    bool Bool(bool b) { return scalar(Value(b)); }
-    bool Int(int n) { return scalar(Value(n)); }
-    bool Uint(unsigned n) { return scalar(Value(n)); }
-    bool Int64(std::int64_t n) { return scalar(Value(n)); }
-    bool Uint64(std::uint64_t n) { return scalar(Value(n)); }
-    bool Double(double d) { return scalar(Value(d)); }
-    bool RawNumber(const char*, rapidjson::SizeType, bool) { return false; } // flag not used
+    bool scalar(Value v) { // a top-level member's value, or written into a nested member's text
+        if (depth_ == 0) {
+            root_is_object_ = false;
+        } else if (depth_ == 1 && root_is_object_) {
+            members_.push_back(Member{std::move(key_), std::move(v), {}});
+        } else if (nested()) {
+            JsonFault ignored;
+            append_json_value(comma(), v, ignored, true);
+            need_comma_ = true;
+        }
+        return true;
+    }
     bool String(const char* s, rapidjson::SizeType n, bool) {
         if (!nested()) return scalar(Value(std::string(s, n)));
         append_json_string(comma(), std::string_view(s, n), true); // no Value (and copy) needed
@@ -179,18 +183,6 @@ private:
         std::string& out = members_.back().json;
         if (need_comma_) out.push_back(',');
         return out;
-    }
-    bool scalar(Value v) {
-        if (depth_ == 0) {
-            root_is_object_ = false;
-        } else if (depth_ == 1 && root_is_object_) {
-            members_.push_back(Member{std::move(key_), std::move(v), {}});
-        } else if (nested()) {
-            JsonFault ignored;
-            append_json_value(comma(), v, ignored, true);
-            need_comma_ = true;
-        }
-        return true;
     }
     bool open(char bracket, Value type) {
         if (depth_ >= max_json_depth) {
