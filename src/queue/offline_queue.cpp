@@ -274,14 +274,7 @@ struct OfflineQueue::Impl {
             out.topic.assign(record->topic);
             out.id.assign(record->id);
             out.payload.assign(record->payload);
-            if (slot.backlog) {
-                bump(counters.replayed);
-                drain_worth_reporting = true;
-            }
-            if (slot.sent) bump(counters.duplicates_sent);
-            slot.sent = 1;
-            slot.state = SlotState::in_flight;
-            ++in_flight;
+            hand_out(slot);
             ++cursor;
             return true;
         }
@@ -294,11 +287,20 @@ struct OfflineQueue::Impl {
         while (cursor < slots.size() && slots[cursor].state != SlotState::queued)
             ++cursor;
         if (cursor + 1 != slots.size()) return false;
-        Slot& slot = slots[cursor++];
+        hand_out(slots[cursor++]);
+        return true;
+    }
+
+    /// A queued slot goes in flight; a replay or a possible duplicate is counted as one.
+    void hand_out(Slot& slot) {
+        if (slot.backlog) {
+            bump(counters.replayed);
+            drain_worth_reporting = true;
+        }
+        if (slot.sent) bump(counters.duplicates_sent);
         slot.sent = 1;
         slot.state = SlotState::in_flight;
         ++in_flight;
-        return true;
     }
 
     bool mark_delivered(std::uint64_t sequence, Notices& notices) {
