@@ -114,8 +114,7 @@ Status OfflineSender::send_nowait(const PreparedRequest& request) {
         pump();
         return {};
     }
-    if (core_.transport_->publish(request.topic, request.payload, request.qos, acked_callback(*sequence)))
-        ++core_.counters_.requests_sent;
+    publish_acked(request.topic, request.payload, request.qos, *sequence);
     drain();
     return {};
 }
@@ -247,8 +246,7 @@ void OfflineSender::send(QueuedMessage message) {
     }
     const std::uint64_t sequence = message.sequence;
     if (!timeout) {
-        if (core_.transport_->publish(topic, payload, message.qos, acked_callback(sequence)))
-            ++core_.counters_.requests_sent;
+        publish_acked(topic, payload, message.qos, sequence);
         return;
     }
     if (!parsed) { // cannot happen for topics the client built; never leave a callback waiting
@@ -267,11 +265,13 @@ void OfflineSender::send(QueuedMessage message) {
 }
 
 // The callbacks hold the client weakly: it may be gone when an ack or an answer arrives.
-std::function<void(Status)> OfflineSender::acked_callback(std::uint64_t sequence) {
-    return [weak = core_.weak_from_this(), sequence](Status acked) {
-        if (!acked) return; // not delivered: the lost link hands it out again
+void OfflineSender::publish_acked(const std::string& topic, const std::string& payload, int qos,
+                                  std::uint64_t sequence) {
+    auto acked = [weak = core_.weak_from_this(), sequence](Status delivered) {
+        if (!delivered) return; // not delivered: the lost link hands it out again
         if (auto core = weak.lock(); core && core->offline_) core->offline_->on_acked(sequence);
     };
+    if (core_.transport_->publish(topic, payload, qos, std::move(acked))) ++core_.counters_.requests_sent;
 }
 
 Completion OfflineSender::answer_callback(std::uint64_t sequence) {

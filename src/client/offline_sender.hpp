@@ -68,7 +68,8 @@ private:
     void drain();
     void pump_later();
     void send(QueuedMessage message);
-    std::function<void(Status)> acked_callback(std::uint64_t sequence);
+    /// Publishes a message that leaves the queue with its ack (or, at QoS 0, once written).
+    void publish_acked(const std::string& topic, const std::string& payload, int qos, std::uint64_t sequence);
     Completion answer_callback(std::uint64_t sequence);
     void on_acked(std::uint64_t sequence);
     void on_answer(std::uint64_t sequence, Result<Response> result);

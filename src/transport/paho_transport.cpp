@@ -156,10 +156,7 @@ void PahoTransport::fail_ops_of(std::uint64_t generation) {
 }
 
 void PahoTransport::retire_current_locked() {
-    {
-        std::lock_guard lock(socket_mutex_);
-        socket_.reset();
-    }
+    forget_socket();
     if (client_) retired_.push_back(std::move(client_));
     client_.reset();
     link_up_ = false;
@@ -423,6 +420,11 @@ Status PahoTransport::publish(const std::string& topic, const std::string& paylo
     return {};
 }
 
+void PahoTransport::forget_socket() {
+    std::lock_guard lock(socket_mutex_);
+    socket_.reset();
+}
+
 void PahoTransport::set_coalescing(bool on) {
     std::lock_guard lock(socket_mutex_);
     if (coalescing_ == on) return;
@@ -467,10 +469,7 @@ void PahoTransport::on_connection_lost(std::uint64_t generation, const std::stri
         if (generation != generation_) return;
         link_up_ = false;
     }
-    {
-        std::lock_guard lock(socket_mutex_);
-        socket_.reset();
-    }
+    forget_socket();
     fail_ops_of(generation);
     try {
         if (events_.connection_lost)

@@ -61,6 +61,8 @@ private:
     /// Destroys retired clients once no Paho callback runs (never called on a Paho thread).
     void release_retired(std::chrono::milliseconds bound);
     std::shared_ptr<mqtt::async_client> current(std::uint64_t& generation);
+    /// The link's socket is gone (or going): coalescing no longer touches it.
+    void forget_socket();
 
     Logger log_;
     std::unique_ptr<Listener> listener_;
