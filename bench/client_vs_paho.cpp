@@ -28,7 +28,7 @@
 #include "heap_counter.hpp"
 #include "paho_device.hpp"
 
-#include <enos/device/client.hpp>
+#include <enos/device/client/device_client.hpp>
 
 #include <filesystem>
 #include <map>

@@ -4,7 +4,7 @@
 
 #include "client_bench_common.hpp"
 
-#include <enos/device/value.hpp>
+#include <enos/device/core/value.hpp>
 
 #include <atomic>
 #include <chrono>

@@ -5,7 +5,7 @@
 // other processes; the elapsed time is printed beside it.
 //
 // Bars: at most 1 µs per message, zero allocations per message.
-#include <enos/device/payload.hpp>
+#include <enos/device/core/payload.hpp>
 
 #include "heap_counter.hpp"
 

@@ -14,7 +14,7 @@
 //               [--hub PATH/enos-hub] [--dir RUNDIR] [--simulator-only 1]
 #include "client_bench_common.hpp"
 
-#include <enos/device/credentials.hpp>
+#include <enos/device/core/credentials.hpp>
 
 #include <rapidjson/document.h>
 

@@ -8,9 +8,9 @@
 #include "client_bench_common.hpp"
 #include "device_under_test.hpp"
 
-#include <enos/device/credentials.hpp>
-#include <enos/device/payload.hpp>
-#include <enos/device/topics.hpp>
+#include <enos/device/core/credentials.hpp>
+#include <enos/device/core/payload.hpp>
+#include <enos/device/core/topics.hpp>
 
 #include <unordered_map>
 

@@ -1,7 +1,7 @@
 // Offline queue and store: how fast messages are appended to a store directory (default fsync
 // policy, fsync per message, no fsync), and what a message queued in memory costs on the heap beyond
 // its topic and payload. Usage: store_append [directory for the stores, default $TMPDIR or /tmp]
-#include <enos/device/detail/offline_queue.hpp>
+#include "queue/offline_queue.hpp"
 
 #include "heap_counter.hpp"
 

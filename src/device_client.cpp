@@ -3,9 +3,9 @@
 #include "client/client_core.hpp"
 #include "transport/paho_transport.hpp"
 
-#include <enos/device/detail/client_testing.hpp>
-#include <enos/device/limits.hpp>
-#include <enos/device/payload.hpp>
+#include "client/testing.hpp"
+#include <enos/device/core/limits.hpp>
+#include <enos/device/core/payload.hpp>
 
 #include <chrono>
 

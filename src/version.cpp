@@ -1,4 +1,4 @@
-#include <enos/device/version.hpp>
+#include <enos/device/core/version.hpp>
 
 namespace enos::device {
 

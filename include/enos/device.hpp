@@ -3,10 +3,10 @@
 
 #include <enos/device/core.hpp>
 
-#include <enos/device/client.hpp>
-#include <enos/device/commands.hpp>
-#include <enos/device/connection.hpp>
-#include <enos/device/log.hpp>
-#include <enos/device/options.hpp>
-#include <enos/device/queue.hpp>
-#include <enos/device/stats.hpp>
+#include <enos/device/client/device_client.hpp>
+#include <enos/device/client/commands.hpp>
+#include <enos/device/client/connection.hpp>
+#include <enos/device/client/log.hpp>
+#include <enos/device/client/options.hpp>
+#include <enos/device/client/queue.hpp>
+#include <enos/device/client/stats.hpp>

@@ -3,8 +3,8 @@
 
 #include "crypto/tls_check.hpp"
 
-#include <enos/device/payload.hpp>
-#include <enos/device/topics.hpp>
+#include <enos/device/core/payload.hpp>
+#include <enos/device/core/topics.hpp>
 
 #include <cerrno>
 #include <cstring>

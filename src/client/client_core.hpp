@@ -6,11 +6,11 @@
 #include "client/dispatcher.hpp"
 #include "client/timer_queue.hpp"
 
-#include <enos/device/backoff.hpp>
-#include <enos/device/client.hpp>
-#include <enos/device/credentials.hpp>
-#include <enos/device/detail/clock.hpp>
-#include <enos/device/detail/transport.hpp>
+#include <enos/device/core/backoff.hpp>
+#include <enos/device/client/device_client.hpp>
+#include <enos/device/core/credentials.hpp>
+#include "client/clock.hpp"
+#include "transport/transport.hpp"
 
 #include <atomic>
 #include <condition_variable>

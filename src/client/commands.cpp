@@ -2,8 +2,8 @@
 // answering (docs/protocol.md §4). Whatever arrives, the client answers or logs; it never crashes.
 #include "client/client_core.hpp"
 
-#include <enos/device/payload.hpp>
-#include <enos/device/topics.hpp>
+#include <enos/device/core/payload.hpp>
+#include <enos/device/core/topics.hpp>
 
 namespace enos::device {
 namespace detail {

@@ -1,6 +1,6 @@
 #include "client/offline_sender.hpp"
 
-#include <enos/device/topics.hpp>
+#include <enos/device/core/topics.hpp>
 
 namespace enos::device::detail {
 namespace {

@@ -13,7 +13,7 @@
 
 #include "client/client_core.hpp"
 
-#include <enos/device/detail/offline_queue.hpp>
+#include "queue/offline_queue.hpp"
 
 #include <atomic>
 #include <memory>

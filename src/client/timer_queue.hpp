@@ -3,7 +3,7 @@
 // serves them all.
 #pragma once
 
-#include <enos/device/detail/clock.hpp>
+#include "client/clock.hpp"
 
 #include <condition_variable>
 #include <cstdint>

@@ -3,8 +3,8 @@
 // opaque handshake failure. The TLS session itself is Paho's (OpenSSL); nothing here touches it.
 #pragma once
 
-#include <enos/device/options.hpp>
-#include <enos/device/result.hpp>
+#include <enos/device/client/options.hpp>
+#include <enos/device/core/result.hpp>
 
 #include <ctime>
 

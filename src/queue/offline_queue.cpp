@@ -1,4 +1,4 @@
-#include <enos/device/detail/offline_queue.hpp>
+#include "queue/offline_queue.hpp"
 
 #include "queue/record_storage.hpp"
 #include "queue/segment_store.hpp"

@@ -3,8 +3,8 @@
 // the queue's logic is the same for both. Called under the queue's lock only.
 #pragma once
 
-#include <enos/device/detail/queue_record.hpp>
-#include <enos/device/result.hpp>
+#include "queue/queue_record.hpp"
+#include <enos/device/core/result.hpp>
 
 #include <cstdint>
 #include <memory>

@@ -7,9 +7,9 @@
 
 #include "queue/record_storage.hpp"
 
-#include <enos/device/detail/offline_queue.hpp>
-#include <enos/device/log.hpp>
-#include <enos/device/queue.hpp>
+#include "queue/offline_queue.hpp"
+#include <enos/device/client/log.hpp>
+#include <enos/device/client/queue.hpp>
 
 #include <functional>
 #include <memory>

@@ -4,8 +4,8 @@
 
 #include "transport/tcp_nodelay.hpp"
 
-#include <enos/device/detail/transport.hpp>
-#include <enos/device/log.hpp>
+#include "transport/transport.hpp"
+#include <enos/device/client/log.hpp>
 
 #include <condition_variable>
 #include <cstdint>

@@ -14,7 +14,7 @@
 // and say so in the log. Socket options never change the bytes on the wire, only their timing.
 #pragma once
 
-#include <enos/device/result.hpp>
+#include <enos/device/core/result.hpp>
 
 #include <chrono>
 #include <string>

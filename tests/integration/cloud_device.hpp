@@ -6,8 +6,8 @@
 #include "support/hub.hpp"
 #include "support/mqtt_probe.hpp"
 
-#include <enos/device/payload/envelope.hpp>
-#include <enos/device/value.hpp>
+#include <enos/device/core/payload/envelope.hpp>
+#include <enos/device/core/value.hpp>
 
 #include <atomic>
 #include <chrono>

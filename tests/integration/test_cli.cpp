@@ -6,8 +6,8 @@
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
 
-#include <enos/device/credentials.hpp>
-#include <enos/device/value.hpp>
+#include <enos/device/core/credentials.hpp>
+#include <enos/device/core/value.hpp>
 
 #include <cctype>
 #include <csignal>

@@ -7,8 +7,8 @@
 #include "support/hub.hpp"
 #include "support/mqtt_probe.hpp"
 
-#include <enos/device/credentials.hpp>
-#include <enos/device/sign.hpp>
+#include <enos/device/core/credentials.hpp>
+#include <enos/device/core/sign.hpp>
 
 #include <rapidjson/document.h>
 

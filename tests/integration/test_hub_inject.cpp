@@ -6,7 +6,7 @@
 
 #include "support/ports.hpp"
 
-#include <enos/device/sign.hpp>
+#include <enos/device/core/sign.hpp>
 
 #include <atomic>
 #include <fstream>

@@ -4,7 +4,7 @@
 // topology, session and integration tests start a private hub with a registry of their own.
 #include "cloud_device.hpp"
 
-#include <enos/device/sign.hpp>
+#include <enos/device/core/sign.hpp>
 
 #include <fstream>
 

@@ -9,7 +9,7 @@
 #include "plugin/connect_limiter.hpp"
 #include "plugin/topic_rules.hpp"
 
-#include <enos/device/credentials.hpp>
+#include <enos/device/core/credentials.hpp>
 
 #include <sqlite3.h>
 

@@ -2,7 +2,7 @@
 // inspect (thread-safe: the handler runs on the dispatcher, the checks on the test's thread).
 #pragma once
 
-#include <enos/device/connection.hpp>
+#include <enos/device/client/connection.hpp>
 
 #include <cstddef>
 #include <mutex>

@@ -4,7 +4,7 @@
 // other side of an SDK test.
 #pragma once
 
-#include <enos/device/credentials.hpp>
+#include <enos/device/core/credentials.hpp>
 
 #include <chrono>
 #include <condition_variable>

@@ -2,8 +2,8 @@
 // and time moves only when the test says so.
 #pragma once
 
-#include <enos/device/detail/client_testing.hpp>
-#include <enos/device/payload.hpp>
+#include "client/testing.hpp"
+#include <enos/device/core/payload.hpp>
 
 #include <atomic>
 #include <chrono>

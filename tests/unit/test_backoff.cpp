@@ -1,5 +1,5 @@
 // Reconnect back-off: jitter bounds, determinism, and the connect-rate guarantee (docs/protocol.md §1.7).
-#include <enos/device/backoff.hpp>
+#include <enos/device/core/backoff.hpp>
 
 #include "support/catch.hpp"
 

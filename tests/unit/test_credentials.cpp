@@ -1,5 +1,5 @@
 // CONNECT credentials for securemode 2, 3, 4 and the broker-side parsers (docs/protocol.md §1.2-1.3).
-#include <enos/device/credentials.hpp>
+#include <enos/device/core/credentials.hpp>
 
 #include "support/catch.hpp"
 

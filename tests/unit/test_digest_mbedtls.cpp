@@ -1,10 +1,10 @@
 // The header-only digests against the standard test vectors and, over many lengths and split
 // points, against mbedTLS.
-#include <enos/device/detail/hex.hpp>
-#include <enos/device/detail/md5.hpp>
-#include <enos/device/detail/sha1.hpp>
-#include <enos/device/detail/sha256.hpp>
-#include <enos/device/sign.hpp>
+#include <enos/device/core/detail/hex.hpp>
+#include <enos/device/core/detail/md5.hpp>
+#include <enos/device/core/detail/sha1.hpp>
+#include <enos/device/core/detail/sha256.hpp>
+#include <enos/device/core/sign.hpp>
 
 #include "support/catch.hpp"
 

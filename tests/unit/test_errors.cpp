@@ -1,4 +1,4 @@
-#include <enos/device/result.hpp>
+#include <enos/device/core/result.hpp>
 
 #include "support/catch.hpp"
 

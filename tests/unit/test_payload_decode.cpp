@@ -1,6 +1,6 @@
 // Decoders of replies (docs/protocol.md §2.2, §3) and downstream commands (§4): accepted shapes, and a
 // clear error code with the field named for everything else.
-#include <enos/device/payload.hpp>
+#include <enos/device/core/payload.hpp>
 
 #include <string>
 

@@ -1,7 +1,7 @@
 // Encoders against the JSON shapes of docs/protocol.md §3. Payloads are compared as parsed JSON (member
 // order is free on the wire) with numbers compared by kind too: 1 and 1.0 are different values.
-#include <enos/device/payload.hpp>
-#include <enos/device/topics.hpp>
+#include <enos/device/core/payload.hpp>
+#include <enos/device/core/topics.hpp>
 
 #include <rapidjson/document.h>
 

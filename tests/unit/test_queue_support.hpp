@@ -2,8 +2,8 @@
 // queue reports.
 #pragma once
 
-#include <enos/device/detail/offline_queue.hpp>
-#include <enos/device/detail/queue_record.hpp>
+#include "queue/offline_queue.hpp"
+#include "queue/queue_record.hpp"
 
 #include "support/catch.hpp"
 

@@ -1,6 +1,6 @@
 // Signatures: every worked example of docs/protocol.md §1.5 and the sub-device examples of §3.11.
-#include <enos/device/credentials.hpp>
-#include <enos/device/sign.hpp>
+#include <enos/device/core/credentials.hpp>
+#include <enos/device/core/sign.hpp>
 
 #include "support/catch.hpp"
 

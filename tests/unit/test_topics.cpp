@@ -1,5 +1,5 @@
 // Topic builders against the literal strings of docs/protocol.md §3 and §4, and the parsers (§4.11).
-#include <enos/device/topics.hpp>
+#include <enos/device/core/topics.hpp>
 
 #include "support/catch.hpp"
 

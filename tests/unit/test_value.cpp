@@ -1,5 +1,5 @@
 // Value: the JSON-like type of measure points (docs/protocol.md §5.1), and its JSON text form.
-#include <enos/device/value.hpp>
+#include <enos/device/core/value.hpp>
 
 #include <cfloat>
 #include <cmath>

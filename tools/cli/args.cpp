@@ -1,6 +1,6 @@
 #include "args.hpp"
 
-#include <enos/device/version.hpp>
+#include <enos/device/core/version.hpp>
 
 #include <cstdlib>
 #include <limits>

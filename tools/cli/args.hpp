@@ -1,7 +1,7 @@
 // Command line of enos-device: what the user asked for, parsed and checked before anything connects.
 #pragma once
 
-#include <enos/device/result.hpp>
+#include <enos/device/core/result.hpp>
 
 #include <cstdint>
 #include <optional>

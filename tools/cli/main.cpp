@@ -5,8 +5,8 @@
 #include "output.hpp"
 #include "run.hpp"
 
-#include <enos/device/credentials.hpp>
-#include <enos/device/version.hpp>
+#include <enos/device/core/credentials.hpp>
+#include <enos/device/core/version.hpp>
 
 #include <cstdio>
 #include <string>

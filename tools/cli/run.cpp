@@ -2,7 +2,7 @@
 
 #include "output.hpp"
 
-#include <enos/device/client.hpp>
+#include <enos/device/client/device_client.hpp>
 
 #include <cerrno>
 #include <csignal>

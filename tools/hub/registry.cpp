@@ -1,6 +1,6 @@
 #include "registry.hpp"
 
-#include <enos/device/credentials.hpp>
+#include <enos/device/core/credentials.hpp>
 
 #include <rapidjson/document.h>
 #include <rapidjson/error/en.h>

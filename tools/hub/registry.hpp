@@ -3,7 +3,7 @@
 // plugin (authentication, topic rules) and by the cloud simulator (replies, store seed).
 #pragma once
 
-#include <enos/device/result.hpp>
+#include <enos/device/core/result.hpp>
 
 #include <cstdint>
 #include <map>

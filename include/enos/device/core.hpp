@@ -2,12 +2,12 @@
 // standard library and RapidJSON). Firmware with its own MQTT stack needs nothing else.
 #pragma once
 
-#include <enos/device/backoff.hpp>
-#include <enos/device/credentials.hpp>
-#include <enos/device/errors.hpp>
-#include <enos/device/limits.hpp>
-#include <enos/device/payload.hpp>
-#include <enos/device/result.hpp>
-#include <enos/device/sign.hpp>
-#include <enos/device/topics.hpp>
-#include <enos/device/value.hpp>
+#include <enos/device/core/backoff.hpp>
+#include <enos/device/core/credentials.hpp>
+#include <enos/device/core/errors.hpp>
+#include <enos/device/core/limits.hpp>
+#include <enos/device/core/payload.hpp>
+#include <enos/device/core/result.hpp>
+#include <enos/device/core/sign.hpp>
+#include <enos/device/core/topics.hpp>
+#include <enos/device/core/value.hpp>

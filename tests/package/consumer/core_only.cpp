@@ -1,5 +1,5 @@
 // Uses only the header-only core: links no compiled part of the SDK.
-#include <enos/device/topics.hpp>
+#include <enos/device/core/topics.hpp>
 
 int main() {
     auto topic = enos::device::request_topic(enos::device::UpMethod::measurepoint_post, "pk", "dk");

@@ -1,5 +1,5 @@
-#include <enos/device/credentials.hpp>
-#include <enos/device/version.hpp>
+#include <enos/device/core/credentials.hpp>
+#include <enos/device/core/version.hpp>
 
 #include <cstdio>
 #include <cstring>

@@ -3,11 +3,11 @@
 #if __has_include(<enos/device/core.hpp>)
 #include <enos/device/core.hpp>
 #endif
-#include <enos/device/backoff.hpp>
-#include <enos/device/credentials.hpp>
-#include <enos/device/limits.hpp>
-#include <enos/device/sign.hpp>
-#include <enos/device/topics.hpp>
+#include <enos/device/core/backoff.hpp>
+#include <enos/device/core/credentials.hpp>
+#include <enos/device/core/limits.hpp>
+#include <enos/device/core/sign.hpp>
+#include <enos/device/core/topics.hpp>
 
 #include <cstdio>
 #include <string>

@@ -1,7 +1,7 @@
 #include "authenticator.hpp"
 
-#include <enos/device/credentials.hpp>
-#include <enos/device/sign.hpp>
+#include <enos/device/core/credentials.hpp>
+#include <enos/device/core/sign.hpp>
 
 namespace enos::hub::plugin {
 

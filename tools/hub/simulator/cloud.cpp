@@ -2,7 +2,7 @@
 #include "cloud.hpp"
 #include "cloud_detail.hpp"
 
-#include <enos/device/limits.hpp>
+#include <enos/device/core/limits.hpp>
 
 #include <cstdio>
 #include <iterator>

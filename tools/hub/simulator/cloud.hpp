@@ -9,9 +9,9 @@
 
 #include "../registry.hpp"
 
-#include <enos/device/payload/envelope.hpp>
-#include <enos/device/topics.hpp>
-#include <enos/device/value.hpp>
+#include <enos/device/core/payload/envelope.hpp>
+#include <enos/device/core/topics.hpp>
+#include <enos/device/core/value.hpp>
 
 #include <cstdint>
 #include <functional>

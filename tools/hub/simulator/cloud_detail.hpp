@@ -3,7 +3,7 @@
 
 #include "common.hpp"
 
-#include <enos/device/value.hpp>
+#include <enos/device/core/value.hpp>
 
 #include <cstdio>
 #include <optional>

@@ -4,8 +4,8 @@
 #include "cloud.hpp"
 #include "cloud_detail.hpp"
 
-#include <enos/device/limits.hpp>
-#include <enos/device/sign.hpp>
+#include <enos/device/core/limits.hpp>
+#include <enos/device/core/sign.hpp>
 
 #include <set>
 

@@ -2,7 +2,7 @@
 // options, locating a running hub through its run directory, clocks, random keys and hex.
 #pragma once
 
-#include <enos/device/result.hpp>
+#include <enos/device/core/result.hpp>
 
 #include <cstdint>
 #include <map>

@@ -8,9 +8,9 @@
 #include "mqtt_client.hpp"
 #include "store.hpp"
 
-#include <enos/device/payload/envelope.hpp>
-#include <enos/device/topics.hpp>
-#include <enos/device/value.hpp>
+#include <enos/device/core/payload/envelope.hpp>
+#include <enos/device/core/topics.hpp>
+#include <enos/device/core/value.hpp>
 
 #include <cstdio>
 #include <optional>

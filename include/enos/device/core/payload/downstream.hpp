@@ -3,8 +3,8 @@
 // documented params, so handlers get Request::params_json as it came.
 #pragma once
 
-#include <enos/device/detail/json_fields.hpp>
-#include <enos/device/value.hpp>
+#include <enos/device/core/detail/json_fields.hpp>
+#include <enos/device/core/value.hpp>
 
 #include <string>
 #include <string_view>

@@ -1,7 +1,7 @@
 // Connection states and the events the client reports when its link changes (docs/protocol.md §7.1).
 #pragma once
 
-#include <enos/device/result.hpp>
+#include <enos/device/core/result.hpp>
 
 #include <chrono>
 #include <functional>

@@ -3,8 +3,8 @@
 // cloud receives. Builders and parsers read the same route tables, so they cannot drift apart.
 #pragma once
 
-#include <enos/device/detail/strings.hpp>
-#include <enos/device/result.hpp>
+#include <enos/device/core/detail/strings.hpp>
+#include <enos/device/core/result.hpp>
 
 #include <array>
 #include <cstddef>

@@ -1,8 +1,8 @@
 // Commands from the cloud (docs/protocol.md §4) and how the application answers them.
 #pragma once
 
-#include <enos/device/result.hpp>
-#include <enos/device/value.hpp>
+#include <enos/device/core/result.hpp>
+#include <enos/device/core/value.hpp>
 
 #include <functional>
 #include <memory>

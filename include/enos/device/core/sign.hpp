@@ -4,12 +4,12 @@
 // firmware with its own MQTT stack can sign without a crypto library.
 #pragma once
 
-#include <enos/device/detail/hex.hpp>
-#include <enos/device/detail/md5.hpp>
-#include <enos/device/detail/sha1.hpp>
-#include <enos/device/detail/sha256.hpp>
-#include <enos/device/detail/strings.hpp>
-#include <enos/device/result.hpp>
+#include <enos/device/core/detail/hex.hpp>
+#include <enos/device/core/detail/md5.hpp>
+#include <enos/device/core/detail/sha1.hpp>
+#include <enos/device/core/detail/sha256.hpp>
+#include <enos/device/core/detail/strings.hpp>
+#include <enos/device/core/result.hpp>
 
 #include <cstddef>
 #include <string>

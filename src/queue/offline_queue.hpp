@@ -25,10 +25,10 @@
 // Thread-safe: every method may be called from any thread; stats() never waits for a lock.
 #pragma once
 
-#include <enos/device/log.hpp>
-#include <enos/device/queue.hpp>
-#include <enos/device/result.hpp>
-#include <enos/device/topics.hpp>
+#include <enos/device/client/log.hpp>
+#include <enos/device/client/queue.hpp>
+#include <enos/device/core/result.hpp>
+#include <enos/device/core/topics.hpp>
 
 #include <cstdint>
 #include <functional>

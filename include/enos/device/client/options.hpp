@@ -2,11 +2,11 @@
 // fields may be added over time without breaking callers that set only what they need.
 #pragma once
 
-#include <enos/device/backoff.hpp>
-#include <enos/device/log.hpp>
-#include <enos/device/queue.hpp>
-#include <enos/device/result.hpp>
-#include <enos/device/sign.hpp>
+#include <enos/device/core/backoff.hpp>
+#include <enos/device/client/log.hpp>
+#include <enos/device/client/queue.hpp>
+#include <enos/device/core/result.hpp>
+#include <enos/device/core/sign.hpp>
 
 #include <chrono>
 #include <functional>

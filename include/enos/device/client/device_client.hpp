@@ -36,14 +36,14 @@
 // errc::not_connected, errc::shutting_down, or a local check (encoder limits, QoS 2, ...).
 #pragma once
 
-#include <enos/device/commands.hpp>
-#include <enos/device/connection.hpp>
-#include <enos/device/options.hpp>
-#include <enos/device/payload.hpp>
-#include <enos/device/result.hpp>
-#include <enos/device/stats.hpp>
-#include <enos/device/topics.hpp>
-#include <enos/device/value.hpp>
+#include <enos/device/client/commands.hpp>
+#include <enos/device/client/connection.hpp>
+#include <enos/device/client/options.hpp>
+#include <enos/device/core/payload.hpp>
+#include <enos/device/core/result.hpp>
+#include <enos/device/client/stats.hpp>
+#include <enos/device/core/topics.hpp>
+#include <enos/device/core/value.hpp>
 
 #include <chrono>
 #include <cstdint>

@@ -1,7 +1,7 @@
 // SHA-256 per FIPS 180-4 §6.2, header-only so that firmware can sign without a crypto library.
 #pragma once
 
-#include <enos/device/detail/block_hash.hpp>
+#include <enos/device/core/detail/block_hash.hpp>
 
 #include <array>
 #include <cstdint>

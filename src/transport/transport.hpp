@@ -2,8 +2,8 @@
 // C++ (src/transport/); tests substitute a fake. Not part of the stable API.
 #pragma once
 
-#include <enos/device/options.hpp>
-#include <enos/device/result.hpp>
+#include <enos/device/client/options.hpp>
+#include <enos/device/core/result.hpp>
 
 #include <chrono>
 #include <functional>

@@ -4,8 +4,8 @@
 // crash or an exception.
 #pragma once
 
-#include <enos/device/limits.hpp>
-#include <enos/device/result.hpp>
+#include <enos/device/core/limits.hpp>
+#include <enos/device/core/result.hpp>
 
 #include <rapidjson/error/en.h>
 #include <rapidjson/memorystream.h>

@@ -3,10 +3,10 @@
 // only put together when something is wrong, so a successful encode allocates nothing.
 #pragma once
 
-#include <enos/device/detail/json_writer.hpp>
-#include <enos/device/limits.hpp>
-#include <enos/device/result.hpp>
-#include <enos/device/value.hpp>
+#include <enos/device/core/detail/json_writer.hpp>
+#include <enos/device/core/limits.hpp>
+#include <enos/device/core/result.hpp>
+#include <enos/device/core/value.hpp>
 
 #include <cstddef>
 #include <cstdint>

@@ -2,9 +2,9 @@
 // device logs, network status and the edge connectivity graph.
 #pragma once
 
-#include <enos/device/detail/payload_writer.hpp>
-#include <enos/device/payload/envelope.hpp>
-#include <enos/device/value.hpp>
+#include <enos/device/core/detail/payload_writer.hpp>
+#include <enos/device/core/payload/envelope.hpp>
+#include <enos/device/core/value.hpp>
 
 #include <chrono>
 #include <cstddef>

@@ -1,10 +1,10 @@
 // Attributes and tags (docs/protocol.md §3.5–3.6): at most 200 per request, names non-empty.
 #pragma once
 
-#include <enos/device/detail/json_fields.hpp>
-#include <enos/device/detail/payload_writer.hpp>
-#include <enos/device/limits.hpp>
-#include <enos/device/value.hpp>
+#include <enos/device/core/detail/json_fields.hpp>
+#include <enos/device/core/detail/payload_writer.hpp>
+#include <enos/device/core/limits.hpp>
+#include <enos/device/core/value.hpp>
 
 #include <cstddef>
 #include <string>

@@ -1,7 +1,7 @@
 // Counters of one DeviceClient, for monitoring and tests. A snapshot; counters only grow.
 #pragma once
 
-#include <enos/device/queue.hpp>
+#include <enos/device/client/queue.hpp>
 
 #include <cstddef>
 #include <cstdint>

@@ -10,10 +10,10 @@
 // wrong_type and missing_field, the detail naming the field.
 #pragma once
 
-#include <enos/device/payload/attributes.hpp>
-#include <enos/device/payload/downstream.hpp>
-#include <enos/device/payload/envelope.hpp>
-#include <enos/device/payload/gateway.hpp>
-#include <enos/device/payload/measurepoints.hpp>
-#include <enos/device/payload/ota.hpp>
-#include <enos/device/payload/reports.hpp>
+#include <enos/device/core/payload/attributes.hpp>
+#include <enos/device/core/payload/downstream.hpp>
+#include <enos/device/core/payload/envelope.hpp>
+#include <enos/device/core/payload/gateway.hpp>
+#include <enos/device/core/payload/measurepoints.hpp>
+#include <enos/device/core/payload/ota.hpp>
+#include <enos/device/core/payload/reports.hpp>

@@ -3,12 +3,12 @@
 // same string and encoding stops allocating once it has grown to the working size.
 #pragma once
 
-#include <enos/device/detail/json_fields.hpp>
-#include <enos/device/detail/json_reader.hpp>
-#include <enos/device/detail/payload_writer.hpp>
-#include <enos/device/limits.hpp>
-#include <enos/device/result.hpp>
-#include <enos/device/value.hpp>
+#include <enos/device/core/detail/json_fields.hpp>
+#include <enos/device/core/detail/json_reader.hpp>
+#include <enos/device/core/detail/payload_writer.hpp>
+#include <enos/device/core/limits.hpp>
+#include <enos/device/core/result.hpp>
+#include <enos/device/core/value.hpp>
 
 #include <charconv>
 #include <cstdint>

@@ -2,8 +2,8 @@
 // ("field 'data.loginedSubDevices[2].deviceKey' is missing"). Used by every payload decoder.
 #pragma once
 
-#include <enos/device/result.hpp>
-#include <enos/device/value.hpp>
+#include <enos/device/core/result.hpp>
+#include <enos/device/core/value.hpp>
 
 #include <cstddef>
 #include <cstdint>

@@ -3,13 +3,13 @@
 // sign(), from the sub-device's own credentials, so a gateway never handles signature strings.
 #pragma once
 
-#include <enos/device/credentials.hpp>
-#include <enos/device/detail/json_fields.hpp>
-#include <enos/device/detail/payload_writer.hpp>
-#include <enos/device/limits.hpp>
-#include <enos/device/payload/envelope.hpp>
-#include <enos/device/sign.hpp>
-#include <enos/device/value.hpp>
+#include <enos/device/core/credentials.hpp>
+#include <enos/device/core/detail/json_fields.hpp>
+#include <enos/device/core/detail/payload_writer.hpp>
+#include <enos/device/core/limits.hpp>
+#include <enos/device/core/payload/envelope.hpp>
+#include <enos/device/core/sign.hpp>
+#include <enos/device/core/value.hpp>
 
 #include <cstddef>
 #include <string>

@@ -3,9 +3,9 @@
 // arrival time), so callers that want the sampling time recorded must pass it.
 #pragma once
 
-#include <enos/device/detail/payload_writer.hpp>
-#include <enos/device/payload/envelope.hpp>
-#include <enos/device/value.hpp>
+#include <enos/device/core/detail/payload_writer.hpp>
+#include <enos/device/core/payload/envelope.hpp>
+#include <enos/device/core/value.hpp>
 
 #include <cstdint>
 #include <optional>

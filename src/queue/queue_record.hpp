@@ -16,8 +16,8 @@
 // using it, so any input, however damaged, yields a record or a reason, never a crash.
 #pragma once
 
-#include <enos/device/detail/crc32c.hpp>
-#include <enos/device/limits.hpp>
+#include "queue/crc32c.hpp"
+#include <enos/device/core/limits.hpp>
 
 #include <cstddef>
 #include <cstdint>

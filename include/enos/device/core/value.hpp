@@ -3,9 +3,9 @@
 // them against the thing model: 1 and 1.0 are different values on the wire.
 #pragma once
 
-#include <enos/device/detail/json_reader.hpp>
-#include <enos/device/detail/json_writer.hpp>
-#include <enos/device/result.hpp>
+#include <enos/device/core/detail/json_reader.hpp>
+#include <enos/device/core/detail/json_writer.hpp>
+#include <enos/device/core/result.hpp>
 
 #include <cstdint>
 #include <initializer_list>

@@ -2,7 +2,7 @@
 // collision resistance is needed there: the secret is part of the hashed string).
 #pragma once
 
-#include <enos/device/detail/block_hash.hpp>
+#include <enos/device/core/detail/block_hash.hpp>
 
 #include <array>
 #include <cstdint>

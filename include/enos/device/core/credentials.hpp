@@ -2,10 +2,10 @@
 // broker side uses to read them back.
 #pragma once
 
-#include <enos/device/detail/strings.hpp>
-#include <enos/device/limits.hpp>
-#include <enos/device/result.hpp>
-#include <enos/device/sign.hpp>
+#include <enos/device/core/detail/strings.hpp>
+#include <enos/device/core/limits.hpp>
+#include <enos/device/core/result.hpp>
+#include <enos/device/core/sign.hpp>
 
 #include <chrono>
 #include <cstddef>

@@ -2,7 +2,7 @@
 // crosses the public API; every fallible function returns one of these.
 #pragma once
 
-#include <enos/device/errors.hpp>
+#include <enos/device/core/errors.hpp>
 
 #include <cassert>
 #include <string>

@@ -2,9 +2,9 @@
 // upgrade command. The firmware file itself is fetched over HTTP, not MQTT.
 #pragma once
 
-#include <enos/device/detail/json_fields.hpp>
-#include <enos/device/detail/payload_writer.hpp>
-#include <enos/device/payload/envelope.hpp>
+#include <enos/device/core/detail/json_fields.hpp>
+#include <enos/device/core/detail/payload_writer.hpp>
+#include <enos/device/core/payload/envelope.hpp>
 
 #include <cstdint>
 #include <optional>

@@ -1,7 +1,7 @@
 // MD5 per RFC 1321. Kept only because EnOS accepts signmethod=md5 for signatures.
 #pragma once
 
-#include <enos/device/detail/block_hash.hpp>
+#include <enos/device/core/detail/block_hash.hpp>
 
 #include <array>
 #include <cstdint>
