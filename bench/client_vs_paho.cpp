@@ -65,11 +65,11 @@ public:
     }
 
     void post_qos0(const sdk::Points& points, std::int64_t time_ms) override {
-        sdk::RequestOptions options;
+        sdk::SendOptions options;
         options.qos = 0;
-        options.time_ms = time_ms;
+        const auto& post = request(points, time_ms);
         for (;;) {
-            auto sent = client_->post_measurepoints_nowait(points, options);
+            auto sent = client_->send_nowait(post, options);
             if (sent) return;
             // Back-pressure: the transport is full for a moment; anything else is a real failure.
             if (sent.code() != sdk::errc::queue_full) fail("post (QoS 0): " + sent.error().message());
@@ -78,21 +78,20 @@ public:
     }
 
     void post_qos1(const sdk::Points& points, std::int64_t time_ms, Tally& tally) override {
-        sdk::RequestOptions options;
+        sdk::SendOptions options;
         options.qos = 1;
-        options.time_ms = time_ms;
-        client_->post_measurepoints_async(
-            points, [t = &tally](sdk::Result<sdk::Response> reply) { t->record(reply.ok()); }, options);
+        client_->send_async(
+            request(points, time_ms),
+            [t = &tally](sdk::Result<sdk::Response> reply) { t->record(reply.ok()); }, options);
     }
 
     bool post_qos1_and_wait(const sdk::Points& points, std::int64_t time_ms, Tally& tally,
                             std::chrono::seconds patience) override {
         // One request at a time is what the blocking form is for: the reply wakes this thread directly.
-        sdk::RequestOptions options;
+        sdk::SendOptions options;
         options.qos = 1;
-        options.time_ms = time_ms;
         options.timeout = patience;
-        auto reply = client_->post_measurepoints(points, options);
+        auto reply = client_->send(request(points, time_ms), options);
         if (!reply && reply.code() == sdk::errc::timeout) return false;
         tally.record(reply.ok());
         return true;
@@ -107,7 +106,16 @@ public:
     std::size_t pending() override { return client_->stats().pending_requests; }
 
 private:
+    // One request filled in place for every post, as firmware sampling into a request would; copying
+    // the points into it reuses the member's storage.
+    const sdk::up::MeasurepointPost& request(const sdk::Points& points, std::int64_t time_ms) {
+        post_.points = points;
+        post_.time_ms = time_ms;
+        return post_;
+    }
+
     std::optional<sdk::DeviceClient> client_;
+    sdk::up::MeasurepointPost post_;
 };
 
 std::unique_ptr<DeviceUnderTest> make_device(const std::string& side, const HubInfo& hub, int index) {

@@ -60,17 +60,17 @@ double median(std::vector<double> values) {
     return values[values.size() / 2];
 }
 
-// Encodes `messages` payloads with a fresh id and time each, as a client would.
-Run run(const Points& points, std::string& out, std::size_t messages, std::uint64_t& checksum) {
+// Encodes `messages` payloads with a fresh id and time each, as a client would: one request filled in
+// place, its time set per message.
+Run run(up::MeasurepointPost& post, std::string& out, std::size_t messages, std::uint64_t& checksum) {
     char id[24];
     const std::uint64_t allocations_before = bench::heap::allocations.load(std::memory_order_relaxed);
     const double cpu_start = thread_cpu_ns();
     const auto start = Clock::now();
     for (std::size_t i = 0; i < messages; ++i) {
         const auto end = std::to_chars(id, id + sizeof id, i + 1).ptr;
-        const Status s =
-            encode_measurepoint_post(out, std::string_view(id, static_cast<std::size_t>(end - id)), points,
-                                     std::int64_t{1700000000000} + static_cast<std::int64_t>(i));
+        post.time_ms = std::int64_t{1700000000000} + static_cast<std::int64_t>(i);
+        const Status s = encode(out, std::string_view(id, static_cast<std::size_t>(end - id)), post);
         if (!s) {
             std::fprintf(stderr, "encode failed: %s\n", s.error().message().c_str());
             std::exit(1);
@@ -99,15 +99,15 @@ int main(int argc, char** argv) {
         return 1;
     }
 
-    const Points points = ten_points();
+    up::MeasurepointPost post{ten_points()};
     std::string out;
     std::uint64_t checksum = 0;
-    const Run warm_up = run(points, out, 1000, checksum); // the buffer grows to its working size here
+    const Run warm_up = run(post, out, 1000, checksum); // the buffer grows to its working size here
 
     std::vector<double> cpu, wall;
     double allocations_total = 0;
     for (int r = 0; r < repetitions; ++r) {
-        const Run result = run(points, out, messages, checksum);
+        const Run result = run(post, out, messages, checksum);
         cpu.push_back(result.cpu_ns_per_message);
         wall.push_back(result.wall_ns_per_message);
         allocations_total += result.allocations_per_message;

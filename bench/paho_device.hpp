@@ -98,7 +98,9 @@ private:
     /// Encodes a post with the next id into buffer_ and returns the id.
     std::string encode(const enos::device::Points& points, std::int64_t time_ms) {
         std::string id = std::to_string(++next_id_);
-        if (!enos::device::encode_measurepoint_post(buffer_, id, points, time_ms)) fail("encode failed");
+        post_.points = points;
+        post_.time_ms = time_ms;
+        if (!enos::device::encode(buffer_, id, post_)) fail("encode failed");
         return id;
     }
 
@@ -150,6 +152,7 @@ private:
     mqtt::connect_options options_;
     std::string post_topic_, reply_topic_, rrpc_prefix_;
     std::string buffer_;
+    enos::device::up::MeasurepointPost post_; // filled in place for each post
     std::uint64_t next_id_ = 0;
     bool answer_rrpc_ = false;
     bool reply_subscribed_ = false;

@@ -77,8 +77,8 @@ double live_rate(DeviceClient& client, std::size_t n, std::size_t window) {
     Completions done;
     for (std::size_t i = 0; i < n; ++i) {
         if (i >= window) done.wait_for(i - window + 1);
-        client.post_measurepoints_async({{"v", Value(static_cast<std::int64_t>(i))}},
-                                        [&](Result<Response> r) { done.add(static_cast<bool>(r)); });
+        client.send_async(up::MeasurepointPost{{{"v", Value(static_cast<std::int64_t>(i))}}},
+                          [&](Result<Response> r) { done.add(static_cast<bool>(r)); });
     }
     done.wait_for(n);
     if (done.failed()) bench::fail(std::to_string(done.failed()) + " live posts failed");
@@ -91,8 +91,8 @@ double replay_rate(DeviceClient& client, const Hub& hub, std::size_t n) {
         std::this_thread::sleep_for(std::chrono::milliseconds(2));
     Completions done;
     for (std::size_t i = 0; i < n; ++i)
-        client.post_measurepoints_async({{"v", Value(static_cast<std::int64_t>(i))}},
-                                        [&](Result<Response> r) { done.add(static_cast<bool>(r)); });
+        client.send_async(up::MeasurepointPost{{{"v", Value(static_cast<std::int64_t>(i))}}},
+                          [&](Result<Response> r) { done.add(static_cast<bool>(r)); });
     if (client.stats().queue.depth < n) bench::fail("the backlog was not queued");
     hub.run({"broker-start"});
     if (Status s = client.connect(); !s) bench::fail("reconnect: " + s.error().message());

@@ -68,7 +68,7 @@ int main(int argc, char** argv) {
     }
     std::printf("connected as %s/%s\n", options.product_key.c_str(), options.device_key.c_str());
 
-    auto reply = client->post_measurepoints({{"temperature", 21.5}});
+    auto reply = client->send(up::MeasurepointPost{{{"temperature", 21.5}}});
     if (!reply) {
         std::fprintf(stderr, "post failed: %s\n", reply.error().message().c_str());
         return 4;

@@ -107,9 +107,9 @@ int main(int argc, char** argv) {
     long posted = 0;
     auto next = std::chrono::steady_clock::now();
     while (!stop_requested && (count == 0 || posted < count)) {
-        Status s =
-            client->post_measurepoints_nowait({{"temperature", 20.0 + static_cast<double>(posted % 100) / 10},
-                                               {"sample", static_cast<std::int64_t>(posted)}});
+        Status s = client->send_nowait(
+            up::MeasurepointPost{{{"temperature", 20.0 + static_cast<double>(posted % 100) / 10},
+                                  {"sample", static_cast<std::int64_t>(posted)}}});
         if (!s) std::fprintf(stderr, "sample %ld refused: %s\n", posted, s.error().message().c_str());
         ++posted;
         if (posted % 25 == 0) {

@@ -102,8 +102,8 @@ int main(int argc, char** argv) {
     for (int tick = 0; !stop_requested; ++tick) {
         if (seconds > 0 && std::chrono::steady_clock::now() - started >= std::chrono::seconds(seconds)) break;
         // Blocking form: returns with the cloud's reply, or why there is none (timeout, code, ...).
-        auto reply =
-            client->post_measurepoints({{"temperature", 20.0 + (tick % 10) * 0.5}, {"status", "running"}});
+        auto reply = client->send(
+            up::MeasurepointPost{{{"temperature", 20.0 + (tick % 10) * 0.5}, {"status", "running"}}});
         if (reply)
             std::printf("posted measure points (reply id %s)\n", reply->id.c_str());
         else

@@ -805,29 +805,31 @@ Status ClientCore::activate(std::unique_lock<std::mutex>& lock) {
 
 // ---- requests --------------------------------------------------------------------------------------
 
-Result<PreparedRequest>
-ClientCore::prepare(UpMethod method, const RequestOptions& options,
-                    const std::function<Status(std::string& out, const std::string& id)>& encode) {
+Status seal(PreparedRequest& request) {
+    return encode_envelope(request.payload, request.id, request.method, request.event_id, request.body);
+}
+
+Result<PreparedRequest> ClientCore::prepare(RequestBody body, const SendOptions& options) {
     PreparedRequest r;
-    r.method = method;
-    r.qos = options.qos < 0 ? default_qos(method) : options.qos;
+    r.method = body.method;
+    r.event_id = std::move(body.event_id);
+    r.body = std::move(body.text);
+    r.qos = options.qos < 0 ? default_qos(r.method) : options.qos;
     if (Status s = check_qos(r.qos); !s) return s.error();
     const std::string& pk = options.product_key.empty() ? options_.product_key : options.product_key;
     const std::string& dk = options.device_key.empty() ? options_.device_key : options.device_key;
     if (!options.product_key.empty() || !options.device_key.empty()) {
         if (Status s = check_key("product_key", pk); !s) return s.error();
-        if (!is_integration(method))
+        if (!is_integration(r.method))
             if (Status s = check_key("device_key", dk); !s) return s.error();
     }
-    if (method == UpMethod::event_post && !is_valid_topic_level(options.event_id))
-        return Error{errc::invalid_argument, "event id must be a non-empty topic level (no '/', '+', '#')"};
-    r.topic = request_topic(method, pk, dk, options.event_id);
+    r.topic = request_topic(r.method, pk, dk, r.event_id);
     r.reply_topic.reserve(r.topic.size() + detail::reply_suffix.size()); // reply_topic(), built once
     r.reply_topic.append(r.topic).append(detail::reply_suffix);
-    if (!is_raw(method)) r.id = std::to_string(next_id_++);
-    if (Status s = encode(r.payload, r.id); !s) return s.error();
+    if (!is_raw(r.method)) r.id = std::to_string(next_id_++);
     r.timeout = options.timeout > std::chrono::milliseconds(0) ? options.timeout : options_.request_timeout;
     r.keep_original_topic = options.keep_original_topic;
+    if (Status s = seal(r); !s) return s.error();
     return r;
 }
 
@@ -888,8 +890,8 @@ void ClientCore::fail_async(ResponseCallback callback, Error error) {
     });
 }
 
-Status ClientCore::send_nowait(const PreparedRequest& request) {
-    if (offline_ && OfflineSender::queues(request.method)) return offline_->send_nowait(request);
+Status ClientCore::send_nowait(PreparedRequest request) {
+    if (offline_ && OfflineSender::queues(request.method)) return offline_->send_nowait(std::move(request));
     {
         std::lock_guard lock(mutex_);
         if (closing_) return Error{errc::shutting_down, "the client is closed"};

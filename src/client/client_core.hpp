@@ -6,11 +6,11 @@
 #include "client/dispatcher.hpp"
 #include "client/timer_queue.hpp"
 
-#include <enos/device/core/backoff.hpp>
-#include <enos/device/client/device_client.hpp>
-#include <enos/device/core/credentials.hpp>
 #include "client/clock.hpp"
 #include "transport/transport.hpp"
+#include <enos/device/client/device_client.hpp>
+#include <enos/device/core/backoff.hpp>
+#include <enos/device/core/credentials.hpp>
 
 #include <atomic>
 #include <condition_variable>
@@ -31,14 +31,19 @@ namespace enos::device::detail {
 /// A request ready to go: everything but its completion.
 struct PreparedRequest {
     UpMethod method{};
-    std::string id; ///< empty for raw requests (correlated by topic only)
+    std::string event_id; ///< event_post only
+    std::string id;       ///< empty for raw requests (correlated by topic only)
     std::string topic;
     std::string reply_topic;
-    std::string payload;
+    std::string body;    ///< RequestBody::text: what the offline queue keeps
+    std::string payload; ///< what is published: the envelope with this id, set by seal()
     int qos = 1;
     std::chrono::milliseconds timeout{0};
     bool keep_original_topic = false; ///< replayed on `topic` even when a resume topic exists
 };
+
+/// Puts the envelope around the body with the request's id (raw requests: the body as is).
+Status seal(PreparedRequest& request);
 
 /// Runs exactly once with the outcome; never user code itself (it wakes a waiter or posts the
 /// user's callback to the dispatcher), so it may run on any thread.
@@ -75,13 +80,12 @@ public:
     void set_rrpc_handler(HandlerSlot slot);
     void set_command_handler(CommandKind kind, HandlerSlot slot);
 
-    /// Builds topic, reply topic, id and payload; `encode` writes the payload for the given id.
-    Result<PreparedRequest>
-    prepare(UpMethod method, const RequestOptions& options,
-            const std::function<Status(std::string& out, const std::string& id)>& encode);
+    /// Builds topic, reply topic, id and payload; the body stays beside them for the offline
+    /// queue, which keeps it and seals a replay again with a fresh id.
+    Result<PreparedRequest> prepare(RequestBody body, const SendOptions& options);
     Result<Response> send_blocking(PreparedRequest request);
     void send_async(PreparedRequest request, ResponseCallback callback);
-    Status send_nowait(const PreparedRequest& request);
+    Status send_nowait(PreparedRequest request);
     /// Completes a request that failed before it was sent, on the dispatcher like any other.
     void fail_async(ResponseCallback callback, Error error);
 
@@ -203,8 +207,8 @@ private:
     std::optional<std::string> activation_payload_;
     std::uint64_t next_seq_ = 1;
     std::unordered_map<std::string, Pending> pending_;
-    static constexpr std::size_t coalesce_from = 8; ///< replies awaited before TCP coalescing starts
-    bool coalescing_ = false; ///< on until no reply is awaited any more
+    static constexpr std::size_t coalesce_from = 8;    ///< replies awaited before TCP coalescing starts
+    bool coalescing_ = false;                          ///< on until no reply is awaited any more
     std::map<Deadline, const std::string*> deadlines_; ///< points at the key inside pending_ (stable)
     std::optional<Clock::time_point> request_timer_at_;
     std::unordered_set<std::string> expired_; ///< keys of requests that ended without their reply

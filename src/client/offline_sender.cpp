@@ -5,20 +5,6 @@
 namespace enos::device::detail {
 namespace {
 
-/// Replaces the value of the first `"name":"..."` in a request envelope. The SDK's encoder writes
-/// the envelope's id and method before the params, with values that need no escaping.
-bool set_string_field(std::string& json, std::string_view name, std::string_view value) {
-    std::string key;
-    key.append(1, '"').append(name).append("\":\"");
-    const std::size_t at = json.find(key);
-    if (at == std::string::npos) return false;
-    const std::size_t begin = at + key.size();
-    const std::size_t end = json.find('"', begin);
-    if (end == std::string::npos) return false;
-    json.replace(begin, end - begin, value);
-    return true;
-}
-
 /// The resume counterpart of a live measure-point method, if it has one.
 std::optional<UpMethod> resume_method(UpMethod method) {
     if (method == UpMethod::measurepoint_post) return UpMethod::measurepoint_resume;
@@ -86,7 +72,7 @@ Result<std::uint64_t> OfflineSender::push(const PreparedRequest& request, bool& 
     message.method = request.method;
     message.topic = request.topic;
     message.id = request.id;
-    message.payload = request.payload;
+    message.payload = request.body;
     message.qos = request.qos;
     message.keep_original_topic = request.keep_original_topic;
     // While no other pump runs, the message may go out at once from the request in hand (the
@@ -97,7 +83,7 @@ Result<std::uint64_t> OfflineSender::push(const PreparedRequest& request, bool& 
     return sequence;
 }
 
-Status OfflineSender::send_nowait(const PreparedRequest& request) {
+Status OfflineSender::send_nowait(PreparedRequest request) {
     // QoS 0 has no acknowledgement that could release it from the queue; with the link up and
     // nothing queued ahead of it, it goes straight out as it would without a queue. The queue only
     // holds QoS 0 messages through outages (or behind a backlog, to keep their order).
@@ -219,47 +205,43 @@ void OfflineSender::drain() {
 }
 
 void OfflineSender::send(QueuedMessage message) {
-    UpMethod method = message.method;
-    std::string topic = std::move(message.topic);
-    std::string payload = std::move(message.payload);
-    const bool replay = message.replay || message.sent_before;
-
-    std::optional<UpstreamTopic> parsed;
-    if (Result<UpstreamTopic> up = parse_upstream_topic(topic)) parsed = std::move(*up);
+    const std::uint64_t sequence = message.sequence;
+    Result<UpstreamTopic> parsed = parse_upstream_topic(message.topic);
+    if (!parsed) { // cannot happen for topics the client built; never leave the message waiting
+        on_answer(sequence, Error{errc::invalid_argument, "cannot read the request topic " + message.topic});
+        return;
+    }
+    PreparedRequest request;
+    request.method = message.method;
+    request.event_id = std::move(parsed->event_id);
+    request.topic = std::move(message.topic);
+    request.id = std::move(message.id);
+    request.body = std::move(message.payload);
+    request.qos = message.qos;
     if (message.replay && !message.keep_original_topic &&
         core_.options().offline_queue.replay_through_resume_topics)
-        if (std::optional<UpMethod> resume = resume_method(method); resume && parsed) {
-            method = *resume;
-            topic = request_topic(method, parsed->product_key, parsed->device_key);
-            set_string_field(payload, "method", method_name(method));
+        if (std::optional<UpMethod> resume = resume_method(request.method)) {
+            request.method = *resume;
+            request.topic = request_topic(request.method, parsed->product_key, parsed->device_key);
         }
-    std::string id = std::move(message.id);
-    if (replay && !is_raw(method)) { // ids are unique per connection only
-        id = std::to_string(core_.next_id_++);
-        set_string_field(payload, "id", id);
+    if ((message.replay || message.sent_before) &&
+        !is_raw(request.method)) // ids are unique per connection only
+        request.id = std::to_string(core_.next_id_++);
+    if (Status s = seal(request); !s) {
+        on_answer(sequence, s.error());
+        return;
     }
 
     std::optional<std::chrono::milliseconds> timeout;
     {
         std::lock_guard lock(mutex_);
-        if (auto it = waiting_.find(message.sequence); it != waiting_.end()) timeout = it->second.timeout;
+        if (auto it = waiting_.find(sequence); it != waiting_.end()) timeout = it->second.timeout;
     }
-    const std::uint64_t sequence = message.sequence;
     if (!timeout) {
-        publish_acked(topic, payload, message.qos, sequence);
+        publish_acked(request.topic, request.payload, request.qos, sequence);
         return;
     }
-    if (!parsed) { // cannot happen for topics the client built; never leave a callback waiting
-        on_answer(sequence, Error{errc::invalid_argument, "cannot read the request topic " + topic});
-        return;
-    }
-    PreparedRequest request;
-    request.method = method;
-    request.id = std::move(id);
-    request.topic = std::move(topic);
-    request.reply_topic = reply_topic(method, parsed->product_key, parsed->device_key, parsed->event_id);
-    request.payload = std::move(payload);
-    request.qos = message.qos;
+    request.reply_topic = request.topic + std::string(reply_suffix);
     request.timeout = *timeout;
     core_.submit(std::move(request), answer_callback(sequence));
 }

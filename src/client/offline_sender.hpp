@@ -5,8 +5,10 @@
 // queue behind them. Acks and replies arrive on the transport's thread; the window is refilled from
 // the dispatcher thread.
 //
-// Replayed messages (waited across an outage or a restart) get a fresh id on the new connection,
-// and measure points go through the resume topics unless the options or the message say otherwise.
+// The queue keeps each request's body, apart from its id and method: a replayed message (one that
+// waited across an outage or a restart) is sealed with a fresh id on the new connection, and
+// measure points go under the resume method and topics unless the options or the message say
+// otherwise.
 // A callback request completes with its reply, its final error (cloud code, timeout), or
 // errc::dropped_by_policy; losing the link only sends it again.
 #pragma once
@@ -37,7 +39,7 @@ public:
     OfflineSender(const OfflineSender&) = delete;
     OfflineSender& operator=(const OfflineSender&) = delete;
 
-    Status send_nowait(const PreparedRequest& request);
+    Status send_nowait(PreparedRequest request);
     /// `done` runs exactly once (also when the request is refused at once).
     void send_async(PreparedRequest request, Completion done);
 

@@ -12,6 +12,10 @@
 //       22    2  reserved    zero
 //       24       topic, id, payload
 //
+// The payload is the request's body (RequestBody::text: the envelope's members after "method", or
+// a raw upload's bytes), so a replay seals it again with a fresh id, under the resume method where
+// there is one.
+//
 // All integers little-endian. parse_record() checks every length against the bytes present before
 // using it, so any input, however damaged, yields a record or a reason, never a crash.
 #pragma once

@@ -230,9 +230,9 @@ TEST_CASE("client: a handler may make a blocking request", "[integration][client
     const HubProcess& h = hub();
     DeviceClient client = connected_client(options_for(h, "pkTest", "dev1", "devSecret1"));
     client.on_service("describe", [&](const ServiceCall&) {
-        Result<Response> attributes = client.query_attributes({"name"});
+        Result<Response> attributes = client.send(up::AttributeQuery{{"name"}});
         if (!attributes) return CommandReply(attributes.error());
-        Result<Response> posted = client.post_measurepoints({{"describedAt", 1}});
+        Result<Response> posted = client.send(up::MeasurepointPost{{{"describedAt", 1}}});
         if (!posted) return CommandReply(posted.error());
         return CommandReply::ok_json(attributes->data_json);
     });

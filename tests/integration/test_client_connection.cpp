@@ -84,7 +84,7 @@ TEST_CASE("client: TLS with server verification, and its failures", "[integratio
     options.tls.ca_file = h.ca_file();
     SECTION("verified connection works") {
         DeviceClient client = connected_client(options);
-        CHECK(client.post_measurepoints({{"overTls", 1}}));
+        CHECK(client.send(up::MeasurepointPost{{{"overTls", 1}}}));
         Injected r = inject(h, {"invoke", "--pk", "pkTest", "--dk", "dev7", "--service", "x"});
         CHECK(r.reply.code == 1101);
     }
@@ -123,7 +123,7 @@ TEST_CASE("client: mutual TLS, and certificate problems found before connecting"
         options.tls.cert_file = cert;
         options.tls.key_file = key;
         DeviceClient client = connected_client(options);
-        CHECK(client.update_tags({{"auth", "mtls"}}));
+        CHECK(client.send(up::TagUpdate{{{"auth", "mtls"}}}));
     }
     SECTION("without a certificate the broker refuses the handshake") {
         auto client = DeviceClient::create(options);
@@ -187,7 +187,7 @@ TEST_CASE("client: dynamic activation end to end", "[integration][client]") {
         Status s = client->connect();
         INFO(s.error().message());
         REQUIRE(s);
-        CHECK(client->post_measurepoints({{"activated", true}}));
+        CHECK(client->send(up::MeasurepointPost{{{"activated", true}}}));
         REQUIRE(eventually([&] { return events.has(ConnectionEventKind::activated); }));
     }
     std::string stored;
@@ -221,7 +221,8 @@ TEST_CASE("client: dynamic activation end to end", "[integration][client]") {
     CHECK(refused.error().detail.find("dynamic activation") != std::string::npos);
 }
 
-TEST_CASE("client: dynamic activation keeps to the platform's one connect per second", "[integration][client]") {
+TEST_CASE("client: dynamic activation keeps to the platform's one connect per second",
+          "[integration][client]") {
     // The securemode-2 CONNECT follows the activation's own CONNECT; the hub counts both when it
     // authenticates them, which is later than the client starts each attempt.
     HubProcess::Options limited;
@@ -264,13 +265,14 @@ TEST_CASE("client: a broker outage fails pending requests, then the client recon
     client.on_connection(events.handler());
     REQUIRE(client.connect());
 
-    auto first = std::async(std::launch::async, [&] { return client.query_attributes(); });
+    auto first = std::async(std::launch::async, [&] { return client.send(up::AttributeQuery{}); });
     answer_next(*cloud_side);
     REQUIRE(first.get());
 
     auto pending = std::make_shared<std::promise<Result<Response>>>();
     auto pending_result = pending->get_future();
-    client.query_attributes_async({}, [pending](Result<Response> r) { pending->set_value(std::move(r)); });
+    client.send_async(up::AttributeQuery{{}},
+                      [pending](Result<Response> r) { pending->set_value(std::move(r)); });
     REQUIRE(cloud_side->wait_for(topic)); // it reached the cloud, which does not answer
     cloud_side.reset();
 
@@ -280,7 +282,7 @@ TEST_CASE("client: a broker outage fails pending requests, then the client recon
     CHECK(failed.error() == errc::disconnected);
     REQUIRE(eventually([&] { return events.has(ConnectionEventKind::retrying); }));
     CHECK(events.nth(ConnectionEventKind::lost).reason.code == make_error_code(errc::disconnected));
-    CHECK(client.query_attributes().error() == errc::not_connected);
+    CHECK(client.send(up::AttributeQuery{}).error() == errc::not_connected);
 
     h.start_broker();
     REQUIRE(eventually([&] { return client.connected(); }, 60s));
@@ -291,7 +293,7 @@ TEST_CASE("client: a broker outage fails pending requests, then the client recon
     MqttProbe cloud_again(h.port());
     REQUIRE(cloud_again.connect(h.admin()) == 0);
     REQUIRE(cloud_again.subscribe(topic, 1) == 1);
-    auto next = std::async(std::launch::async, [&] { return client.query_attributes(); });
+    auto next = std::async(std::launch::async, [&] { return client.send(up::AttributeQuery{}); });
     answer_next(cloud_again); // the reply arrives only because the client subscribed its reply topic again
     Result<Response> after = next.get();
     INFO(after.error().message());
@@ -313,7 +315,7 @@ TEST_CASE("client: disconnect() with requests in flight completes them and retur
     DeviceClient client = connected_client(options_for(h, "pkTest", "dev1", "devSecret1"));
     std::vector<std::future<Result<Response>>> pending;
     for (int i = 0; i < 5; ++i)
-        pending.push_back(std::async(std::launch::async, [&] { return client.query_tags(); }));
+        pending.push_back(std::async(std::launch::async, [&] { return client.send(up::TagQuery{}); }));
     REQUIRE(eventually([&] { return client.stats().pending_requests == 5; }));
     REQUIRE(client.disconnect());
     for (auto& f : pending) {

@@ -34,21 +34,20 @@ TEST_CASE("client: measure points in all three forms reach the store", "[integra
     options.log_level = LogLevel::trace;
     DeviceClient client = connected_client(options);
 
-    RequestOptions at_time;
-    at_time.time_ms = 1700000000123;
-    Result<Response> blocking = client.post_measurepoints({{"temp", 21.5}, {"status", "running"}}, at_time);
+    Result<Response> blocking =
+        client.send(up::MeasurepointPost{{{"temp", 21.5}, {"status", "running"}}, 1700000000123});
     INFO(blocking.error().message());
     REQUIRE(blocking);
     CHECK(blocking->code == 200);
 
     auto promise = std::make_shared<std::promise<Result<Response>>>();
     auto future = promise->get_future();
-    client.post_measurepoints_async({{"Power", Value::with_quality(3.2, 9)}},
-                                    [promise](Result<Response> r) { promise->set_value(std::move(r)); });
+    client.send_async(up::MeasurepointPost{{{"Power", Value::with_quality(3.2, 9)}}},
+                      [promise](Result<Response> r) { promise->set_value(std::move(r)); });
     Result<Response> async = await(future);
     REQUIRE(async);
 
-    REQUIRE(client.post_measurepoints_nowait({{"fireAndForget", 7}}));
+    REQUIRE(client.send_nowait(up::MeasurepointPost{{{"fireAndForget", 7}}}));
 
     auto rows = query_until(h, "measurepoints", "pkTest", "dev1", [](const auto& rows) {
         return !with(rows, "identifier", "temp").empty() && !with(rows, "identifier", "Power").empty() &&
@@ -77,9 +76,9 @@ TEST_CASE("client: batch and resumed measure points", "[integration][client]") {
     samples[0].time_ms = 1700000000000;
     samples[1].points = {{p, 2}};
     samples[1].time_ms = 1700000060000;
-    REQUIRE(client.post_measurepoints_batch(samples));
-    REQUIRE(client.resume_measurepoints({{p + "r", 3}}));
-    REQUIRE(client.resume_measurepoints_batch(samples));
+    REQUIRE(client.send(up::MeasurepointPostBatch{samples}));
+    REQUIRE(client.send(up::MeasurepointResume{{{p + "r", 3}}}));
+    REQUIRE(client.send(up::MeasurepointResumeBatch{samples}));
 
     auto rows = query_until(h, "measurepoints", "pkTest", "dev2", [&](const auto& rows) {
         return with(rows, "identifier", p).size() == 4 && with(rows, "identifier", p + "r").size() == 1;
@@ -96,12 +95,12 @@ TEST_CASE("client: a measure point the model refuses is a cloud error with the c
           "[integration][client]") {
     DeviceClient client = connected_client(options_for(hub(), "pkTest", "dev3", "devSecret3"));
     Result<Response> r =
-        client.post_measurepoints({{"Power", Value::object({{"value", 1}, {"quality", "bad"}})}});
+        client.send(up::MeasurepointPost{{{"Power", Value::object({{"value", 1}, {"quality", "bad"}})}}});
     REQUIRE_FALSE(r);
     CHECK(r.error().code == make_cloud_error(1204));
     CHECK(r.error().detail.find("quality") != std::string::npos);
     // The client goes on working after an error reply.
-    CHECK(client.post_measurepoints({{"temp", 1.5}}));
+    CHECK(client.send(up::MeasurepointPost{{{"temp", 1.5}}}));
 }
 
 TEST_CASE("client: events, attributes, tags, raw and the TSL template", "[integration][client]") {
@@ -109,7 +108,7 @@ TEST_CASE("client: events, attributes, tags, raw and the TSL template", "[integr
     DeviceClient client = connected_client(options_for(h, "pkTest", "dev1", "devSecret1"));
 
     SECTION("event post (QoS 0, reply awaited)") {
-        Result<Response> r = client.post_event("overTemp", {{"temp", 95.5}, {"level", 2}});
+        Result<Response> r = client.send(up::EventPost{"overTemp", {{"temp", 95.5}, {"level", 2}}});
         REQUIRE(r);
         auto rows = query_until(h, "events", "pkTest", "dev1",
                                 [&](const auto& rows) { return !with(rows, "requestId", r->id).empty(); });
@@ -117,44 +116,44 @@ TEST_CASE("client: events, attributes, tags, raw and the TSL template", "[integr
         CHECK(at(at(event, "events"), "level").as_int() == 2);
     }
     SECTION("attributes: update, query, delete") {
-        REQUIRE(client.update_attributes({{"ratedPower", 36.8}, {"location", "Shanghai"}}));
-        Result<Response> queried = client.query_attributes({"name", "ratedPower"});
+        REQUIRE(client.send(up::AttributeUpdate{{{"ratedPower", 36.8}, {"location", "Shanghai"}}}));
+        Result<Response> queried = client.send(up::AttributeQuery{{"name", "ratedPower"}});
         REQUIRE(queried);
         auto data = queried->data();
         REQUIRE(data);
         CHECK(data->find("name")->as_string() == "pump-01"); // seeded by the registry
         CHECK(data->find("ratedPower")->as_double() == 36.8);
-        REQUIRE(client.delete_attributes({"location"}));
-        auto all = client.query_attributes();
+        REQUIRE(client.send(up::AttributeDelete{{"location"}}));
+        auto all = client.send(up::AttributeQuery{});
         REQUIRE(all);
         CHECK(all->data()->find("location") == nullptr);
     }
     SECTION("tags: update, query, delete") {
-        REQUIRE(client.update_tags({{"vendor", "ACME"}}));
-        Result<Response> tags = client.query_tags();
+        REQUIRE(client.send(up::TagUpdate{{{"vendor", "ACME"}}}));
+        Result<Response> tags = client.send(up::TagQuery{});
         REQUIRE(tags);
         CHECK(tags->data()->find("vendor")->as_string() == "ACME");
         CHECK(tags->data()->find("site")->as_string() == "SH-01");
-        REQUIRE(client.delete_tags({"vendor"}));
+        REQUIRE(client.send(up::TagDelete{{"vendor"}}));
         // The hub replies before its store commits; the row goes within a few milliseconds.
         query_until(h, "tags", "pkTest", "dev1",
                     [](const auto& rows) { return with(rows, "tagKey", "vendor").empty(); });
     }
     SECTION("raw up: bytes out, the script's bytes back") {
         const std::string bytes("\x01\x00\x00\x14\x01\x00\x04\x00\x00\x25\xf5", 11);
-        Result<Response> r = client.post_raw(bytes);
+        Result<Response> r = client.send(up::RawPost{bytes});
         REQUIRE(r);
         CHECK(r->raw == bytes); // the hub's script is the identity
         CHECK(r->data_json.empty());
     }
     SECTION("TSL template") {
-        Result<Response> r = client.get_tsl_template();
+        Result<Response> r = client.send(up::TslTemplateGet{});
         REQUIRE(r);
         REQUIRE(r->data());
         CHECK(r->data()->find("tslMeasurepointMap") != nullptr);
     }
     SECTION("generic request: OTA version report") {
-        REQUIRE(client.request(UpMethod::ota_inform, R"({"version":"1.0.3"})"));
+        REQUIRE(client.send(up::JsonRequest{UpMethod::ota_inform, R"({"version":"1.0.3"})"}));
         auto rows = query_until(h, "ota", "pkTest", "dev1",
                                 [](const auto& rows) { return !with(rows, "version", "1.0.3").empty(); });
         CHECK(!rows.empty());
@@ -168,7 +167,7 @@ TEST_CASE("client: many callback requests in flight complete exactly once each",
     int failures = 0;
     DeviceClient client = connected_client(options_for(hub(), "pkTest", "dev4", "devSecret4"));
     for (int i = 0; i < count; ++i) {
-        client.post_measurepoints_async({{"seq", i}}, [&, i](Result<Response> r) {
+        client.send_async(up::MeasurepointPost{{{"seq", i}}}, [&, i](Result<Response> r) {
             std::lock_guard lock(mutex);
             ++completions[i];
             failures += !r;

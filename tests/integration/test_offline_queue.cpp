@@ -22,6 +22,7 @@ using device::DeviceClient;
 using device::OverflowPolicy;
 using device::Points;
 using device::Value;
+namespace up = device::up;
 
 const std::string point = "seq";
 
@@ -119,7 +120,7 @@ TEST_CASE("offline queue: 10000 posts during an outage all arrive in order throu
     DeviceClient c = connected_client(outage_options(h, "dev6", "devSecret6"));
     constexpr std::int64_t live = 10, offline = 10000;
     for (std::int64_t i = 0; i < live; ++i)
-        REQUIRE(c.post_measurepoints_nowait(sample(i)));
+        REQUIRE(c.send_nowait(up::MeasurepointPost{sample(i)}));
     REQUIRE(eventually([&] { return drained(c); }));
 
     h.stop_broker();
@@ -128,7 +129,7 @@ TEST_CASE("offline queue: 10000 posts during an outage all arrive in order throu
     const auto outage_start = std::chrono::steady_clock::now();
     for (std::int64_t i = live; i < live + offline; ++i) {
         std::this_thread::sleep_until(outage_start + (i - live) * 300us); // the device's pace
-        device::Status s = c.post_measurepoints_nowait(sample(i));
+        device::Status s = c.send_nowait(up::MeasurepointPost{sample(i)});
         INFO("post " << i << ": " << s.error().message());
         REQUIRE(s);
     }
@@ -172,15 +173,13 @@ TEST_CASE("offline queue: 20 broker restarts under continuous posting lose nothi
     std::thread poster([&] {
         while (!stop) {
             const std::int64_t seq = posted;
-            c.post_measurepoints_async(
-                sample(seq),
-                [&, seq](device::Result<device::Response> r) {
-                    if (!r) {
-                        std::lock_guard lock(errors_mutex);
-                        errors.push_back(std::to_string(seq) + ": " + r.error().message());
-                    }
-                    ++answered;
-                });
+            c.send_async(up::MeasurepointPost{sample(seq)}, [&, seq](device::Result<device::Response> r) {
+                if (!r) {
+                    std::lock_guard lock(errors_mutex);
+                    errors.push_back(std::to_string(seq) + ": " + r.error().message());
+                }
+                ++answered;
+            });
             posted = seq + 1;
             std::this_thread::sleep_for(1ms); // a device's sampling pace, not synchronisation
         }
@@ -241,7 +240,7 @@ TEST_CASE("offline queue: a client killed during an outage leaves every accepted
         auto client = DeviceClient::create(co);
         if (!client) ::_exit(3);
         for (std::int64_t seq = 0;; ++seq) {
-            if (!client->post_measurepoints_nowait(sample(seq))) ::_exit(4);
+            if (!client->send_nowait(up::MeasurepointPost{sample(seq)})) ::_exit(4);
             const std::string line = std::to_string(seq) + "\n";
             if (::write(report[1], line.data(), line.size()) != static_cast<ssize_t>(line.size())) ::_exit(5);
         }
@@ -305,7 +304,7 @@ TEST_CASE("offline queue: each overflow policy drops exactly the expected messag
             std::mutex mutex;
             std::map<std::int64_t, device::Result<device::Response>> outcomes;
             for (std::int64_t seq = 0; seq < 15; ++seq)
-                c.post_measurepoints_async(sample(seq), [&, seq](device::Result<device::Response> r) {
+                c.send_async(up::MeasurepointPost{sample(seq)}, [&, seq](device::Result<device::Response> r) {
                     std::lock_guard lock(mutex);
                     outcomes.emplace(seq, std::move(r));
                 });

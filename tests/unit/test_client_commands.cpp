@@ -343,7 +343,7 @@ TEST_CASE("commands: a responder dropped without a reply answers 1102 \"no reply
 TEST_CASE("commands: a handler may make a blocking request without deadlock", "[unit][client]") {
     ClientRig rig;
     rig.client.on_service("sync", [&](const ServiceCall&) {
-        Result<Response> attrs = rig.client.query_attributes({"name"});
+        Result<Response> attrs = rig.client.send(up::AttributeQuery{{"name"}});
         if (!attrs) return CommandReply(attrs.error());
         return CommandReply::ok_json(attrs->data_json);
     });

@@ -112,7 +112,7 @@ TEST_CASE(
     REQUIRE(rig.client.connect());
 
     // Make the reply topic known, then lose the link.
-    auto first = std::async(std::launch::async, [&] { return rig.client.query_attributes(); });
+    auto first = std::async(std::launch::async, [&] { return rig.client.send(up::AttributeQuery{}); });
     auto q1 = rig.broker->wait_for_topic("/sys/pk/dk/thing/attribute/query");
     REQUIRE(q1);
     CHECK(request_id(*q1) == "1");
@@ -126,7 +126,7 @@ TEST_CASE(
     CHECK(retrying.reason.detail.find("broker went away") != std::string::npos);
     CHECK(retrying.retry_in >= 1s); // at least min_spacing after the previous CONNECT
     CHECK(rig.client.state() == ConnectionState::waiting_retry);
-    CHECK(rig.client.query_attributes().error() == errc::not_connected);
+    CHECK(rig.client.send(up::AttributeQuery{}).error() == errc::not_connected);
 
     rig.advance(retrying.retry_in - 1ms);
     CHECK(rig.broker->connects().size() == 1);
@@ -140,7 +140,7 @@ TEST_CASE(
     CHECK(std::count(subs.back().begin(), subs.back().end(), "/sys/pk/dk/thing/attribute/query_reply") == 1);
     CHECK(rig.broker->times_subscribed("/sys/pk/dk/thing/attribute/query_reply") == 2); // once per connection
 
-    auto second = std::async(std::launch::async, [&] { return rig.client.query_attributes(); });
+    auto second = std::async(std::launch::async, [&] { return rig.client.send(up::AttributeQuery{}); });
     auto q2 = rig.broker->wait_for_topic("/sys/pk/dk/thing/attribute/query", 1);
     REQUIRE(q2);
     CHECK(request_id(*q2) == "1"); // ids are per connection

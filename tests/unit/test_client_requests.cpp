@@ -45,7 +45,7 @@ TEST_CASE("requests: blocking post subscribes the reply topic, then publishes, t
     REQUIRE(rig.client.connect());
 
     auto reply = std::async(std::launch::async, [&] {
-        return rig.client.post_measurepoints({{"temp", 21.5}, {"status", "running"}});
+        return rig.client.send(up::MeasurepointPost{{{"temp", 21.5}, {"status", "running"}}});
     });
     auto sent = rig.broker->wait_for_topic(post_topic);
     REQUIRE(sent);
@@ -80,7 +80,7 @@ TEST_CASE("requests: ids count up per connection and the reply topic is subscrib
     REQUIRE(rig.client.connect());
     Outcomes outcomes;
     for (int i = 0; i < 3; ++i)
-        rig.client.post_measurepoints_async({{"n", i}}, outcomes.callback());
+        rig.client.send_async(up::MeasurepointPost{{{"n", i}}}, outcomes.callback());
     auto sent = rig.broker->wait_published([](auto& p) { return FakeBroker::count_on(p, post_topic) == 3; });
     std::vector<std::string> ids;
     for (auto& m : sent)
@@ -100,7 +100,7 @@ TEST_CASE("requests: a non-200 reply is an error carrying the cloud's code and m
     ClientRig rig;
     REQUIRE(rig.client.connect());
     auto reply = std::async(std::launch::async, [&] {
-        return rig.client.update_attributes({{"color", "red"}});
+        return rig.client.send(up::AttributeUpdate{{{"color", "red"}}});
     });
     auto sent = rig.broker->wait_for_topic("/sys/pk/dk/thing/attribute/update");
     REQUIRE(sent);
@@ -117,9 +117,9 @@ TEST_CASE("requests: timeout completes exactly once; the late reply is dropped a
     ClientRig rig;
     REQUIRE(rig.client.connect());
     Outcomes outcomes;
-    RequestOptions options;
+    SendOptions options;
     options.timeout = 5s;
-    rig.client.query_tags_async({"site"}, outcomes.callback(), options);
+    rig.client.send_async(up::TagQuery{{"site"}}, outcomes.callback(), options);
     auto sent = rig.broker->wait_for_topic("/sys/pk/dk/thing/tag/query");
     REQUIRE(sent);
 
@@ -143,11 +143,11 @@ TEST_CASE("requests: each request keeps its own deadline", "[unit][client]") {
     ClientRig rig;
     REQUIRE(rig.client.connect());
     Outcomes slow, fast;
-    RequestOptions long_wait, short_wait;
+    SendOptions long_wait, short_wait;
     long_wait.timeout = 20s;
     short_wait.timeout = 3s;
-    rig.client.get_tsl_template_async(slow.callback(), long_wait);
-    rig.client.get_tsl_template_async(fast.callback(), short_wait);
+    rig.client.send_async(up::TslTemplateGet{}, slow.callback(), long_wait);
+    rig.client.send_async(up::TslTemplateGet{}, fast.callback(), short_wait);
     REQUIRE(rig.broker->wait_for_topic("/sys/pk/dk/thing/tsltemplate/get", 1));
     rig.advance(5s);
     REQUIRE(eventually([&] { return fast.size() == 1; }));
@@ -163,25 +163,26 @@ TEST_CASE("requests: local errors fail every form without sending", "[unit][clie
     ClientRig rig;
 
     SECTION("not connected") {
-        CHECK(rig.client.post_measurepoints({{"a", 1}}).error() == errc::not_connected);
-        CHECK(rig.client.post_measurepoints_nowait({{"a", 1}}).error() == errc::not_connected);
+        CHECK(rig.client.send(up::MeasurepointPost{{{"a", 1}}}).error() == errc::not_connected);
+        CHECK(rig.client.send_nowait(up::MeasurepointPost{{{"a", 1}}}).error() == errc::not_connected);
         Outcomes outcomes;
-        rig.client.post_measurepoints_async({{"a", 1}}, outcomes.callback());
+        rig.client.send_async(up::MeasurepointPost{{{"a", 1}}}, outcomes.callback());
         REQUIRE(eventually([&] { return outcomes.size() == 1; }));
         CHECK(outcomes.at(0).error() == errc::not_connected);
     }
     SECTION("QoS 2") {
         REQUIRE(rig.client.connect());
-        RequestOptions qos2;
+        SendOptions qos2;
         qos2.qos = 2;
-        CHECK(rig.client.post_measurepoints({{"a", 1}}, qos2).error() == errc::qos_not_allowed);
-        CHECK(rig.client.update_tags_nowait({{"k", "v"}}, qos2).error() == errc::qos_not_allowed);
+        CHECK(rig.client.send(up::MeasurepointPost{{{"a", 1}}}, qos2).error() == errc::qos_not_allowed);
+        CHECK(rig.client.send_nowait(up::TagUpdate{{{"k", "v"}}}, qos2).error() == errc::qos_not_allowed);
     }
     SECTION("encoder limits") {
         REQUIRE(rig.client.connect());
-        CHECK(rig.client.post_measurepoints({{"a", std::nan("")}}).error() == errc::non_finite_number);
-        CHECK(rig.client.post_event("", {{"a", 1}}).error() == errc::invalid_argument);
-        CHECK(rig.client.post_raw(std::string(600 * 1024, 'x')).error() == errc::payload_too_large);
+        CHECK(rig.client.send(up::MeasurepointPost{{{"a", std::nan("")}}}).error() ==
+              errc::non_finite_number);
+        CHECK(rig.client.send(up::EventPost{"", {{"a", 1}}}).error() == errc::missing_argument);
+        CHECK(rig.client.send(up::RawPost{std::string(600 * 1024, 'x')}).error() == errc::payload_too_large);
     }
     CHECK(rig.broker->wait_published([](auto& p) { return !p.empty(); }, 0ms).empty());
 }
@@ -190,7 +191,7 @@ TEST_CASE("requests: events go out at QoS 0 and still wait for their reply", "[u
     ClientRig rig;
     REQUIRE(rig.client.connect());
     auto reply = std::async(std::launch::async, [&] {
-        return rig.client.post_event("overTemp", {{"temp", 95.5}});
+        return rig.client.send(up::EventPost{"overTemp", {{"temp", 95.5}}});
     });
     auto sent = rig.broker->wait_for_topic("/sys/pk/dk/thing/event/overTemp/post");
     REQUIRE(sent);
@@ -204,12 +205,12 @@ TEST_CASE("requests: raw uploads are matched by topic, one at a time", "[unit][c
     ClientRig rig;
     REQUIRE(rig.client.connect());
     Outcomes first;
-    rig.client.post_raw_async(std::string("\x01\x02\x00\x03", 4), first.callback());
+    rig.client.send_async(up::RawPost{std::string("\x01\x02\x00\x03", 4)}, first.callback());
     auto sent = rig.broker->wait_for_topic("/sys/pk/dk/thing/model/up_raw");
     REQUIRE(sent);
     CHECK(sent->payload == std::string("\x01\x02\x00\x03", 4));
 
-    Result<Response> second = rig.client.post_raw("again");
+    Result<Response> second = rig.client.send(up::RawPost{"again"});
     CHECK(second.error() == errc::invalid_argument);
 
     rig.broker->deliver("/sys/pk/dk/thing/model/up_raw_reply", std::string("\xAA\x00", 2));
@@ -222,7 +223,7 @@ TEST_CASE("requests: fire-and-forget sends without waiting; its replies count as
           "[unit][client]") {
     ClientRig rig;
     REQUIRE(rig.client.connect());
-    REQUIRE(rig.client.delete_attributes_nowait({"location"}));
+    REQUIRE(rig.client.send_nowait(up::AttributeDelete{{"location"}}));
     auto sent = rig.broker->wait_for_topic("/sys/pk/dk/thing/attribute/delete");
     REQUIRE(sent);
     CHECK(rig.broker->times_subscribed("/sys/pk/dk/thing/attribute/delete_reply") == 0); // nobody waits
@@ -235,7 +236,7 @@ TEST_CASE("requests: a refused reply subscription fails the requests waiting for
     ClientRig rig;
     rig.broker->refused_topics = {"/sys/pk/dk/thing/tag/delete_reply"};
     REQUIRE(rig.client.connect());
-    Result<Response> r = rig.client.delete_tags({"site"});
+    Result<Response> r = rig.client.send(up::TagDelete{{"site"}});
     CHECK(r.error() == errc::not_authorized);
     CHECK(FakeBroker::count_on(rig.broker->published(), "/sys/pk/dk/thing/tag/delete") == 0);
 }
@@ -243,11 +244,11 @@ TEST_CASE("requests: a refused reply subscription fails the requests waiting for
 TEST_CASE("requests: a gateway sends for a sub-device on the sub-device's topics", "[unit][client]") {
     ClientRig rig;
     REQUIRE(rig.client.connect());
-    RequestOptions sub;
+    SendOptions sub;
     sub.product_key = "subPk";
     sub.device_key = "subDk";
     Outcomes outcomes;
-    rig.client.post_measurepoints_async({{"v", 1}}, outcomes.callback(), sub);
+    rig.client.send_async(up::MeasurepointPost{{{"v", 1}}}, outcomes.callback(), sub);
     auto sent = rig.broker->wait_for_topic("/sys/subPk/subDk/thing/measurepoint/post");
     REQUIRE(sent);
     rig.broker->deliver("/sys/subPk/subDk/thing/measurepoint/post_reply", reply_json(request_id(*sent)));
@@ -259,7 +260,7 @@ TEST_CASE("requests: the generic form reaches any upstream method", "[unit][clie
     ClientRig rig;
     REQUIRE(rig.client.connect());
     auto reply = std::async(std::launch::async, [&] {
-        return rig.client.request(UpMethod::ota_inform, R"({"version":"1.0.3"})");
+        return rig.client.send(up::JsonRequest{UpMethod::ota_inform, R"({"version":"1.0.3"})"});
     });
     auto sent = rig.broker->wait_for_topic("/sys/pk/dk/ota/device/inform");
     REQUIRE(sent);
@@ -268,7 +269,8 @@ TEST_CASE("requests: the generic form reaches any upstream method", "[unit][clie
     CHECK(request->params_json == R"({"version":"1.0.3"})");
     rig.broker->deliver("/sys/pk/dk/ota/device/inform_reply", reply_json(request->id));
     CHECK(reply.get());
-    CHECK(rig.client.request(UpMethod::ota_inform, "{not json").error() == errc::malformed_json);
+    CHECK(rig.client.send(up::JsonRequest{UpMethod::ota_inform, "{not json"}).error() ==
+          errc::malformed_json);
 }
 
 TEST_CASE("requests: TCP coalescing is on from eight replies awaited until none is", "[unit][client]") {
@@ -283,10 +285,10 @@ TEST_CASE("requests: TCP coalescing is on from eight replies awaited until none 
     };
     Outcomes outcomes;
     for (int i = 0; i < 7; ++i)
-        rig.client.query_tags_async({"site"}, outcomes.callback());
+        rig.client.send_async(up::TagQuery{{"site"}}, outcomes.callback());
     REQUIRE(rig.broker->wait_for_topic(query, 6));
     CHECK(switches().empty()); // a few requests: each goes out at once
-    rig.client.query_tags_async({"site"}, outcomes.callback());
+    rig.client.send_async(up::TagQuery{{"site"}}, outcomes.callback());
     REQUIRE(rig.broker->wait_for_topic(query, 7));
     CHECK(switches() == std::vector<std::string>{"coalescing on"});
 
@@ -307,7 +309,7 @@ TEST_CASE("requests: the link dropping fails what is pending with errc::disconne
     ClientRig rig;
     REQUIRE(rig.client.connect());
     Outcomes outcomes;
-    rig.client.query_attributes_async({}, outcomes.callback());
+    rig.client.send_async(up::AttributeQuery{{}}, outcomes.callback());
     REQUIRE(rig.broker->wait_for_topic("/sys/pk/dk/thing/attribute/query"));
     rig.broker->lose_link();
     REQUIRE(eventually([&] { return outcomes.size() == 1; }));
@@ -321,7 +323,7 @@ TEST_CASE("requests: destroying the client completes pending requests with shutt
     {
         ClientRig rig;
         REQUIRE(rig.client.connect());
-        rig.client.query_tags_async({}, outcomes->callback());
+        rig.client.send_async(up::TagQuery{{}}, outcomes->callback());
         REQUIRE(rig.broker->wait_for_topic("/sys/pk/dk/thing/tag/query"));
     }
     REQUIRE(outcomes->size() == 1);

@@ -183,7 +183,7 @@ TEST_CASE("request and reply envelopes round trip", "[unit]") {
     CHECK(*parse_value(request->params_json) == params);
 
     std::vector<MeasurePointSample> samples{{"pk", "dk", {{"temp", 1}}, 5}};
-    REQUIRE(encode_measurepoint_batch(out, "8", samples, BatchFlags{true, false}));
+    REQUIRE(encode(out, "8", up::MeasurepointPostBatch{samples, BatchFlags{true, false}}));
     request = decode_request(out);
     REQUIRE(request);
     CHECK(request->allow_offline_sub_device == true);

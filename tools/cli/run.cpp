@@ -252,24 +252,24 @@ std::optional<RequestInput> parse_operands(const Args& args, std::string& error)
 }
 
 Result<Response> send_request(const Args& args, DeviceClient& client, const RequestInput& input) {
-    RequestOptions options;
+    SendOptions options;
     options.qos = args.qos;
     options.timeout = std::chrono::milliseconds(args.timeout_ms);
-    options.time_ms = args.time_ms;
     switch (args.command) {
     case Command::post_measurepoints:
-        return args.resume ? client.resume_measurepoints(input.points, options)
-                           : client.post_measurepoints(input.points, options);
-    case Command::post_event: return client.post_event(args.operands.front(), input.points, options);
+        return args.resume ? client.send(up::MeasurepointResume{input.points, args.time_ms}, options)
+                           : client.send(up::MeasurepointPost{input.points, args.time_ms}, options);
+    case Command::post_event:
+        return client.send(up::EventPost{args.operands.front(), input.points, args.time_ms}, options);
     case Command::attributes:
-        if (args.verb == "update") return client.update_attributes(input.points, options);
-        if (args.verb == "query") return client.query_attributes(input.names, options);
-        return client.delete_attributes(input.names, options);
+        if (args.verb == "update") return client.send(up::AttributeUpdate{input.points}, options);
+        if (args.verb == "query") return client.send(up::AttributeQuery{input.names}, options);
+        return client.send(up::AttributeDelete{input.names}, options);
     case Command::tags:
-        if (args.verb == "update") return client.update_tags(input.tags, options);
-        if (args.verb == "query") return client.query_tags(input.names, options);
-        return client.delete_tags(input.names, options);
-    case Command::raw_up: return client.post_raw(input.bytes, options);
+        if (args.verb == "update") return client.send(up::TagUpdate{input.tags}, options);
+        if (args.verb == "query") return client.send(up::TagQuery{input.names}, options);
+        return client.send(up::TagDelete{input.names}, options);
+    case Command::raw_up: return client.send(up::RawPost{input.bytes}, options);
     default: return Error{errc::invalid_argument, "not a request command"};
     }
 }

@@ -27,10 +27,12 @@
 //   with any C++ object, do not destroy it while other threads are calling its methods).
 // * A moved-from DeviceClient is empty: its calls fail with errc::shutting_down.
 //
-// Requests: every upstream method comes in three forms over one mechanism
-// * blocking:        Result<Response> x(args..., options)        waits for the reply or the timeout
-// * callback:        void x_async(args..., callback, options)    callback runs exactly once
-// * fire-and-forget: Status x_nowait(args..., options)           only local errors are reported
+// Requests: one value type per upstream method (enos::device::up, core/payload/*.hpp), sent in
+// one of three forms:
+// * blocking:        Result<Response> send(request, options)           waits for the reply or the timeout
+// * callback:        void send_async(request, callback, options)       callback runs exactly once
+// * fire-and-forget: Status send_nowait(request, options)              only local errors are reported
+// The request is encoded before the call returns, so it need not outlive the call.
 // A request fails with: the cloud's code when it is not 200 (Error::code in cloud_category(), detail
 // = the reply message), errc::timeout, errc::disconnected (the link dropped before the reply),
 // errc::not_connected, errc::shutting_down, or a local check (encoder limits, QoS 2, ...).
@@ -39,9 +41,9 @@
 #include <enos/device/client/commands.hpp>
 #include <enos/device/client/connection.hpp>
 #include <enos/device/client/options.hpp>
+#include <enos/device/client/stats.hpp>
 #include <enos/device/core/payload.hpp>
 #include <enos/device/core/result.hpp>
-#include <enos/device/client/stats.hpp>
 #include <enos/device/core/topics.hpp>
 #include <enos/device/core/value.hpp>
 
@@ -61,6 +63,7 @@ class DeviceClient;
 namespace detail {
 class ClientCore;
 void run_due_timers(DeviceClient& client);
+Result<DeviceClient> make_client(std::shared_ptr<ClientCore> core);
 } // namespace detail
 
 /// A successful reply of the cloud (code 200).
@@ -78,27 +81,21 @@ struct Response {
 /// Runs exactly once on the dispatcher thread with the reply or the reason there is none.
 using ResponseCallback = std::function<void(Result<Response>)>;
 
-/// Per-request settings; the defaults fit most calls.
-struct RequestOptions {
+/// How and to whom a request is sent; the defaults fit most calls.
+struct SendOptions {
     /// Reply deadline; zero: ClientOptions::request_timeout.
     std::chrono::milliseconds timeout{0};
     /// -1: the method's QoS (0 for events and logs as EnOS expects, docs/protocol.md §2.5; 1 otherwise).
     /// 0 or 1 otherwise; 2 is refused with errc::qos_not_allowed.
     int qos = -1;
-    /// Measure points and events: sample time in epoch ms; empty: now.
-    std::optional<std::int64_t> time_ms;
-    /// Device the data is about; empty: this client's device. A gateway uses a logged-in
-    /// sub-device's keys here.
+    /// The device the request is about; empty: this client's device. A gateway names a logged-in
+    /// sub-device here (integration methods use only the product key).
     std::string product_key;
     std::string device_key;
-    /// request() of UpMethod::event_post only: the event identifier.
-    std::string event_id;
     /// Measure points queued while offline are replayed through the resume topics by default
     /// (OfflineQueueOptions::replay_through_resume_topics); true keeps this message's own topic.
     bool keep_original_topic = false;
 };
-
-using Tags = std::vector<std::pair<std::string, std::string>>;
 
 class DeviceClient {
 public:
@@ -152,111 +149,41 @@ public:
     void on_command(CommandKind kind, CommandHandler handler);
     void on_command_async(CommandKind kind, AsyncCommandHandler handler);
 
-    // --- requests (docs/protocol.md §3.1–3.8) ---------------------------------------------------------
+    // --- requests (docs/protocol.md §3) ---------------------------------------------------------
+    // `request` is any type of enos::device::up: up::MeasurepointPost{points}, up::EventPost{id, values},
+    // up::AttributeQuery{names}, up::RawPost{bytes} (reply bytes in Response::raw; raw replies carry
+    // no id, so only one raw request per device waits at a time), up::JsonRequest{method, params}, ...
 
-    /// thing.measurepoint.post (time: options.time_ms or now)
-    Result<Response> post_measurepoints(const Points& points, const RequestOptions& options = {});
-    void post_measurepoints_async(const Points& points, ResponseCallback callback,
-                                  const RequestOptions& options = {});
-    Status post_measurepoints_nowait(const Points& points, const RequestOptions& options = {});
+    template <class Request> Result<Response> send(const Request& request, const SendOptions& options = {}) {
+        Result<RequestBody> body = encode_body(request, detail::wall_clock_ms());
+        if (!body) return body.error();
+        return send_body(std::move(*body), options);
+    }
 
-    /// thing.measurepoint.post.batch: several devices and/or timestamps in one request.
-    Result<Response> post_measurepoints_batch(const std::vector<MeasurePointSample>& samples,
-                                              BatchFlags flags = {}, const RequestOptions& options = {});
-    void post_measurepoints_batch_async(const std::vector<MeasurePointSample>& samples,
-                                        ResponseCallback callback, BatchFlags flags = {},
-                                        const RequestOptions& options = {});
-    Status post_measurepoints_batch_nowait(const std::vector<MeasurePointSample>& samples,
-                                           BatchFlags flags = {}, const RequestOptions& options = {});
+    template <class Request>
+    void send_async(const Request& request, ResponseCallback callback, const SendOptions& options = {}) {
+        Result<RequestBody> body = encode_body(request, detail::wall_clock_ms());
+        if (!body) return fail_async(std::move(callback), body.error());
+        send_body_async(std::move(*body), std::move(callback), options);
+    }
 
-    /// thing.measurepoint.resume: history backfill, no alerts or stream processing in the cloud.
-    Result<Response> resume_measurepoints(const Points& points, const RequestOptions& options = {});
-    void resume_measurepoints_async(const Points& points, ResponseCallback callback,
-                                    const RequestOptions& options = {});
-    Status resume_measurepoints_nowait(const Points& points, const RequestOptions& options = {});
-
-    /// thing.measurepoint.resume.batch
-    Result<Response> resume_measurepoints_batch(const std::vector<MeasurePointSample>& samples,
-                                                BatchFlags flags = {}, const RequestOptions& options = {});
-    void resume_measurepoints_batch_async(const std::vector<MeasurePointSample>& samples,
-                                          ResponseCallback callback, BatchFlags flags = {},
-                                          const RequestOptions& options = {});
-    Status resume_measurepoints_batch_nowait(const std::vector<MeasurePointSample>& samples,
-                                             BatchFlags flags = {}, const RequestOptions& options = {});
-
-    /// thing.event.{event_id}.post. Published at QoS 0 by default (EnOS convention); the blocking
-    /// and callback forms still wait for the cloud's reply.
-    Result<Response> post_event(std::string_view event_id, const Points& values,
-                                const RequestOptions& options = {});
-    void post_event_async(std::string_view event_id, const Points& values, ResponseCallback callback,
-                          const RequestOptions& options = {});
-    Status post_event_nowait(std::string_view event_id, const Points& values,
-                             const RequestOptions& options = {});
-
-    /// thing.attribute.query; empty names: all attributes. Response::data_json: name -> value.
-    Result<Response> query_attributes(const std::vector<std::string>& names = {},
-                                      const RequestOptions& options = {});
-    void query_attributes_async(const std::vector<std::string>& names, ResponseCallback callback,
-                                const RequestOptions& options = {});
-    Status query_attributes_nowait(const std::vector<std::string>& names, const RequestOptions& options = {});
-
-    /// thing.attribute.update (≤ 200 attributes)
-    Result<Response> update_attributes(const Points& attributes, const RequestOptions& options = {});
-    void update_attributes_async(const Points& attributes, ResponseCallback callback,
-                                 const RequestOptions& options = {});
-    Status update_attributes_nowait(const Points& attributes, const RequestOptions& options = {});
-
-    /// thing.attribute.delete
-    Result<Response> delete_attributes(const std::vector<std::string>& names,
-                                       const RequestOptions& options = {});
-    void delete_attributes_async(const std::vector<std::string>& names, ResponseCallback callback,
-                                 const RequestOptions& options = {});
-    Status delete_attributes_nowait(const std::vector<std::string>& names,
-                                    const RequestOptions& options = {});
-
-    /// thing.tag.query; empty names: all tags. Response::data_json: key -> value.
-    Result<Response> query_tags(const std::vector<std::string>& names = {},
-                                const RequestOptions& options = {});
-    void query_tags_async(const std::vector<std::string>& names, ResponseCallback callback,
-                          const RequestOptions& options = {});
-    Status query_tags_nowait(const std::vector<std::string>& names, const RequestOptions& options = {});
-
-    /// thing.tag.update (≤ 200 key/value pairs)
-    Result<Response> update_tags(const Tags& tags, const RequestOptions& options = {});
-    void update_tags_async(const Tags& tags, ResponseCallback callback, const RequestOptions& options = {});
-    Status update_tags_nowait(const Tags& tags, const RequestOptions& options = {});
-
-    /// thing.tag.delete
-    Result<Response> delete_tags(const std::vector<std::string>& names, const RequestOptions& options = {});
-    void delete_tags_async(const std::vector<std::string>& names, ResponseCallback callback,
-                           const RequestOptions& options = {});
-    Status delete_tags_nowait(const std::vector<std::string>& names, const RequestOptions& options = {});
-
-    /// thing/model/up_raw: bytes for the product's parsing script; the reply bytes are in
-    /// Response::raw. Raw replies carry no id, so only one raw request per device waits at a time
-    /// (a second one fails with errc::invalid_argument while the first is pending).
-    Result<Response> post_raw(std::string_view bytes, const RequestOptions& options = {});
-    void post_raw_async(std::string_view bytes, ResponseCallback callback,
-                        const RequestOptions& options = {});
-    Status post_raw_nowait(std::string_view bytes, const RequestOptions& options = {});
-
-    /// thing.tsltemplate.get: the thing model. Response::data_json: tslAttributeMap, ...
-    Result<Response> get_tsl_template(const RequestOptions& options = {});
-    void get_tsl_template_async(ResponseCallback callback, const RequestOptions& options = {});
-    Status get_tsl_template_nowait(const RequestOptions& options = {});
-
-    /// Any upstream method with params given as JSON text (raw methods: the bytes). The SDK adds
-    /// id, version and method, and picks the topic from the method and the options' keys.
-    Result<Response> request(UpMethod method, std::string_view params_json,
-                             const RequestOptions& options = {});
-    void request_async(UpMethod method, std::string_view params_json, ResponseCallback callback,
-                       const RequestOptions& options = {});
-    Status request_nowait(UpMethod method, std::string_view params_json, const RequestOptions& options = {});
-
-    /// Internal: the shared core (used by the SDK's own gateway face and tests).
-    explicit DeviceClient(std::shared_ptr<detail::ClientCore> core) noexcept;
+    template <class Request> Status send_nowait(const Request& request, const SendOptions& options = {}) {
+        Result<RequestBody> body = encode_body(request, detail::wall_clock_ms());
+        if (!body) return body.error();
+        return send_body_nowait(std::move(*body), options);
+    }
 
 private:
+    friend Result<DeviceClient> detail::make_client(std::shared_ptr<detail::ClientCore> core);
+    explicit DeviceClient(std::shared_ptr<detail::ClientCore> core) noexcept;
+
+    // The forms of send() after encoding; the body's id is assigned when it is sent.
+    Result<Response> send_body(RequestBody body, const SendOptions& options);
+    void send_body_async(RequestBody body, ResponseCallback callback, const SendOptions& options);
+    Status send_body_nowait(RequestBody body, const SendOptions& options);
+    /// Runs the callback with `error` on the dispatcher, like every other outcome.
+    void fail_async(ResponseCallback callback, Error error);
+
     friend void detail::run_due_timers(DeviceClient& client);
     std::shared_ptr<detail::ClientCore> core_;
 };

@@ -17,3 +17,4 @@
 #include <enos/device/core/payload/measurepoints.hpp>
 #include <enos/device/core/payload/ota.hpp>
 #include <enos/device/core/payload/reports.hpp>
+#include <enos/device/core/payload/request.hpp>

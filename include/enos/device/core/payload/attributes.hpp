@@ -4,6 +4,7 @@
 #include <enos/device/core/detail/json_fields.hpp>
 #include <enos/device/core/detail/payload_writer.hpp>
 #include <enos/device/core/limits.hpp>
+#include <enos/device/core/payload/request.hpp>
 #include <enos/device/core/value.hpp>
 
 #include <cstddef>
@@ -14,81 +15,86 @@
 
 namespace enos::device {
 
+/// Tag key -> value pairs, in the order given.
+using Tags = std::vector<std::pair<std::string, std::string>>;
+
 namespace detail {
 
 /// {"params":{"<key>":[names...]}} for the query and delete methods.
-inline Status encode_name_list(std::string& out, std::string_view id, std::string_view method,
-                               std::string_view params_head, std::string_view field,
-                               const std::vector<std::string>& names, std::size_t limit) {
-    PayloadWriter w(out);
-    if (!w.begin_request(id, method) || !w.at_most(names.size(), limit, field)) return w.error();
+inline bool write_name_list(PayloadWriter& w, std::string_view params_head, std::string_view field,
+                            const std::vector<std::string>& names, std::size_t limit) {
+    if (!w.at_most(names.size(), limit, field)) return false;
     w.raw(params_head);
-    if (!w.names(names, field)) return w.error();
-    w.raw("}}");
-    return w.finish();
+    if (!w.names(names, field)) return false;
+    w.raw('}');
+    return true;
 }
+
+/// A request that names attributes or tags (query, delete).
+template <UpMethod M> struct NameList {
+    static constexpr UpMethod method = M;
+    std::vector<std::string> names{};
+    bool write_body(PayloadWriter& w, std::int64_t) const {
+        if constexpr (M == UpMethod::attribute_query || M == UpMethod::attribute_delete)
+            return write_name_list(w, ",\"params\":{\"attributes\":", "params.attributes", names,
+                                   limits::max_attributes);
+        else
+            return write_name_list(w, ",\"params\":{\"tags\":", "params.tags", names, limits::max_tags);
+    }
+};
 
 } // namespace detail
 
-/// thing.attribute.query; no names = all attributes.
-inline Status encode_attribute_query(std::string& out, std::string_view id,
-                                     const std::vector<std::string>& names) {
-    return detail::encode_name_list(out, id, "thing.attribute.query",
-                                    ",\"params\":{\"attributes\":", "params.attributes", names,
-                                    limits::max_attributes);
-}
+namespace up {
 
-/// thing.attribute.update: identifier -> value.
-inline Status encode_attribute_update(std::string& out, std::string_view id, const Points& attributes) {
-    detail::PayloadWriter w(out);
-    if (!w.begin_request(id, "thing.attribute.update") ||
-        !w.at_most(attributes.size(), limits::max_attributes, "params.attributes"))
-        return w.error();
-    w.raw(",\"params\":{\"attributes\":");
-    if (!w.points(attributes, "params.attributes")) return w.error();
-    w.raw("}}");
-    return w.finish();
-}
+/// thing.attribute.query; no names: all attributes. The reply's data: name -> value
+/// (decode_attribute_query_reply).
+using AttributeQuery = detail::NameList<UpMethod::attribute_query>;
 
-/// thing.attribute.delete; no names = nothing deleted.
-inline Status encode_attribute_delete(std::string& out, std::string_view id,
-                                      const std::vector<std::string>& names) {
-    return detail::encode_name_list(out, id, "thing.attribute.delete",
-                                    ",\"params\":{\"attributes\":", "params.attributes", names,
-                                    limits::max_attributes);
-}
+/// thing.attribute.delete; no names: nothing deleted.
+using AttributeDelete = detail::NameList<UpMethod::attribute_delete>;
 
-/// thing.tag.query; no names = all tags.
-inline Status encode_tag_query(std::string& out, std::string_view id, const std::vector<std::string>& names) {
-    return detail::encode_name_list(out, id, "thing.tag.query", ",\"params\":{\"tags\":", "params.tags",
-                                    names, limits::max_tags);
-}
-
-/// thing.tag.update: key -> value pairs, both non-empty; params is an array of {tagKey, tagValue}.
-inline Status encode_tag_update(std::string& out, std::string_view id,
-                                const std::vector<std::pair<std::string, std::string>>& tags) {
-    detail::PayloadWriter w(out);
-    if (!w.begin_request(id, "thing.tag.update") || !w.at_most(tags.size(), limits::max_tags, "params"))
-        return w.error();
-    w.raw(",\"params\":[");
-    for (std::size_t i = 0; i < tags.size(); ++i) {
-        if (i != 0) w.raw(',');
-        w.raw("{\"tagKey\":");
-        if (!w.required_string(tags[i].first, {"params", i, ".tagKey"})) return w.error();
-        w.raw(",\"tagValue\":");
-        if (!w.required_string(tags[i].second, {"params", i, ".tagValue"})) return w.error();
-        w.raw('}');
-    }
-    w.raw("]}");
-    return w.finish();
-}
+/// thing.tag.query; no names: all tags. The reply's data: key -> value (decode_tag_query_reply).
+using TagQuery = detail::NameList<UpMethod::tag_query>;
 
 /// thing.tag.delete
-inline Status encode_tag_delete(std::string& out, std::string_view id,
-                                const std::vector<std::string>& names) {
-    return detail::encode_name_list(out, id, "thing.tag.delete", ",\"params\":{\"tags\":", "params.tags",
-                                    names, limits::max_tags);
-}
+using TagDelete = detail::NameList<UpMethod::tag_delete>;
+
+/// thing.attribute.update (at most 200): identifier -> value.
+struct AttributeUpdate {
+    static constexpr UpMethod method = UpMethod::attribute_update;
+    Points attributes{};
+    bool write_body(detail::PayloadWriter& w, std::int64_t) const {
+        if (!w.at_most(attributes.size(), limits::max_attributes, "params.attributes")) return false;
+        w.raw(",\"params\":{\"attributes\":");
+        if (!w.points(attributes, "params.attributes")) return false;
+        w.raw('}');
+        return true;
+    }
+};
+
+/// thing.tag.update (at most 200): key -> value pairs, both non-empty; params is an array of
+/// {tagKey, tagValue}.
+struct TagUpdate {
+    static constexpr UpMethod method = UpMethod::tag_update;
+    Tags tags{};
+    bool write_body(detail::PayloadWriter& w, std::int64_t) const {
+        if (!w.at_most(tags.size(), limits::max_tags, "params")) return false;
+        w.raw(",\"params\":[");
+        for (std::size_t i = 0; i < tags.size(); ++i) {
+            if (i != 0) w.raw(',');
+            w.raw("{\"tagKey\":");
+            if (!w.required_string(tags[i].first, {"params", i, ".tagKey"})) return false;
+            w.raw(",\"tagValue\":");
+            if (!w.required_string(tags[i].second, {"params", i, ".tagValue"})) return false;
+            w.raw('}');
+        }
+        w.raw(']');
+        return true;
+    }
+};
+
+} // namespace up
 
 /// "data" of a thing.attribute.query reply: attribute -> value.
 inline Result<Points> decode_attribute_query_reply(std::string_view data_json) {

@@ -45,22 +45,6 @@ inline Status encode_request(std::string& out, std::string_view id, std::string_
     return w.finish();
 }
 
-/// Like encode_request() with `params_json` spliced in as given (checked to be one JSON document;
-/// empty means {}).
-inline Status encode_request_raw_params(std::string& out, std::string_view id, std::string_view method,
-                                        std::string_view params_json) {
-    detail::PayloadWriter w(out);
-    if (!w.begin_request(id, method)) return w.error();
-    w.raw(",\"params\":");
-    if (params_json.empty()) {
-        w.raw("{}");
-    } else if (!w.raw_json(params_json, "params")) {
-        return w.error();
-    }
-    w.raw('}');
-    return w.finish();
-}
-
 /// {"id":id,"code":code,"message":message,"data":data}; "data" is left out when `data` is null. The
 /// id may be empty, to answer a request whose id could not be read.
 inline Status encode_reply(std::string& out, std::string_view id, int code, std::string_view message,

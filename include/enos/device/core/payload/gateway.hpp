@@ -8,6 +8,7 @@
 #include <enos/device/core/detail/payload_writer.hpp>
 #include <enos/device/core/limits.hpp>
 #include <enos/device/core/payload/envelope.hpp>
+#include <enos/device/core/payload/request.hpp>
 #include <enos/device/core/sign.hpp>
 #include <enos/device/core/value.hpp>
 
@@ -56,17 +57,8 @@ struct SubDeviceSecret {
     SecureMode mode = SecureMode::static_secret;
 };
 
-/// combine.login.batch: one signature per sub-device over the shared client id and timestamp.
-struct BatchLogin {
-    std::vector<SubDeviceSecret> devices; ///< at least one
-    std::string client_id = "login.batch";
-    std::string timestamp; ///< empty: now
-    SignMethod method = SignMethod::sha256;
-    HexCase hex_case = HexCase::platform;
-};
-
 /// A sub-device session as the cloud confirms it (login reply, batch login reply).
-struct SubDeviceLogin {
+struct SubDeviceSession {
     std::string product_key, device_key, asset_id;
     std::string device_secret; ///< only after dynamic activation (secure mode 3)
 };
@@ -74,8 +66,8 @@ struct SubDeviceLogin {
 /// "data" of a combine.login.batch reply. With a code other than 200 the lists say which
 /// sub-devices failed; without them the whole request was refused.
 struct BatchLoginResult {
-    std::vector<SubDeviceLogin> logged_in; ///< "loginedSubDevices"
-    std::vector<DeviceIdentity> failed;    ///< "failedSubDevices"
+    std::vector<SubDeviceSession> logged_in; ///< "loginedSubDevices"
+    std::vector<DeviceIdentity> failed;      ///< "failedSubDevices"
 };
 
 /// One entry of a thing.device.register reply.
@@ -112,11 +104,11 @@ inline bool check_login_mode(PayloadWriter& w, SecureMode mode, const Field& fie
 
 /// Writes the signed fields shared by topo add and login (without the surrounding braces).
 inline bool write_signed_sub_device(PayloadWriter& w, const SubDeviceCredentials& c, std::string_view list,
-                                    std::size_t index, bool with_secure_mode) {
+                                    std::size_t index, bool with_secure_mode, std::int64_t now_ms) {
     if (!write_identity(w, c.product_key, c.device_key, list, index)) return false;
     if (c.secret.empty())
         return w.fail(errc::missing_argument, "secret of " + Field(list, index).name() + " is empty");
-    const std::string timestamp = c.timestamp.empty() ? now_ms_string() : c.timestamp;
+    const std::string timestamp = c.timestamp.empty() ? std::to_string(now_ms) : c.timestamp;
     const std::string client_id =
         c.client_id.empty() ? c.product_key + "." + c.device_key + "." + timestamp : c.client_id;
     w.raw(",\"clientId\":");
@@ -141,7 +133,7 @@ inline void read_identity(ObjectReader& r, DeviceIdentity& d) {
     r.required("productKey", d.product_key).required("deviceKey", d.device_key);
 }
 
-inline void read_login(ObjectReader& r, SubDeviceLogin& d) {
+inline void read_login(ObjectReader& r, SubDeviceSession& d) {
     r.required("productKey", d.product_key)
         .required("deviceKey", d.device_key)
         .optional("assetId", d.asset_id)
@@ -150,33 +142,42 @@ inline void read_login(ObjectReader& r, SubDeviceLogin& d) {
 
 } // namespace detail
 
-/// thing.device.register (gateway): at most 1000 entries.
-inline Status encode_device_register(std::string& out, std::string_view id,
-                                     const std::vector<SubDeviceRegistration>& devices) {
-    detail::PayloadWriter w(out);
-    if (!w.begin_request(id, "thing.device.register") ||
-        !detail::check_not_empty(w, devices.size(), "params") ||
-        !w.at_most(devices.size(), limits::max_registrations, "params"))
-        return w.error();
-    w.raw(",\"params\":[");
-    for (std::size_t i = 0; i < devices.size(); ++i) {
-        const SubDeviceRegistration& d = devices[i];
-        if (i != 0) w.raw(',');
+namespace up {
+
+/// thing.device.register (gateway): at most 1000 entries. Reply: decode_device_register_reply.
+struct DeviceRegister {
+    static constexpr UpMethod method = UpMethod::device_register;
+    std::vector<SubDeviceRegistration> devices{};
+    bool write_body(detail::PayloadWriter& w, std::int64_t) const {
+        if (!detail::check_not_empty(w, devices.size(), "params") ||
+            !w.at_most(devices.size(), limits::max_registrations, "params"))
+            return false;
+        w.raw(",\"params\":[");
+        for (std::size_t i = 0; i < devices.size(); ++i) {
+            if (i != 0) w.raw(',');
+            if (!write_registration(w, devices[i], i)) return false;
+        }
+        w.raw(']');
+        return true;
+    }
+
+private:
+    static bool write_registration(detail::PayloadWriter& w, const SubDeviceRegistration& d, std::size_t i) {
         w.raw("{\"productKey\":");
         if (!detail::check_device_key(w, d.product_key, {"params", i, ".productKey"}) ||
             !w.string(d.product_key, {"params", i, ".productKey"}))
-            return w.error();
+            return false;
         if (!d.device_key.empty()) {
             w.raw(",\"deviceKey\":");
             if (!detail::check_device_key(w, d.device_key, {"params", i, ".deviceKey"}) ||
                 !w.string(d.device_key, {"params", i, ".deviceKey"}))
-                return w.error();
+                return false;
         }
         if (!d.name.empty() || !d.localized_names.empty()) {
             w.raw(",\"deviceName\":{");
             if (!d.name.empty()) {
                 w.raw("\"defaultValue\":");
-                if (!w.string(d.name, {"params", i, ".deviceName.defaultValue"})) return w.error();
+                if (!w.string(d.name, {"params", i, ".deviceName.defaultValue"})) return false;
             }
             if (!d.localized_names.empty()) {
                 w.raw(d.name.empty() ? "\"i18nValue\":{" : ",\"i18nValue\":{");
@@ -184,10 +185,10 @@ inline Status encode_device_register(std::string& out, std::string_view id,
                     if (n != 0) w.raw(',');
                     if (!w.required_string(d.localized_names[n].first,
                                            {"params", i, ".deviceName.i18nValue"}))
-                        return w.error();
+                        return false;
                     w.raw(':');
                     if (!w.string(d.localized_names[n].second, {"params", i, ".deviceName.i18nValue"}))
-                        return w.error();
+                        return false;
                 }
                 w.raw('}');
             }
@@ -195,128 +196,135 @@ inline Status encode_device_register(std::string& out, std::string_view id,
         }
         if (!d.description.empty()) {
             w.raw(",\"deviceDesc\":");
-            if (!w.string(d.description, {"params", i, ".deviceDesc"})) return w.error();
+            if (!w.string(d.description, {"params", i, ".deviceDesc"})) return false;
         }
         if (!d.timezone.empty()) {
             w.raw(",\"timezone\":");
-            if (!w.string(d.timezone, {"params", i, ".timezone"})) return w.error();
+            if (!w.string(d.timezone, {"params", i, ".timezone"})) return false;
         }
         if (!d.attributes.empty()) {
             w.raw(",\"deviceAttributes\":");
-            if (!w.points(d.attributes, {"params", i, ".deviceAttributes"})) return w.error();
+            if (!w.points(d.attributes, {"params", i, ".deviceAttributes"})) return false;
         }
         w.raw('}');
+        return true;
     }
-    w.raw("]}");
-    return w.finish();
-}
+};
 
 /// thing.topo.add: binds sub-devices to the gateway, each with its signature.
-inline Status encode_topo_add(std::string& out, std::string_view id,
-                              const std::vector<SubDeviceCredentials>& devices) {
-    detail::PayloadWriter w(out);
-    if (!w.begin_request(id, "thing.topo.add") || !detail::check_not_empty(w, devices.size(), "params"))
-        return w.error();
-    w.raw(",\"params\":[");
-    for (std::size_t i = 0; i < devices.size(); ++i) {
-        if (i != 0) w.raw(',');
-        w.raw('{');
-        if (!detail::write_signed_sub_device(w, devices[i], "params", i, false)) return w.error();
-        w.raw('}');
+struct TopoAdd {
+    static constexpr UpMethod method = UpMethod::topo_add;
+    std::vector<SubDeviceCredentials> devices{};
+    bool write_body(detail::PayloadWriter& w, std::int64_t now_ms) const {
+        if (!detail::check_not_empty(w, devices.size(), "params")) return false;
+        w.raw(",\"params\":[");
+        for (std::size_t i = 0; i < devices.size(); ++i) {
+            w.raw(i == 0 ? "{" : ",{");
+            if (!detail::write_signed_sub_device(w, devices[i], "params", i, false, now_ms)) return false;
+            w.raw('}');
+        }
+        w.raw(']');
+        return true;
     }
-    w.raw("]}");
-    return w.finish();
-}
+};
 
-/// thing.topo.get: params {}.
-inline Status encode_topo_get(std::string& out, std::string_view id) {
-    return encode_request_raw_params(out, id, "thing.topo.get", "{}");
-}
+/// thing.topo.get: the gateway's sub-devices (decode_topo_get_reply).
+struct TopoGet {
+    static constexpr UpMethod method = UpMethod::topo_get;
+    bool write_body(detail::PayloadWriter& w, std::int64_t) const {
+        w.raw(",\"params\":{}");
+        return true;
+    }
+};
 
 /// thing.topo.delete
-inline Status encode_topo_delete(std::string& out, std::string_view id,
-                                 const std::vector<DeviceIdentity>& devices) {
-    detail::PayloadWriter w(out);
-    if (!w.begin_request(id, "thing.topo.delete") || !detail::check_not_empty(w, devices.size(), "params"))
-        return w.error();
-    w.raw(",\"params\":[");
-    for (std::size_t i = 0; i < devices.size(); ++i) {
-        if (i != 0) w.raw(',');
-        w.raw('{');
-        if (!detail::write_identity(w, devices[i].product_key, devices[i].device_key, "params", i))
-            return w.error();
-        w.raw('}');
+struct TopoDelete {
+    static constexpr UpMethod method = UpMethod::topo_delete;
+    std::vector<DeviceIdentity> devices{};
+    bool write_body(detail::PayloadWriter& w, std::int64_t) const {
+        if (!detail::check_not_empty(w, devices.size(), "params")) return false;
+        w.raw(",\"params\":[");
+        for (std::size_t i = 0; i < devices.size(); ++i) {
+            w.raw(i == 0 ? "{" : ",{");
+            if (!detail::write_identity(w, devices[i].product_key, devices[i].device_key, "params", i))
+                return false;
+            w.raw('}');
+        }
+        w.raw(']');
+        return true;
     }
-    w.raw("]}");
-    return w.finish();
-}
+};
 
 /// combine.login: every value is a string. `clean_session` adds "cleanSession":"true" (the cloud
-/// then drops the sub-device's undelivered QoS 1 messages).
-inline Status encode_sub_login(std::string& out, std::string_view id, const SubDeviceCredentials& device,
-                               bool clean_session = false) {
-    detail::PayloadWriter w(out);
-    if (!w.begin_request(id, "combine.login")) return w.error();
-    w.raw(",\"params\":{");
-    if (!detail::write_signed_sub_device(w, device, "params", detail::Field::no_index, true))
-        return w.error();
-    if (clean_session) w.raw(",\"cleanSession\":\"true\"");
-    w.raw("}}");
-    return w.finish();
-}
+/// then drops the sub-device's undelivered QoS 1 messages). Reply: decode_sub_login_reply.
+struct SubDeviceLogin {
+    static constexpr UpMethod method = UpMethod::sub_login;
+    SubDeviceCredentials device{};
+    bool clean_session = false;
+    bool write_body(detail::PayloadWriter& w, std::int64_t now_ms) const {
+        w.raw(",\"params\":{");
+        if (!detail::write_signed_sub_device(w, device, "params", detail::Field::no_index, true, now_ms))
+            return false;
+        if (clean_session) w.raw(",\"cleanSession\":\"true\"");
+        w.raw('}');
+        return true;
+    }
+};
 
-/// combine.login.batch
-inline Status encode_sub_login_batch(std::string& out, std::string_view id, const BatchLogin& batch) {
-    detail::PayloadWriter w(out);
-    if (!w.begin_request(id, "combine.login.batch") ||
-        !detail::check_not_empty(w, batch.devices.size(), "params.subDevices"))
-        return w.error();
-    if (batch.client_id.empty()) {
-        w.fail(errc::missing_argument, "field 'params.clientId' is empty");
-        return w.error();
-    }
-    const std::string timestamp = batch.timestamp.empty() ? now_ms_string() : batch.timestamp;
-    w.raw(",\"params\":{\"clientId\":");
-    if (!w.string(batch.client_id, "params.clientId")) return w.error();
-    w.raw(",\"timestamp\":");
-    if (!w.string(timestamp, "params.timestamp")) return w.error();
-    w.raw(",\"signMethod\":\"");
-    w.raw(to_string(batch.method));
-    w.raw("\",\"subDevices\":[");
-    for (std::size_t i = 0; i < batch.devices.size(); ++i) {
-        const SubDeviceSecret& d = batch.devices[i];
-        if (i != 0) w.raw(',');
-        w.raw('{');
-        if (!detail::write_identity(w, d.product_key, d.device_key, "params.subDevices", i) ||
-            !detail::check_login_mode(w, d.mode, {"params.subDevices", i, ".secureMode"}))
-            return w.error();
-        if (d.secret.empty()) {
-            w.fail(errc::missing_argument,
-                   "secret of " + detail::Field("params.subDevices", i).name() + " is empty");
-            return w.error();
+/// combine.login.batch: one signature per sub-device over the shared client id and timestamp.
+/// Reply: decode_sub_login_batch_reply.
+struct SubDeviceLoginBatch {
+    static constexpr UpMethod method = UpMethod::sub_login_batch;
+    std::vector<SubDeviceSecret> devices{}; ///< at least one
+    std::string client_id = "login.batch";
+    std::string timestamp{}; ///< epoch ms as a decimal string; empty: now
+    SignMethod sign_method = SignMethod::sha256;
+    HexCase hex_case = HexCase::platform;
+    bool write_body(detail::PayloadWriter& w, std::int64_t now_ms) const {
+        if (!detail::check_not_empty(w, devices.size(), "params.subDevices")) return false;
+        if (client_id.empty()) return w.fail(errc::missing_argument, "field 'params.clientId' is empty");
+        const std::string time = timestamp.empty() ? std::to_string(now_ms) : timestamp;
+        w.raw(",\"params\":{\"clientId\":");
+        if (!w.string(client_id, "params.clientId")) return false;
+        w.raw(",\"timestamp\":");
+        if (!w.string(time, "params.timestamp")) return false;
+        w.raw(",\"signMethod\":\"");
+        w.raw(to_string(sign_method));
+        w.raw("\",\"subDevices\":[");
+        for (std::size_t i = 0; i < devices.size(); ++i) {
+            const SubDeviceSecret& d = devices[i];
+            w.raw(i == 0 ? "{" : ",{");
+            if (!detail::write_identity(w, d.product_key, d.device_key, "params.subDevices", i) ||
+                !detail::check_login_mode(w, d.mode, {"params.subDevices", i, ".secureMode"}))
+                return false;
+            if (d.secret.empty())
+                return w.fail(errc::missing_argument,
+                              "secret of " + detail::Field("params.subDevices", i).name() + " is empty");
+            w.raw(",\"secureMode\":\"");
+            w.integer(static_cast<int>(d.mode));
+            w.raw("\",\"sign\":\"");
+            w.raw(sign({client_id, d.device_key, d.product_key, time}, d.secret, sign_method, hex_case));
+            w.raw("\"}");
         }
-        w.raw(",\"secureMode\":\"");
-        w.integer(static_cast<int>(d.mode));
-        w.raw("\",\"sign\":\"");
-        w.raw(sign({batch.client_id, d.device_key, d.product_key, timestamp}, d.secret, batch.method,
-                   batch.hex_case));
-        w.raw("\"}");
+        w.raw("]}");
+        return true;
     }
-    w.raw("]}}");
-    return w.finish();
-}
+};
 
 /// combine.logout
-inline Status encode_sub_logout(std::string& out, std::string_view id, std::string_view product_key,
-                                std::string_view device_key) {
-    detail::PayloadWriter w(out);
-    if (!w.begin_request(id, "combine.logout")) return w.error();
-    w.raw(",\"params\":{");
-    if (!detail::write_identity(w, product_key, device_key, "params", detail::Field::no_index))
-        return w.error();
-    w.raw("}}");
-    return w.finish();
-}
+struct SubDeviceLogout {
+    static constexpr UpMethod method = UpMethod::sub_logout;
+    std::string product_key{}, device_key{};
+    bool write_body(detail::PayloadWriter& w, std::int64_t) const {
+        w.raw(",\"params\":{");
+        if (!detail::write_identity(w, product_key, device_key, "params", detail::Field::no_index))
+            return false;
+        w.raw('}');
+        return true;
+    }
+};
+
+} // namespace up
 
 /// "data" of a thing.device.register reply.
 inline Result<std::vector<RegisteredDevice>> decode_device_register_reply(std::string_view data_json) {
@@ -335,8 +343,8 @@ inline Result<std::vector<DeviceIdentity>> decode_topo_get_reply(std::string_vie
 }
 
 /// "data" of a combine.login reply.
-inline Result<SubDeviceLogin> decode_sub_login_reply(std::string_view data_json) {
-    return detail::decode_object<SubDeviceLogin>(data_json, "data", detail::read_login);
+inline Result<SubDeviceSession> decode_sub_login_reply(std::string_view data_json) {
+    return detail::decode_object<SubDeviceSession>(data_json, "data", detail::read_login);
 }
 
 /// "data" of a combine.login.batch reply; absent lists are empty.

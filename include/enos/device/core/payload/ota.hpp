@@ -5,11 +5,13 @@
 #include <enos/device/core/detail/json_fields.hpp>
 #include <enos/device/core/detail/payload_writer.hpp>
 #include <enos/device/core/payload/envelope.hpp>
+#include <enos/device/core/payload/request.hpp>
 
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace enos::device {
@@ -32,46 +34,56 @@ struct Firmware {
     std::optional<std::int64_t> file_size; ///< bytes
 };
 
-/// ota.device.inform: the version now running (report it after every connect, and after an upgrade).
-inline Status encode_ota_inform(std::string& out, std::string_view id, std::string_view version) {
-    detail::PayloadWriter w(out);
-    if (!w.begin_request(id, "ota.device.inform")) return w.error();
-    w.raw(",\"params\":{\"version\":");
-    if (!w.required_string(version, "params.version")) return w.error();
-    w.raw("}}");
-    return w.finish();
-}
+namespace up {
 
-/// ota.device.getversion: params {}.
-inline Status encode_ota_getversion(std::string& out, std::string_view id) {
-    return encode_request_raw_params(out, id, "ota.device.getversion", "{}");
-}
+/// ota.device.inform: the version now running (report it after every connect, and after an upgrade).
+struct OtaInform {
+    static constexpr UpMethod method = UpMethod::ota_inform;
+    std::string version{};
+    bool write_body(detail::PayloadWriter& w, std::int64_t) const {
+        w.raw(",\"params\":{\"version\":");
+        if (!w.required_string(version, "params.version")) return false;
+        w.raw('}');
+        return true;
+    }
+};
+
+/// ota.device.getversion: the firmware offered to this device (decode_ota_getversion_reply).
+struct OtaGetVersion {
+    static constexpr UpMethod method = UpMethod::ota_getversion;
+    bool write_body(detail::PayloadWriter& w, std::int64_t) const {
+        w.raw(",\"params\":{}");
+        return true;
+    }
+};
 
 /// ota.device.progress: `step` 0..100 is percent done, a negative step a failure (see OtaFailure).
 /// The step travels as a string; `desc` (optional) says what happened.
-inline Status encode_ota_progress(std::string& out, std::string_view id, int step,
-                                  std::string_view desc = {}) {
-    detail::PayloadWriter w(out);
-    if (!w.begin_request(id, "ota.device.progress")) return w.error();
-    if (step > 100) {
-        w.fail(errc::invalid_argument, "field 'params.step' is above 100: " + std::to_string(step));
-        return w.error();
-    }
-    w.raw(",\"params\":{\"step\":\"");
-    w.integer(step);
-    w.raw('"');
-    if (!desc.empty()) {
-        w.raw(",\"desc\":");
-        if (!w.string(desc, "params.desc")) return w.error();
-    }
-    w.raw("}}");
-    return w.finish();
-}
+struct OtaProgress {
+    static constexpr UpMethod method = UpMethod::ota_progress;
+    int step = 0;
+    std::string desc{};
 
-inline Status encode_ota_progress(std::string& out, std::string_view id, OtaFailure failure,
-                                  std::string_view desc = {}) {
-    return encode_ota_progress(out, id, static_cast<int>(failure), desc);
-}
+    static OtaProgress failed(OtaFailure failure, std::string desc = {}) {
+        return {static_cast<int>(failure), std::move(desc)};
+    }
+    bool write_body(detail::PayloadWriter& w, std::int64_t) const {
+        if (step > 100)
+            return w.fail(errc::invalid_argument,
+                          "field 'params.step' is above 100: " + std::to_string(step));
+        w.raw(",\"params\":{\"step\":\"");
+        w.integer(step);
+        w.raw('"');
+        if (!desc.empty()) {
+            w.raw(",\"desc\":");
+            if (!w.string(desc, "params.desc")) return false;
+        }
+        w.raw('}');
+        return true;
+    }
+};
+
+} // namespace up
 
 namespace detail {
 
