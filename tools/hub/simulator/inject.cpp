@@ -185,16 +185,21 @@ Result<Command> build(const std::string& word, const std::string& sub_op, const 
 void record(const HubEndpoint& hub, const Command& c, std::int64_t sent_at,
             const std::optional<std::string>& reply, std::optional<std::int64_t> code) {
     if (::access(hub.store.c_str(), W_OK) != 0) return;
-    auto db = Database::open(hub.store, false);
-    if (!db) return;
-    (void)(*db)->run(
-        "INSERT INTO commands(product_key, device_key, command, request_id, topic, payload, sent_at, "
-        "reply_topic, reply, reply_code, replied_at, outcome) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        c.pk, c.dk, c.kind,
-        c.request_id.empty() ? std::optional<std::string>() : std::optional<std::string>(c.request_id),
-        c.topic, Blob{c.payload}, sent_at, c.reply_topic,
-        reply ? std::optional<std::string>(*reply) : std::nullopt, code,
-        reply ? std::optional<std::int64_t>(now_ms()) : std::nullopt, reply ? "replied" : "timeout");
+    auto store = Store::open_existing(hub.store, Store::Access::read_write);
+    if (!store) return;
+    CommandRecord row;
+    row.product_key = c.pk;
+    row.device_key = c.dk;
+    row.command = c.kind;
+    row.request_id = c.request_id;
+    row.topic = c.topic;
+    row.payload = c.payload;
+    row.reply_topic = c.reply_topic;
+    row.sent_at = sent_at;
+    row.reply = reply;
+    row.reply_code = code;
+    if (reply) row.replied_at = now_ms();
+    (void)(*store)->record_command(row);
 }
 
 int usage(const CommandInfo* info, const std::string& error) {
