@@ -4,6 +4,8 @@
 #include "processes.hpp"
 #include "registry.hpp"
 
+#include "common/args.hpp"
+
 #include <rapidjson/document.h>
 #include <rapidjson/prettywriter.h>
 #include <rapidjson/stringbuffer.h>
@@ -22,10 +24,9 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
-#include <map>
+#include <limits>
 #include <optional>
 #include <random>
-#include <set>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -40,6 +41,9 @@ namespace enos::hub {
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
+using tools::flag;
+using tools::ParsedArgs;
+using tools::valued;
 
 namespace {
 
@@ -47,52 +51,6 @@ constexpr const char* plugin_file_name = "libenos_hub_plugin.so";
 constexpr const char* admin_username = "enos-hub-admin";
 constexpr std::uint16_t default_port = 11883;
 constexpr int exit_ok = 0, exit_failure = 1, exit_usage = 2, exit_timeout = 5;
-
-// ---- command-line arguments --------------------------------------------------------------------
-
-/// "--name value", "--name=value" and boolean "--flag"; anything else is a usage error.
-class Args {
-public:
-    Args(int argc, char** argv, std::set<std::string> flags, std::set<std::string> options) {
-        for (int i = 1; i < argc; ++i) { // argv[0] is the command name
-            std::string arg = argv[i];
-            if (arg.rfind("--", 0) != 0) {
-                error_ = "unexpected argument '" + arg + "'";
-                return;
-            }
-            arg.erase(0, 2);
-            std::optional<std::string> inline_value;
-            if (const auto eq = arg.find('='); eq != std::string::npos) {
-                inline_value = arg.substr(eq + 1);
-                arg.erase(eq);
-            }
-            if (flags.count(arg) && !inline_value) {
-                values_[arg] = "";
-            } else if (options.count(arg)) {
-                if (!inline_value && i + 1 >= argc) {
-                    error_ = "--" + arg + " needs a value";
-                    return;
-                }
-                values_[arg] = inline_value ? *inline_value : argv[++i];
-            } else {
-                error_ = "unknown option --" + arg;
-                return;
-            }
-        }
-    }
-
-    const std::string& error() const { return error_; }
-    bool has(const std::string& name) const { return values_.count(name) != 0; }
-    std::optional<std::string> get(const std::string& name) const {
-        const auto it = values_.find(name);
-        if (it == values_.end()) return std::nullopt;
-        return it->second;
-    }
-
-private:
-    std::map<std::string, std::string> values_;
-    std::string error_;
-};
 
 struct UsageError : std::runtime_error {
     using std::runtime_error::runtime_error;
@@ -104,27 +62,16 @@ struct Timeout : std::runtime_error {
     using std::runtime_error::runtime_error;
 };
 
-std::optional<long long> parse_integer(const std::string& text) {
-    if (text.empty()) return std::nullopt;
-    char* end = nullptr;
-    errno = 0;
-    const long long v = std::strtoll(text.c_str(), &end, 10);
-    if (errno != 0 || *end != '\0') return std::nullopt;
-    return v;
-}
-
-long long integer_option(const Args& args, const std::string& name, long long fallback, long long min,
+long long integer_option(const ParsedArgs& args, const std::string& name, long long fallback, long long min,
                          long long max) {
-    const auto text = args.get(name);
+    const auto text = args.value(name);
     if (!text) return fallback;
-    const auto v = parse_integer(*text);
-    if (!v || *v < min || *v > max)
-        throw UsageError("--" + name + " must be an integer from " + std::to_string(min) + " to " +
-                         std::to_string(max));
-    return *v;
+    const auto value = tools::parse_integer(*text, name, min, max);
+    if (!value) throw UsageError(value.error().detail);
+    return *value;
 }
 
-std::uint16_t port_option(const Args& args, const std::string& name, std::uint16_t fallback) {
+std::uint16_t port_option(const ParsedArgs& args, const std::string& name, std::uint16_t fallback) {
     return static_cast<std::uint16_t>(integer_option(args, name, fallback, 0, 65535));
 }
 
@@ -252,8 +199,8 @@ std::optional<HubInfo> read_hub_info(const RunDir& run) {
 
 // ---- the broker --------------------------------------------------------------------------------
 
-std::string find_mosquitto(const Args& args) {
-    if (auto given = args.get("mosquitto")) {
+std::string find_mosquitto(const ParsedArgs& args) {
+    if (auto given = args.value("--mosquitto")) {
         if (::access(given->c_str(), X_OK) != 0)
             throw Failure("--mosquitto " + *given + " is not an executable");
         return *given;
@@ -264,8 +211,8 @@ std::string find_mosquitto(const Args& args) {
         "mosquitto not found: install it (Debian: apt-get install mosquitto) or pass --mosquitto PATH");
 }
 
-std::string find_plugin(const Args& args) {
-    if (auto given = args.get("plugin")) {
+std::string find_plugin(const ParsedArgs& args) {
+    if (auto given = args.value("--plugin")) {
         if (!fs::exists(*given)) throw Failure("--plugin " + *given + " does not exist");
         return fs::absolute(*given).string();
     }
@@ -427,22 +374,22 @@ bool hub_running(const RunDir& run) {
     return runs_with(info->broker_pid, run.file("mosquitto.conf")) || runs_with(info->simulator_pid, run.dir);
 }
 
-std::vector<std::pair<std::string, std::string>> limit_options(const Args& args) {
+std::vector<std::pair<std::string, std::string>> limit_options(const ParsedArgs& args) {
     std::vector<std::pair<std::string, std::string>> out;
-    if (args.has("no-connect-limit")) {
+    if (args.has("--no-connect-limit")) {
         out.emplace_back("connect_limit", "off");
         return out;
     }
     constexpr long long day_ms = 24LL * 3600 * 1000;
     out.emplace_back("connect_limit", "on");
     out.emplace_back("connect_min_interval_ms",
-                     std::to_string(integer_option(args, "connect-min-interval-ms", 1000, 0, day_ms)));
+                     std::to_string(integer_option(args, "--connect-min-interval-ms", 1000, 0, day_ms)));
     out.emplace_back("connect_window_ms",
-                     std::to_string(integer_option(args, "connect-window-ms", 120000, 0, day_ms)));
+                     std::to_string(integer_option(args, "--connect-window-ms", 120000, 0, day_ms)));
     out.emplace_back("connect_window_max",
-                     std::to_string(integer_option(args, "connect-window-max", 4, 1, 1000000)));
+                     std::to_string(integer_option(args, "--connect-window-max", 4, 1, 1000000)));
     out.emplace_back("connect_block_ms",
-                     std::to_string(integer_option(args, "connect-block-ms", 300000, 0, day_ms)));
+                     std::to_string(integer_option(args, "--connect-block-ms", 300000, 0, day_ms)));
     return out;
 }
 
@@ -477,22 +424,22 @@ const char* start_usage =
     "                      [--mosquitto PATH] [--plugin PATH]\n"
     "Port 0 picks a free port. Prints one JSON line with the ports once broker and simulator are ready.\n";
 
-int start(const Args& args) {
-    const RunDir run(args.get("dir"));
-    const auto registry_arg = args.get("registry");
+int start(const ParsedArgs& args) {
+    const RunDir run(args.value("--dir"));
+    const auto registry_arg = args.value("--registry");
     if (!registry_arg) throw UsageError("--registry FILE is required");
     const std::string registry_path = fs::absolute(*registry_arg).lexically_normal().string();
     if (auto registry = load_registry(registry_path); !registry) throw Failure(registry.error().detail);
 
-    const std::uint16_t wanted_port = port_option(args, "port", default_port);
-    const bool tls = args.has("tls-port");
-    const std::uint16_t wanted_tls_port = tls ? port_option(args, "tls-port", 0) : 0;
-    if (args.has("require-client-cert") && !tls) throw UsageError("--require-client-cert needs --tls-port");
-    if (args.has("ca-cert") != args.has("ca-key")) throw UsageError("--ca-cert and --ca-key go together");
-    if (args.has("ca-cert") && !tls) throw UsageError("--ca-cert needs --tls-port");
-    const auto timeout = milliseconds(integer_option(args, "timeout-ms", 30000, 1, 3600000));
+    const std::uint16_t wanted_port = port_option(args, "--port", default_port);
+    const bool tls = args.has("--tls-port");
+    const std::uint16_t wanted_tls_port = tls ? port_option(args, "--tls-port", 0) : 0;
+    if (args.has("--require-client-cert") && !tls) throw UsageError("--require-client-cert needs --tls-port");
+    if (args.has("--ca-cert") != args.has("--ca-key")) throw UsageError("--ca-cert and --ca-key go together");
+    if (args.has("--ca-cert") && !tls) throw UsageError("--ca-cert needs --tls-port");
+    const auto timeout = milliseconds(integer_option(args, "--timeout-ms", 30000, 1, 3600000));
     const auto limits = limit_options(args);
-    const auto owner = static_cast<pid_t>(integer_option(args, "owner-pid", 0, 0, 1 << 30));
+    const auto owner = static_cast<pid_t>(integer_option(args, "--owner-pid", 0, 0, 1 << 30));
     const auto owner_start = owner ? process_start_ticks(owner) : std::nullopt;
     if (owner && (!process_alive(owner) || !owner_start))
         throw Failure("--owner-pid " + std::to_string(owner) + " is not a running process");
@@ -505,7 +452,7 @@ int start(const Args& args) {
 
     fs::create_directories(run.dir);
     if (hub_running(run)) {
-        if (!args.has("replace"))
+        if (!args.has("--replace"))
             throw Failure("a hub is already running in " + run.dir + "; stop it with: enos-hub stop --dir " +
                           run.dir + " (or pass --replace)");
         stop_watcher(run);
@@ -520,7 +467,7 @@ int start(const Args& args) {
 
     for (const char* stale : {"hub.json", "broker.pid", "simulator.pid", "simulator.ready"})
         fs::remove(run.file(stale));
-    if (args.has("fresh"))
+    if (args.has("--fresh"))
         for (const char* store : {"hub.db", "hub.db-wal", "hub.db-shm", "hub.db-journal", "mosquitto.db"})
             fs::remove(run.file(store));
     write_file(run.file("admin.token"), random_token() + "\n", 0600);
@@ -534,9 +481,9 @@ int start(const Args& args) {
     config.limit_options = limits;
     if (tls) {
         const CertificateTool certificates(run.certs());
-        if (args.has("ca-cert")) {
-            info.ca_file = fs::absolute(*args.get("ca-cert")).string();
-            info.ca_key_file = fs::absolute(*args.get("ca-key")).string();
+        if (args.has("--ca-cert")) {
+            info.ca_file = fs::absolute(*args.value("--ca-cert")).string();
+            info.ca_key_file = fs::absolute(*args.value("--ca-key")).string();
         } else {
             info.ca_file = run.certs() + "/ca.crt";
             info.ca_key_file = run.certs() + "/ca.key";
@@ -549,7 +496,7 @@ int start(const Args& args) {
         config.cert_file = run.certs() + "/server.crt";
         config.key_file = run.certs() + "/server.key";
         certificates.issue_server(info.ca_file, info.ca_key_file, config.cert_file, config.key_file);
-        config.require_client_cert = info.require_client_cert = args.has("require-client-cert");
+        config.require_client_cert = info.require_client_cert = args.has("--require-client-cert");
     }
 
     // With picked ports another process may grab one between the probe and mosquitto's bind: retry.
@@ -570,7 +517,7 @@ int start(const Args& args) {
     write_file(run.file("broker.pid"), std::to_string(info.broker_pid) + "\n");
     write_hub_info(run, info);
 
-    if (!args.has("no-simulator")) {
+    if (!args.has("--no-simulator")) {
         try {
             info.simulator_pid =
                 spawn_daemon({self_executable(), "simulate", "--dir", run.dir}, run.file("simulator.log"));
@@ -596,10 +543,12 @@ int start(const Args& args) {
 
 /// `enos-hub watch`: stops the hub once its owner process is gone, so a test that crashes or is
 /// killed leaves no broker behind. The owner is identified by pid and start time (pids are reused).
-int watch(const Args& args) {
-    const RunDir run(args.get("dir"));
-    const auto owner = static_cast<pid_t>(integer_option(args, "owner-pid", 0, 1, 1 << 30));
-    const auto owner_start = parse_integer(args.get("owner-start").value_or(""));
+int watch(const ParsedArgs& args) {
+    const RunDir run(args.value("--dir"));
+    const auto owner = static_cast<pid_t>(integer_option(args, "--owner-pid", 0, 1, 1 << 30));
+    const auto owner_start =
+        tools::parse_integer(args.value("--owner-start").value_or(""), "--owner-start",
+                             std::numeric_limits<long long>::min(), std::numeric_limits<long long>::max());
     if (!owner_start) throw UsageError("--owner-start TICKS is required");
     while (process_alive(owner) &&
            process_start_ticks(owner) == static_cast<unsigned long long>(*owner_start) &&
@@ -614,8 +563,8 @@ int watch(const Args& args) {
     return exit_ok;
 }
 
-RunDir existing_hub(const Args& args, HubInfo& info) {
-    RunDir run(args.get("dir"));
+RunDir existing_hub(const ParsedArgs& args, HubInfo& info) {
+    RunDir run(args.value("--dir"));
     auto recorded = read_hub_info(run);
     if (!recorded)
         throw Failure("no hub in " + run.dir + " (no hub.json): start one with enos-hub start --dir " +
@@ -624,17 +573,23 @@ RunDir existing_hub(const Args& args, HubInfo& info) {
     return run;
 }
 
+/// Parses the command's options and runs `body`, turning its exceptions into exit codes. --help
+/// prints `usage` unless an argument before it was already wrong.
 template <class Fn>
-int guarded(const char* command, const char* usage, int argc, char** argv, std::set<std::string> flags,
-            std::set<std::string> options, Fn&& body) {
-    const Args args(argc, argv, std::move(flags), std::move(options));
+int guarded(const char* command, const char* usage, int argc, char** argv,
+            std::vector<tools::OptionSpec> options, Fn&& body) {
+    options.push_back(tools::final_flag("--help"));
     try {
-        if (args.has("help")) {
+        auto args =
+            tools::parse_command_line(tools::arguments_from(argc, argv, 1), options); // argv[0]: the command
+        if (!args) throw UsageError(args.error().detail);
+        if (!args->positionals().empty())
+            throw UsageError("unexpected argument '" + args->positionals().front() + "'");
+        if (args->has("--help")) {
             std::cout << usage;
             return exit_ok;
         }
-        if (!args.error().empty()) throw UsageError(args.error());
-        return body(args);
+        return body(*args);
     } catch (const UsageError& e) {
         std::cerr << "enos-hub " << command << ": " << e.what() << "\n" << usage;
         return exit_usage;
@@ -651,19 +606,21 @@ int guarded(const char* command, const char* usage, int argc, char** argv, std::
 
 int start_main(int argc, char** argv) {
     return guarded("start", start_usage, argc, argv,
-                   {"help", "require-client-cert", "no-simulator", "replace", "fresh", "no-connect-limit"},
-                   {"registry", "port", "tls-port", "dir", "ca-cert", "ca-key", "mosquitto", "plugin",
-                    "timeout-ms", "connect-min-interval-ms", "connect-window-ms", "connect-window-max",
-                    "connect-block-ms", "owner-pid"},
-                   [](const Args& args) { return start(args); });
+                   {flag("--require-client-cert"), flag("--no-simulator"), flag("--replace"), flag("--fresh"),
+                    flag("--no-connect-limit"), valued("--registry"), valued("--port"), valued("--tls-port"),
+                    valued("--dir"), valued("--ca-cert"), valued("--ca-key"), valued("--mosquitto"),
+                    valued("--plugin"), valued("--timeout-ms"), valued("--connect-min-interval-ms"),
+                    valued("--connect-window-ms"), valued("--connect-window-max"),
+                    valued("--connect-block-ms"), valued("--owner-pid")},
+                   [](const ParsedArgs& args) { return start(args); });
 }
 
 int stop_main(int argc, char** argv) {
     return guarded(
         "stop",
         "usage: enos-hub stop [--dir RUNDIR]\nStops the broker and the simulator by their recorded pids.\n",
-        argc, argv, {"help"}, {"dir"}, [](const Args& args) {
-            const RunDir run(args.get("dir"));
+        argc, argv, {valued("--dir")}, [](const ParsedArgs& args) {
+            const RunDir run(args.value("--dir"));
             if (!fs::exists(run.hub_json()) && !fs::exists(run.file("broker.pid"))) {
                 std::cerr << "enos-hub stop: no hub recorded in " << run.dir << "\n";
                 return exit_ok;
@@ -679,8 +636,8 @@ int stop_main(int argc, char** argv) {
 int watch_main(int argc, char** argv) {
     return guarded("watch",
                    "usage: enos-hub watch --dir RUNDIR --owner-pid PID --owner-start TICKS (run by start)\n",
-                   argc, argv, {"help"}, {"dir", "owner-pid", "owner-start"},
-                   [](const Args& args) { return watch(args); });
+                   argc, argv, {valued("--dir"), valued("--owner-pid"), valued("--owner-start")},
+                   [](const ParsedArgs& args) { return watch(args); });
 }
 
 int broker_stop_main(int argc, char** argv) {
@@ -688,7 +645,7 @@ int broker_stop_main(int argc, char** argv) {
                    "usage: enos-hub broker-stop [--dir RUNDIR]\nStops only mosquitto (an outage); "
                    "broker-start brings it "
                    "back on the same ports.\n",
-                   argc, argv, {"help"}, {"dir"}, [](const Args& args) {
+                   argc, argv, {valued("--dir")}, [](const ParsedArgs& args) {
                        HubInfo info;
                        const RunDir run = existing_hub(args, info);
                        for (const auto& note : stop_recorded(run, true, false))
@@ -705,12 +662,13 @@ int broker_stop_main(int argc, char** argv) {
 int broker_start_main(int argc, char** argv) {
     return guarded(
         "broker-start", "usage: enos-hub broker-start [--dir RUNDIR] [--timeout-ms MS] [--mosquitto PATH]\n",
-        argc, argv, {"help"}, {"dir", "timeout-ms", "mosquitto"}, [](const Args& args) {
+        argc, argv, {valued("--dir"), valued("--timeout-ms"), valued("--mosquitto")},
+        [](const ParsedArgs& args) {
             HubInfo info;
             const RunDir run = existing_hub(args, info);
             if (runs_with(info.broker_pid, run.file("mosquitto.conf")))
                 throw Failure("the broker is already running (pid " + std::to_string(info.broker_pid) + ")");
-            const auto timeout = milliseconds(integer_option(args, "timeout-ms", 30000, 1, 3600000));
+            const auto timeout = milliseconds(integer_option(args, "--timeout-ms", 30000, 1, 3600000));
             info.broker_pid = launch_broker(run, find_mosquitto(args));
             if (wait_for_broker(run, info.broker_pid, info, Clock::now() + timeout) != BrokerStart::ready)
                 throw Failure("port " + std::to_string(info.port) + " is taken by another process");
@@ -728,20 +686,22 @@ int issue_cert_main(int argc, char** argv) {
                    "usage: enos-hub issue-cert [--dir RUNDIR] --pk PK --dk DK --out-cert FILE --out-key FILE "
                    "[--days N]\n"
                    "Issues a device (client) certificate signed by the hub's CA (subject O=PK, CN=DK).\n",
-                   argc, argv, {"help"}, {"dir", "pk", "dk", "out-cert", "out-key", "days"},
-                   [](const Args& args) {
+                   argc, argv,
+                   {valued("--dir"), valued("--pk"), valued("--dk"), valued("--out-cert"),
+                    valued("--out-key"), valued("--days")},
+                   [](const ParsedArgs& args) {
                        HubInfo info;
                        const RunDir run = existing_hub(args, info);
-                       for (const char* required : {"pk", "dk", "out-cert", "out-key"})
-                           if (!args.has(required) || args.get(required)->empty())
-                               throw UsageError(std::string("--") + required + " is required");
+                       for (const char* required : {"--pk", "--dk", "--out-cert", "--out-key"})
+                           if (!args.has(required) || args.value(required)->empty())
+                               throw UsageError(std::string(required) + " is required");
                        if (info.ca_file.empty() || info.ca_key_file.empty())
                            throw Failure("the hub in " + run.dir + " has no CA: start it with --tls-port");
-                       const int days = static_cast<int>(integer_option(args, "days", 825, 1, 36500));
+                       const int days = static_cast<int>(integer_option(args, "--days", 825, 1, 36500));
                        const CertificateTool certificates(run.certs());
-                       const std::string cert = fs::absolute(*args.get("out-cert")).string();
-                       const std::string key = fs::absolute(*args.get("out-key")).string();
-                       certificates.issue_device(*args.get("pk"), *args.get("dk"), info.ca_file,
+                       const std::string cert = fs::absolute(*args.value("--out-cert")).string();
+                       const std::string key = fs::absolute(*args.value("--out-key")).string();
+                       certificates.issue_device(*args.value("--pk"), *args.value("--dk"), info.ca_file,
                                                  info.ca_key_file, cert, key, days);
                        rapidjson::StringBuffer buffer;
                        rapidjson::Writer<rapidjson::StringBuffer> w(buffer);

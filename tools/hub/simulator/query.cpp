@@ -51,11 +51,14 @@ int query_main(int argc, char** argv) {
     if (argc < 2 || std::string(argv[1]) == "--help") return usage(argc < 2 ? "which rows? name a kind" : "");
     const std::string name = argv[1];
     if (!Store::is_row_kind(name)) return usage("unknown kind '" + name + "'");
-    auto options = Options::parse(argc, argv, 2, {"pk", "dk", "dir"});
+    auto options = tools::parse_command_line(
+        tools::arguments_from(argc, argv, 2),
+        {tools::valued_once("--pk"), tools::valued_once("--dk"), tools::valued_once("--dir")});
     if (!options) return usage(options.error().detail);
-    if (!options->positional().empty()) return usage("unexpected argument " + options->positional().front());
+    if (!options->positionals().empty())
+        return usage("unexpected argument " + options->positionals().front());
 
-    const std::string dir = run_dir_or_default(options->get("dir"));
+    const std::string dir = run_dir_or_default(options->value("--dir"));
     std::string store_path = dir + "/hub.db";
     if (auto hub = read_hub_endpoint(dir)) store_path = hub->store;
     if (::access(store_path.c_str(), R_OK) != 0) {
@@ -69,7 +72,7 @@ int query_main(int argc, char** argv) {
         return exit_unreachable;
     }
     std::string line;
-    const Status status = (*store)->each_row_of(name, options->get("pk"), options->get("dk"),
+    const Status status = (*store)->each_row_of(name, options->value("--pk"), options->value("--dk"),
                                                 [&](const std::vector<StoredField>& row) {
                                                     line = "{";
                                                     for (const StoredField& field : row) {
