@@ -1,45 +1,34 @@
+// The launcher commands of enos-hub (start, stop, broker-stop, broker-start, issue-cert, watch):
+// their options, usage texts and exit codes, and the order in which `start` brings a hub up. What a
+// hub consists of lives next door: run_dir (state on disk), mosquitto_config (the broker's
+// configuration) and hub_lifecycle (its processes).
 #include "launcher.hpp"
 
 #include "certificates.hpp"
+#include "hub_lifecycle.hpp"
+#include "launcher_errors.hpp"
+#include "mosquitto_config.hpp"
 #include "processes.hpp"
 #include "registry.hpp"
 
 #include "common/args.hpp"
 
-#include <rapidjson/document.h>
-#include <rapidjson/prettywriter.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
-#include <pwd.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include <cerrno>
 #include <chrono>
 #include <cstdio>
-#include <cstdlib>
-#include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <limits>
-#include <optional>
 #include <random>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
-#ifndef ENOS_HUB_PLUGIN_RELDIR
-#define ENOS_HUB_PLUGIN_RELDIR "../lib/enos-hub"
-#endif
-
 namespace enos::hub {
 
 namespace fs = std::filesystem;
-using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 using tools::flag;
 using tools::ParsedArgs;
@@ -47,280 +36,8 @@ using tools::valued;
 
 namespace {
 
-constexpr const char* plugin_file_name = "libenos_hub_plugin.so";
-constexpr const char* admin_username = "enos-hub-admin";
 constexpr std::uint16_t default_port = 11883;
 constexpr int exit_ok = 0, exit_failure = 1, exit_usage = 2, exit_timeout = 5;
-
-struct UsageError : std::runtime_error {
-    using std::runtime_error::runtime_error;
-};
-struct Failure : std::runtime_error {
-    using std::runtime_error::runtime_error;
-};
-struct Timeout : std::runtime_error {
-    using std::runtime_error::runtime_error;
-};
-
-long long integer_option(const ParsedArgs& args, const std::string& name, long long fallback, long long min,
-                         long long max) {
-    const auto text = args.value(name);
-    if (!text) return fallback;
-    const auto value = tools::parse_integer(*text, name, min, max);
-    if (!value) throw UsageError(value.error().detail);
-    return *value;
-}
-
-std::uint16_t port_option(const ParsedArgs& args, const std::string& name, std::uint16_t fallback) {
-    return static_cast<std::uint16_t>(integer_option(args, name, fallback, 0, 65535));
-}
-
-// ---- files -------------------------------------------------------------------------------------
-
-std::string read_file(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::ostringstream text;
-    text << in.rdbuf();
-    return text.str();
-}
-
-void write_file(const std::string& path, const std::string& text, mode_t mode = 0644) {
-    const std::string tmp = path + ".tmp";
-    {
-        std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-        out << text;
-        if (!out.flush()) throw Failure("cannot write " + tmp + ": " + std::strerror(errno));
-    }
-    ::chmod(tmp.c_str(), mode);
-    if (std::rename(tmp.c_str(), path.c_str()) != 0)
-        throw Failure("cannot write " + path + ": " + std::strerror(errno));
-}
-
-std::string log_tail(const std::string& path, std::size_t lines = 8) {
-    std::istringstream in(read_file(path));
-    std::vector<std::string> all;
-    for (std::string line; std::getline(in, line);)
-        all.push_back(line);
-    std::string out;
-    for (std::size_t i = all.size() > lines ? all.size() - lines : 0; i < all.size(); ++i)
-        out += "  " + all[i] + "\n";
-    return out;
-}
-
-/// The run directory and the files `start` writes into it (see tools/hub/README.md).
-struct RunDir {
-    std::string dir;
-
-    explicit RunDir(const std::optional<std::string>& flag) {
-        std::string d =
-            flag ? *flag : (std::getenv("ENOS_HUB_DIR") ? std::getenv("ENOS_HUB_DIR") : ".enos-hub");
-        if (d.empty()) throw UsageError("--dir must not be empty");
-        dir = fs::absolute(d).lexically_normal().string();
-        while (dir.size() > 1 && dir.back() == '/')
-            dir.pop_back();
-    }
-    std::string file(const char* name) const { return dir + "/" + name; }
-    std::string hub_json() const { return file("hub.json"); }
-    std::string certs() const { return file("certs"); }
-};
-
-/// hub.json: how every other command finds this hub.
-struct HubInfo {
-    std::uint16_t port = 0;
-    std::uint16_t tls_port = 0; ///< 0: no TLS listener
-    bool require_client_cert = false;
-    std::string ca_file, ca_key_file, registry, store;
-    pid_t broker_pid = 0, simulator_pid = 0;
-};
-
-void write_hub_info(const RunDir& run, const HubInfo& info) {
-    rapidjson::StringBuffer buffer;
-    rapidjson::PrettyWriter<rapidjson::StringBuffer> w(buffer);
-    const auto str = [&w](const char* key, const std::string& value) {
-        w.Key(key);
-        if (value.empty())
-            w.Null();
-        else
-            w.String(value.c_str(), static_cast<rapidjson::SizeType>(value.size()));
-    };
-    const auto num = [&w](const char* key, long long value) {
-        w.Key(key);
-        if (value == 0)
-            w.Null();
-        else
-            w.Int64(value);
-    };
-    w.StartObject();
-    str("host", "127.0.0.1");
-    num("port", info.port);
-    num("tls_port", info.tls_port);
-    w.Key("require_client_cert");
-    w.Bool(info.require_client_cert);
-    str("ca_file", info.ca_file);
-    str("ca_key_file", info.ca_key_file);
-    str("registry", info.registry);
-    str("store", info.store);
-    str("admin_username", admin_username);
-    str("admin_token_file", run.file("admin.token"));
-    str("dir", run.dir);
-    num("broker_pid", info.broker_pid);
-    num("simulator_pid", info.simulator_pid);
-    w.EndObject();
-    write_file(run.hub_json(), std::string(buffer.GetString(), buffer.GetSize()) + "\n");
-}
-
-std::optional<HubInfo> read_hub_info(const RunDir& run) {
-    const std::string text = read_file(run.hub_json());
-    if (text.empty()) return std::nullopt;
-    rapidjson::Document doc;
-    doc.Parse(text.c_str(), text.size());
-    if (doc.HasParseError() || !doc.IsObject()) throw Failure(run.hub_json() + " is not valid JSON");
-    HubInfo info;
-    const auto integer = [&doc](const char* key) -> long long {
-        const auto it = doc.FindMember(key);
-        return it != doc.MemberEnd() && it->value.IsInt64() ? it->value.GetInt64() : 0;
-    };
-    const auto string = [&doc](const char* key) -> std::string {
-        const auto it = doc.FindMember(key);
-        return it != doc.MemberEnd() && it->value.IsString() ? it->value.GetString() : "";
-    };
-    info.port = static_cast<std::uint16_t>(integer("port"));
-    info.tls_port = static_cast<std::uint16_t>(integer("tls_port"));
-    const auto cert = doc.FindMember("require_client_cert");
-    info.require_client_cert = cert != doc.MemberEnd() && cert->value.IsBool() && cert->value.GetBool();
-    info.ca_file = string("ca_file");
-    info.ca_key_file = string("ca_key_file");
-    info.registry = string("registry");
-    info.store = string("store");
-    info.broker_pid = static_cast<pid_t>(integer("broker_pid"));
-    info.simulator_pid = static_cast<pid_t>(integer("simulator_pid"));
-    return info;
-}
-
-// ---- the broker --------------------------------------------------------------------------------
-
-std::string find_mosquitto(const ParsedArgs& args) {
-    if (auto given = args.value("--mosquitto")) {
-        if (::access(given->c_str(), X_OK) != 0)
-            throw Failure("--mosquitto " + *given + " is not an executable");
-        return *given;
-    }
-    if (const char* env = std::getenv("ENOS_HUB_MOSQUITTO"); env && *env) return env;
-    if (auto found = find_in_path("mosquitto", {"/usr/sbin", "/usr/local/sbin", "/sbin"})) return *found;
-    throw Failure(
-        "mosquitto not found: install it (Debian: apt-get install mosquitto) or pass --mosquitto PATH");
-}
-
-std::string find_plugin(const ParsedArgs& args) {
-    if (auto given = args.value("--plugin")) {
-        if (!fs::exists(*given)) throw Failure("--plugin " + *given + " does not exist");
-        return fs::absolute(*given).string();
-    }
-    if (const char* env = std::getenv("ENOS_HUB_PLUGIN"); env && *env) return env;
-    const fs::path bin_dir = fs::path(self_executable()).parent_path();
-    for (const fs::path& dir : {bin_dir, bin_dir / ENOS_HUB_PLUGIN_RELDIR, bin_dir / "../lib/enos-hub"}) {
-        const fs::path candidate = dir / plugin_file_name;
-        if (fs::exists(candidate)) return fs::canonical(candidate).string();
-    }
-    throw Failure(std::string("cannot find ") + plugin_file_name + " next to enos-hub or in " +
-                  ENOS_HUB_PLUGIN_RELDIR + "; pass --plugin PATH");
-}
-
-std::string current_user() {
-    if (const passwd* pw = ::getpwuid(::geteuid())) return pw->pw_name;
-    return "root";
-}
-
-void check_config_value(const std::string& what, const std::string& value) {
-    if (value.find_first_of("\r\n") != std::string::npos)
-        throw Failure(what + " must not contain a line break");
-}
-
-struct BrokerConfig {
-    std::string plugin, registry;
-    std::uint16_t port = 0, tls_port = 0;
-    std::string ca_file, cert_file, key_file;
-    bool require_client_cert = false;
-    std::vector<std::pair<std::string, std::string>> limit_options;
-};
-
-std::string mosquitto_conf(const RunDir& run, const BrokerConfig& c) {
-    std::ostringstream conf;
-    conf << "# Written by enos-hub start; rewritten on every start.\n"
-         << "per_listener_settings false\n"
-         << "allow_anonymous false\n"
-         // Persistence keeps the simulator's session (and what is queued for it) across a broker
-         // restart; saved when the broker exits, never in between.
-         << "persistence true\n"
-         << "persistence_location " << run.dir << "/\n"
-         << "autosave_interval 0\n"
-         << "queue_qos0_messages true\n"
-         << "set_tcp_nodelay true\n"
-         // Stay the user who started the hub: the run directory and the plugin belong to it.
-         << "user " << current_user() << "\n"
-         << "log_dest file " << run.file("mosquitto.log") << "\n"
-         << "log_type error\nlog_type warning\nlog_type notice\nlog_type information\n"
-         << "connection_messages true\n"
-         // The simulator receives every device message; do not drop bursts for a busy subscriber.
-         << "max_queued_messages 100000\n"
-         << "max_inflight_messages 1000\n"
-         << "plugin " << c.plugin << "\n"
-         << "plugin_opt_registry " << c.registry << "\n"
-         << "plugin_opt_admin_token_file " << run.file("admin.token") << "\n"
-         << "plugin_opt_admin_username " << admin_username << "\n"
-         << "plugin_opt_store " << run.file("hub.db") << "\n";
-    for (const auto& [key, value] : c.limit_options)
-        conf << "plugin_opt_" << key << " " << value << "\n";
-    // The TLS listener opens first: once the plain port accepts, both are up, and readiness is
-    // probed on the plain port alone (a bare TCP probe of the TLS port only litters the log).
-    if (c.tls_port != 0) {
-        conf << "\nlistener " << c.tls_port << " 127.0.0.1\n"
-             << "cafile " << c.ca_file << "\n"
-             << "certfile " << c.cert_file << "\n"
-             << "keyfile " << c.key_file << "\n"
-             << "require_certificate " << (c.require_client_cert ? "true" : "false") << "\n";
-    }
-    conf << "\nlistener " << c.port << " 127.0.0.1\n";
-    return conf.str();
-}
-
-/// What happened while waiting for the broker to listen.
-enum class BrokerStart { ready, port_taken };
-
-BrokerStart wait_for_broker(const RunDir& run, pid_t pid, const HubInfo& info, Clock::time_point deadline) {
-    const std::string log = run.file("mosquitto.log");
-    while (Clock::now() < deadline) {
-        if (child_exited(pid)) {
-            const std::string tail = log_tail(log);
-            if (tail.find("Address already in use") != std::string::npos) return BrokerStart::port_taken;
-            throw Failure("mosquitto exited during start-up; end of " + log + ":\n" + tail);
-        }
-        if (port_accepts(info.port)) return BrokerStart::ready;
-        std::this_thread::sleep_for(milliseconds(20));
-    }
-    stop_process(pid, milliseconds(2000));
-    throw Timeout("mosquitto did not accept connections in time; end of " + log + ":\n" + log_tail(log));
-}
-
-/// The simulator writes simulator.ready once its subscriptions are acknowledged, after every
-/// (re)connect to the broker.
-void wait_for_simulator(const RunDir& run, pid_t pid, Clock::time_point deadline) {
-    const std::string log = run.file("simulator.log");
-    while (!fs::exists(run.file("simulator.ready"))) {
-        ::waitpid(pid, nullptr, WNOHANG); // reaps it when it is our own child
-        if (!process_alive(pid)) throw Failure("the simulator exited; end of " + log + ":\n" + log_tail(log));
-        if (Clock::now() >= deadline)
-            throw Timeout("the simulator did not become ready in time; end of " + log + ":\n" +
-                          log_tail(log));
-        std::this_thread::sleep_for(milliseconds(20));
-    }
-}
-
-pid_t launch_broker(const RunDir& run, const std::string& mosquitto) {
-    return spawn_daemon({mosquitto, "-c", run.file("mosquitto.conf")}, run.file("mosquitto.log"));
-}
-
-// ---- start / stop ------------------------------------------------------------------------------
 
 std::string random_token() {
     std::random_device rd;
@@ -331,66 +48,6 @@ std::string random_token() {
         token += hex;
     }
     return token;
-}
-
-/// Stops whatever the run directory records as running. Returns a note per process for stderr.
-std::vector<std::string> stop_recorded(const RunDir& run, bool broker, bool simulator) {
-    std::vector<std::string> notes;
-    const auto pid_from = [&run](const char* file) -> pid_t {
-        std::istringstream in(read_file(run.file(file)));
-        long long pid = 0;
-        return in >> pid && pid > 0 ? static_cast<pid_t>(pid) : 0;
-    };
-    const auto stop_one = [&](const char* what, const char* pid_file, const std::string& marker) {
-        const pid_t pid = pid_from(pid_file);
-        if (pid == 0) return;
-        if (!runs_with(pid, marker)) {
-            notes.push_back(std::string(what) + " (pid " + std::to_string(pid) + ") was not running");
-        } else if (!stop_process(pid, milliseconds(5000))) {
-            throw Failure(std::string("cannot stop the ") + what + " (pid " + std::to_string(pid) + ")");
-        }
-        fs::remove(run.file(pid_file));
-    };
-    // The simulator first, so it does not log a lost broker connection on every stop.
-    if (simulator) stop_one("simulator", "simulator.pid", run.dir);
-    if (broker) stop_one("broker", "broker.pid", run.file("mosquitto.conf"));
-    if (simulator) fs::remove(run.file("simulator.ready"));
-    return notes;
-}
-
-/// The watcher of `--owner-pid` goes first, so it cannot race a stop that is already under way.
-void stop_watcher(const RunDir& run) {
-    std::istringstream in(read_file(run.file("watch.pid")));
-    long long pid = 0;
-    if (in >> pid && runs_with(static_cast<pid_t>(pid), "watch") &&
-        runs_with(static_cast<pid_t>(pid), run.dir))
-        stop_process(static_cast<pid_t>(pid), milliseconds(5000));
-    fs::remove(run.file("watch.pid"));
-}
-
-bool hub_running(const RunDir& run) {
-    const auto info = read_hub_info(run);
-    if (!info) return false;
-    return runs_with(info->broker_pid, run.file("mosquitto.conf")) || runs_with(info->simulator_pid, run.dir);
-}
-
-std::vector<std::pair<std::string, std::string>> limit_options(const ParsedArgs& args) {
-    std::vector<std::pair<std::string, std::string>> out;
-    if (args.has("--no-connect-limit")) {
-        out.emplace_back("connect_limit", "off");
-        return out;
-    }
-    constexpr long long day_ms = 24LL * 3600 * 1000;
-    out.emplace_back("connect_limit", "on");
-    out.emplace_back("connect_min_interval_ms",
-                     std::to_string(integer_option(args, "--connect-min-interval-ms", 1000, 0, day_ms)));
-    out.emplace_back("connect_window_ms",
-                     std::to_string(integer_option(args, "--connect-window-ms", 120000, 0, day_ms)));
-    out.emplace_back("connect_window_max",
-                     std::to_string(integer_option(args, "--connect-window-max", 4, 1, 1000000)));
-    out.emplace_back("connect_block_ms",
-                     std::to_string(integer_option(args, "--connect-block-ms", 300000, 0, day_ms)));
-    return out;
 }
 
 void print_started(const RunDir& run, const HubInfo& info) {
@@ -438,13 +95,13 @@ int start(const ParsedArgs& args) {
     if (args.has("--ca-cert") != args.has("--ca-key")) throw UsageError("--ca-cert and --ca-key go together");
     if (args.has("--ca-cert") && !tls) throw UsageError("--ca-cert needs --tls-port");
     const auto timeout = milliseconds(integer_option(args, "--timeout-ms", 30000, 1, 3600000));
-    const auto limits = limit_options(args);
+    const auto limits = connect_limit_options(args);
     const auto owner = static_cast<pid_t>(integer_option(args, "--owner-pid", 0, 0, 1 << 30));
     const auto owner_start = owner ? process_start_ticks(owner) : std::nullopt;
     if (owner && (!process_alive(owner) || !owner_start))
         throw Failure("--owner-pid " + std::to_string(owner) + " is not a running process");
-    const std::string mosquitto = find_mosquitto(args);
-    const std::string plugin = find_plugin(args);
+    const std::string mosquitto = find_mosquitto(args.value("--mosquitto"));
+    const std::string plugin = find_plugin(args.value("--plugin"));
     for (const auto& [what, value] :
          {std::pair{"the run directory", run.dir}, std::pair{"the registry path", registry_path},
           std::pair{"the plugin path", plugin}})
@@ -669,7 +326,7 @@ int broker_start_main(int argc, char** argv) {
             if (runs_with(info.broker_pid, run.file("mosquitto.conf")))
                 throw Failure("the broker is already running (pid " + std::to_string(info.broker_pid) + ")");
             const auto timeout = milliseconds(integer_option(args, "--timeout-ms", 30000, 1, 3600000));
-            info.broker_pid = launch_broker(run, find_mosquitto(args));
+            info.broker_pid = launch_broker(run, find_mosquitto(args.value("--mosquitto")));
             if (wait_for_broker(run, info.broker_pid, info, Clock::now() + timeout) != BrokerStart::ready)
                 throw Failure("port " + std::to_string(info.port) + " is taken by another process");
             write_file(run.file("broker.pid"), std::to_string(info.broker_pid) + "\n");
