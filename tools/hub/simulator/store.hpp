@@ -4,7 +4,9 @@
 // next one, so a burst of measure points costs one commit per batch, not one per row.
 //
 // Every SQL statement of the simulator, the injection commands and `enos-hub query` lives behind the
-// methods of Store; the schema is documented in tools/hub/README.md.
+// methods of Store (store.cpp: schema, writer, loading and changes; store_query.cpp: what other
+// processes read and write; store_database.{hpp,cpp}: the SQLite connection underneath). The schema
+// is documented in tools/hub/README.md.
 #pragma once
 
 #include "common.hpp"
