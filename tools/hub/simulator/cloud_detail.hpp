@@ -5,7 +5,6 @@
 
 #include <enos/device/core/value.hpp>
 
-#include <cstdio>
 #include <optional>
 #include <string>
 #include <string_view>
