@@ -1,5 +1,7 @@
 #include "args.hpp"
 
+#include "common/args.hpp"
+
 #include <enos/device/core/version.hpp>
 
 #include <cstdlib>
@@ -17,52 +19,40 @@ Error usage(std::string detail) {
     return Error{errc::invalid_argument, std::move(detail)};
 }
 
-enum class Takes { flag, value };
+using tools::final_flag;
+using tools::flag;
+using tools::valued;
 
-struct OptionSpec {
-    std::string_view name;
-    Takes takes;
+const std::vector<tools::OptionSpec> option_specs = {
+    valued("--url"),
+    valued("--product-key"),
+    valued("--device-key"),
+    valued("--device-secret"),
+    valued("--product-secret"),
+    valued("--sign-method"),
+    valued("--client-id"),
+    valued("--timestamp"),
+    valued("--ca"),
+    valued("--cert"),
+    valued("--key"),
+    valued("--secret-file"),
+    valued("--qos"),
+    valued("--timeout-ms"),
+    valued("--time"),
+    flag("--resume"),
+    valued("--for-ms"),
+    final_flag("--help"),
+    final_flag("-h"),
+    final_flag("--version"),
+    flag("--verbose"),
 };
 
-constexpr OptionSpec option_specs[] = {
-    {"--url", Takes::value},
-    {"--product-key", Takes::value},
-    {"--device-key", Takes::value},
-    {"--device-secret", Takes::value},
-    {"--product-secret", Takes::value},
-    {"--sign-method", Takes::value},
-    {"--client-id", Takes::value},
-    {"--timestamp", Takes::value},
-    {"--ca", Takes::value},
-    {"--cert", Takes::value},
-    {"--key", Takes::value},
-    {"--secret-file", Takes::value},
-    {"--qos", Takes::value},
-    {"--timeout-ms", Takes::value},
-    {"--time", Takes::value},
-    {"--resume", Takes::flag},
-    {"--for-ms", Takes::value},
-    {"--help", Takes::flag},
-    {"-h", Takes::flag},
-    {"--version", Takes::flag},
-    {"--verbose", Takes::flag},
-};
-
-const OptionSpec* find_option(std::string_view name) {
-    for (const auto& spec : option_specs)
-        if (spec.name == name) return &spec;
-    return nullptr;
-}
-
+/// Epoch milliseconds and durations: digits only (no sign, no spaces), within [min, max].
 std::optional<std::int64_t> parse_integer(std::string_view text, std::int64_t min, std::int64_t max) {
-    if (text.empty() || text.size() > 19) return std::nullopt;
-    std::int64_t value = 0;
-    for (char c : text) {
-        if (c < '0' || c > '9') return std::nullopt;
-        value = value * 10 + (c - '0');
-    }
-    if (value < min || value > max) return std::nullopt;
-    return value;
+    if (text.size() > 19 || text.find_first_not_of("0123456789") != std::string_view::npos)
+        return std::nullopt;
+    auto value = tools::parse_integer(text, {}, min, max);
+    return value ? std::optional<std::int64_t>(*value) : std::nullopt;
 }
 
 std::string env_or_empty(const char* name) {
@@ -188,67 +178,29 @@ Result<Args> parse_args(const std::vector<std::string>& argv) {
     args.device_secret = env_or_empty("ENOS_DEVICE_SECRET");
     args.product_secret = env_or_empty("ENOS_PRODUCT_SECRET");
 
-    std::vector<std::string> positionals;
+    auto parsed = tools::parse_command_line(argv, option_specs);
+    if (!parsed) return parsed.error();
+    // Giving one kind of secret on the command line replaces the other from the environment.
+    if (parsed->has("--device-secret") || parsed->has("--product-secret")) {
+        args.device_secret.clear();
+        args.product_secret.clear();
+    }
+    // In command-line order: a bad value before --help or --version is still reported.
     std::vector<std::string_view> seen;
-    bool only_positionals = false;
-    bool secret_option_seen = false;
-    for (std::size_t i = 0; i < argv.size(); ++i) {
-        const std::string& arg = argv[i];
-        if (only_positionals || arg.size() < 2 || arg[0] != '-') {
-            positionals.push_back(arg);
-            continue;
+    for (const tools::GivenOption& option : parsed->options()) {
+        seen.push_back(option.name);
+        if (option.name == "--help" || option.name == "-h") {
+            args.command = Command::help;
+            return args;
         }
-        if (arg == "--") {
-            only_positionals = true;
-            continue;
+        if (option.name == "--version") {
+            args.command = Command::version;
+            return args;
         }
-        std::string_view name = arg;
-        std::optional<std::string> inline_value;
-        if (auto eq = name.find('='); eq != std::string_view::npos) {
-            inline_value = std::string(name.substr(eq + 1));
-            name = name.substr(0, eq);
-        }
-        const OptionSpec* spec = find_option(name);
-        if (!spec) {
-            // A negative number or a JSON operand is not an option: pass it through.
-            if (arg.size() > 1 && (arg[1] >= '0' && arg[1] <= '9')) {
-                positionals.push_back(arg);
-                continue;
-            }
-            return usage("unknown option '" + std::string(name) + "'");
-        }
-        seen.push_back(spec->name);
-        if (spec->takes == Takes::flag) {
-            if (inline_value) return usage(std::string(name) + " takes no value");
-            if (name == "--help" || name == "-h") {
-                args.command = Command::help;
-                return args;
-            }
-            if (name == "--version") {
-                args.command = Command::version;
-                return args;
-            }
-            if (auto ok = apply_option(args, name, {}); !ok) return ok.error();
-            continue;
-        }
-        std::string value;
-        if (inline_value) {
-            value = *inline_value;
-        } else {
-            if (i + 1 >= argv.size()) return usage(std::string(name) + " needs a value");
-            value = argv[++i];
-        }
-        // Giving one kind of secret on the command line replaces the other from the environment.
-        if (name == "--device-secret" || name == "--product-secret") {
-            if (!secret_option_seen) {
-                args.device_secret.clear();
-                args.product_secret.clear();
-            }
-            secret_option_seen = true;
-        }
-        if (auto ok = apply_option(args, name, value); !ok) return ok.error();
+        if (auto ok = apply_option(args, option.name, option.value); !ok) return ok.error();
     }
 
+    const std::vector<std::string>& positionals = parsed->positionals();
     if (positionals.empty()) return usage("no command given");
     const CommandSpec* command = nullptr;
     for (const auto& spec : command_specs)

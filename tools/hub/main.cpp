@@ -4,20 +4,14 @@
 #include "launcher.hpp"
 #include "simulator/simulator.hpp"
 
-#include <cstring>
+#include "common/args.hpp"
+
 #include <iostream>
+#include <string_view>
 
 namespace {
 
-using Command = int (*)(int, char**);
-
-struct Entry {
-    const char* name;
-    Command run;
-    const char* summary;
-};
-
-const Entry commands[] = {
+const std::vector<enos::tools::Subcommand> commands = {
     {"start", enos::hub::start_main, "start broker and simulator in a run directory, print the ports"},
     {"stop", enos::hub::stop_main, "stop the hub of a run directory (by recorded pid)"},
     {"broker-stop", enos::hub::broker_stop_main, "stop only the broker (simulate an outage)"},
@@ -37,12 +31,7 @@ const Entry commands[] = {
 
 void print_help(std::ostream& out) {
     out << "usage: enos-hub COMMAND [OPTIONS]   (enos-hub COMMAND --help for the options)\n\ncommands:\n";
-    for (const Entry& e : commands) {
-        out << "  " << e.name;
-        for (std::size_t n = std::strlen(e.name); n < 20; ++n)
-            out << ' ';
-        out << e.summary << "\n";
-    }
+    enos::tools::print_subcommands(out, commands);
     out << "\nThe run directory defaults to $ENOS_HUB_DIR, else ./.enos-hub.\n"
            "Exit codes: 0 ok, 1 failure, 2 usage, 3 hub unreachable, 4 device replied non-200, 5 timeout.\n";
 }
@@ -54,13 +43,13 @@ int main(int argc, char** argv) {
         print_help(std::cerr);
         return 2;
     }
-    const char* name = argv[1];
-    if (!std::strcmp(name, "help") || !std::strcmp(name, "--help") || !std::strcmp(name, "-h")) {
+    const std::string_view name = argv[1];
+    if (name == "help" || name == "--help" || name == "-h") {
         print_help(std::cout);
         return 0;
     }
-    for (const Entry& e : commands)
-        if (!std::strcmp(name, e.name)) return e.run(argc - 1, argv + 1); // argv[0] is the command name
+    if (const auto* command = enos::tools::find_subcommand(commands, name))
+        return command->run(argc - 1, argv + 1); // argv[0] is the command name
     std::cerr << "enos-hub: unknown command '" << name << "'\n\n";
     print_help(std::cerr);
     return 2;

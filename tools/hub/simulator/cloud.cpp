@@ -9,7 +9,6 @@
 
 namespace enos::hub::sim {
 
-using detail::report;
 using detail::split_id;
 
 namespace {
@@ -105,79 +104,62 @@ std::vector<std::string> Cloud::subscriptions() {
 }
 
 Status Cloud::load() {
-    Database& db = store_.database();
     for (const Device& d : registry_.devices)
         devices_[device_id(d.product_key, d.device_key)] =
             DeviceState{d.device_secret, d.enabled, false, d.gateway, false};
 
-    bool seeded = false;
-    if (auto s =
-            db.each_row("SELECT value FROM meta WHERE key = 'seeded'", [&](sqlite3_stmt*) { seeded = true; });
-        !s)
-        return s;
-    if (!seeded) {
-        const std::int64_t now = now_ms();
-        if (auto s = db.exec("BEGIN"); !s) return s;
-        for (const TopologyEntry& t : registry_.topology)
-            for (const DeviceRef& sub : t.sub_devices)
-                report(db.run("INSERT OR REPLACE INTO topology VALUES (?, ?, ?, ?, ?)", t.gateway.product_key,
-                              t.gateway.device_key, sub.product_key, sub.device_key, now));
-        const auto seed = [&](const std::map<std::string, std::string>& from, const char* sql, bool as_tags) {
-            for (const auto& [id, json] : from) {
-                const auto [pk, dk] = split_id(id);
-                auto object = device::parse_value(json);
-                if (!object || !object->is_object()) continue; // the registry loader already refused these
-                for (const auto& [name, value] : object->as_object())
-                    report(
-                        db.run(sql, pk, dk, name, as_tags ? tag_text(value) : device::to_json(value), now));
-            }
-        };
-        seed(registry_.attributes, "INSERT OR REPLACE INTO attributes VALUES (?, ?, ?, ?, ?)", false);
-        seed(registry_.tags, "INSERT OR REPLACE INTO tags VALUES (?, ?, ?, ?, ?)", true);
-        report(db.run("INSERT OR REPLACE INTO meta VALUES ('seeded', ?)", std::to_string(now)));
-        if (auto s = db.exec("COMMIT"); !s) return s;
-    }
+    RegistrySeed seed;
+    for (const TopologyEntry& t : registry_.topology)
+        for (const DeviceRef& sub : t.sub_devices)
+            seed.topology.push_back(TopologyLink{t.gateway, sub});
+    const auto seed_values = [](const std::map<std::string, std::string>& from, std::vector<DeviceValue>& to,
+                                bool as_tags) {
+        for (const auto& [id, json] : from) {
+            const auto [pk, dk] = split_id(id);
+            auto object = device::parse_value(json);
+            if (!object || !object->is_object()) continue; // the registry loader already refused these
+            for (const auto& [name, value] : object->as_object())
+                to.push_back(DeviceValue{pk, dk, name, as_tags ? tag_text(value) : device::to_json(value)});
+        }
+    };
+    seed_values(registry_.attributes, seed.attributes, false);
+    seed_values(registry_.tags, seed.tags, true);
+    if (auto s = store_.seed_once(seed, now_ms()); !s) return s;
 
-    Status status =
-        db.each_row("SELECT product_key, device_key, device_secret, enabled, deleted, origin FROM devices",
-                    [&](sqlite3_stmt* r) {
-                        DeviceState& d = devices_[device_id(column_text(r, 0), column_text(r, 1))];
-                        if (!column_is_null(r, 2)) d.secret = column_text(r, 2);
-                        d.enabled = column_int(r, 3) != 0;
-                        d.deleted = column_int(r, 4) != 0;
-                        d.registered = column_text(r, 5) == "registered";
-                    });
-    if (!status) return status;
-    status =
-        db.each_row("SELECT gateway_product_key, gateway_device_key, product_key, device_key FROM topology "
-                    "ORDER BY rowid",
-                    [&](sqlite3_stmt* r) {
-                        const std::string gateway = device_id(column_text(r, 0), column_text(r, 1));
-                        DeviceRef sub{column_text(r, 2), column_text(r, 3)};
-                        gateway_of_[device_id(sub.product_key, sub.device_key)] = gateway;
-                        subs_[gateway].push_back(std::move(sub));
-                    });
-    if (!status) return status;
-    status = db.each_row("SELECT product_key, device_key, name, value FROM attributes", [&](sqlite3_stmt* r) {
-        attributes_[device_id(column_text(r, 0), column_text(r, 1))][column_text(r, 2)] = column_text(r, 3);
-    });
-    if (!status) return status;
-    status =
-        db.each_row("SELECT product_key, device_key, tag_key, tag_value FROM tags", [&](sqlite3_stmt* r) {
-            tags_[device_id(column_text(r, 0), column_text(r, 1))][column_text(r, 2)] = column_text(r, 3);
-        });
-    if (!status) return status;
-    status = db.each_row("SELECT product_key, device_key, device_secret, activated FROM activations",
-                         [&](sqlite3_stmt* r) {
-                             const std::string id = device_id(column_text(r, 0), column_text(r, 1));
-                             Activation& a = activations_[id];
-                             a.secret = column_text(r, 2);
-                             a.activated = column_int(r, 3) != 0;
-                             if (a.activated) devices_[id].secret = a.secret;
-                         });
-    if (!status) return status;
-    // A simulator that starts has no gateway connected through it yet: no sub-device is logged in.
-    return db.exec("DELETE FROM sessions");
+    auto devices = store_.load_devices();
+    if (!devices) return devices.error();
+    for (StoredDevice& stored : *devices) {
+        DeviceState& d = devices_[device_id(stored.product_key, stored.device_key)];
+        if (stored.secret) d.secret = std::move(*stored.secret);
+        d.enabled = stored.enabled;
+        d.deleted = stored.deleted;
+        d.registered = stored.registered;
+    }
+    auto topology = store_.load_topology();
+    if (!topology) return topology.error();
+    for (TopologyLink& link : *topology) {
+        const std::string gateway = device_id(link.gateway.product_key, link.gateway.device_key);
+        gateway_of_[device_id(link.sub_device.product_key, link.sub_device.device_key)] = gateway;
+        subs_[gateway].push_back(std::move(link.sub_device));
+    }
+    auto attributes = store_.load_attributes();
+    if (!attributes) return attributes.error();
+    for (DeviceValue& a : *attributes)
+        attributes_[device_id(a.product_key, a.device_key)][a.name] = std::move(a.value);
+    auto tags = store_.load_tags();
+    if (!tags) return tags.error();
+    for (DeviceValue& t : *tags)
+        tags_[device_id(t.product_key, t.device_key)][t.name] = std::move(t.value);
+    auto activations = store_.load_activations();
+    if (!activations) return activations.error();
+    for (StoredActivation& stored : *activations) {
+        const std::string id = device_id(stored.product_key, stored.device_key);
+        Activation& a = activations_[id];
+        a.secret = std::move(stored.secret);
+        a.activated = stored.activated;
+        if (a.activated) devices_[id].secret = a.secret;
+    }
+    return store_.clear_sessions();
 }
 
 void Cloud::on_message(std::string_view topic, std::string_view payload) {
@@ -268,13 +250,9 @@ void Cloud::on_raw(const device::UpstreamTopic& topic, std::string_view topic_te
                    std::string_view payload) {
     // The product's parsing script is simulated as the identity: the reply carries the same bytes.
     const bool answered = payload.size() < device::limits::max_payload_bytes;
-    store_.submit([pk = topic.product_key, dk = topic.device_key, t = std::string(topic_text),
-                   bytes = std::string(payload), answered, at = now_ms()](Database& db) {
-        report(db.run("INSERT INTO raw_messages(product_key, device_key, topic, payload, reply, received_at) "
-                      "VALUES (?, ?, ?, ?, ?, ?)",
-                      pk, dk, t, Blob{bytes}, answered ? std::optional<std::string>(bytes) : std::nullopt,
-                      at));
-    });
+    store_.record_raw_message({topic.product_key, topic.device_key}, std::string(topic_text),
+                              std::string(payload),
+                              answered ? std::optional<std::string>(payload) : std::nullopt, now_ms());
     if (!answered) {
         std::fprintf(stderr, "enos-hub simulate: raw message of %zu bytes on %.*s discarded (limit 512 KB)\n",
                      payload.size(), static_cast<int>(topic_text.size()), topic_text.data());
@@ -302,36 +280,29 @@ bool Cloud::logged_in(const std::string& sub_id, const std::string& gateway_id) 
 
 void Cloud::end_session(const std::string& sub_id) {
     if (session_gateway_.erase(sub_id) == 0) return;
-    store_.submit([key = split_id(sub_id)](Database& db) {
-        report(
-            db.run("DELETE FROM sessions WHERE product_key = ? AND device_key = ?", key.first, key.second));
-    });
+    const auto [pk, dk] = split_id(sub_id);
+    store_.end_session({pk, dk});
 }
 
 void Cloud::end_sessions_of_gateway(const std::string& gateway_id) {
     for (auto it = session_gateway_.begin(); it != session_gateway_.end();)
         it = it->second == gateway_id ? session_gateway_.erase(it) : std::next(it);
-    store_.submit([key = split_id(gateway_id)](Database& db) {
-        report(db.run("DELETE FROM sessions WHERE gateway_product_key = ? AND gateway_device_key = ?",
-                      key.first, key.second));
-    });
+    const auto [pk, dk] = split_id(gateway_id);
+    store_.end_sessions_of_gateway({pk, dk});
 }
 
 void Cloud::save_device(std::string_view pk, std::string_view dk, const DeviceState& state,
                         std::string details) {
-    store_.submit([pk = std::string(pk), dk = std::string(dk), state, details = std::move(details),
-                   now = now_ms()](Database& db) {
-        // Registry devices keep their secret in the registry file; only generated ones are stored.
-        const std::optional<std::string> secret =
-            state.registered ? std::optional<std::string>(state.secret) : std::nullopt;
-        report(db.run(
-            "INSERT INTO devices VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(product_key, device_key) DO "
-            "UPDATE SET enabled = excluded.enabled, deleted = excluded.deleted, updated_at = "
-            "excluded.updated_at, device_secret = COALESCE(excluded.device_secret, device_secret), "
-            "details = COALESCE(excluded.details, details), origin = excluded.origin",
-            pk, dk, secret, state.enabled, state.deleted, state.registered ? "registered" : "registry",
-            details.empty() ? std::optional<std::string>() : std::optional<std::string>(details), now));
-    });
+    StoredDevice row;
+    row.product_key = pk;
+    row.device_key = dk;
+    // Registry devices keep their secret in the registry file; only generated ones are stored.
+    if (state.registered) row.secret = state.secret;
+    row.enabled = state.enabled;
+    row.deleted = state.deleted;
+    row.registered = state.registered;
+    if (!details.empty()) row.details = std::move(details);
+    store_.save_device(std::move(row), now_ms());
 }
 
 void Cloud::set_attributes(std::string_view pk, std::string_view dk, const Value::Object& attributes,
@@ -344,11 +315,7 @@ void Cloud::set_attributes(std::string_view pk, std::string_view dk, const Value
         stored[name] = json;
         rows.emplace_back(name, std::move(json));
     }
-    store_.submit([pk = std::string(pk), dk = std::string(dk), rows = std::move(rows), now](Database& db) {
-        for (const auto& [name, json] : rows)
-            report(
-                db.run("INSERT OR REPLACE INTO attributes VALUES (?, ?, ?, ?, ?)", pk, dk, name, json, now));
-    });
+    store_.set_attributes({std::string(pk), std::string(dk)}, std::move(rows), now);
 }
 
 void Cloud::store_points(std::string pk, std::string dk, const Value::Object& points, std::int64_t time,
@@ -357,14 +324,8 @@ void Cloud::store_points(std::string pk, std::string dk, const Value::Object& po
     rows.reserve(points.size());
     for (const auto& [name, value] : points)
         rows.emplace_back(name, device::to_json(value));
-    store_.submit([pk = std::move(pk), dk = std::move(dk), rows = std::move(rows), time, resumed, received_at,
-                   request_id](Database& db) {
-        for (const auto& [name, json] : rows)
-            report(
-                db.run("INSERT INTO measurepoints(product_key, device_key, identifier, value, time, resumed, "
-                       "received_at, request_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                       pk, dk, name, json, time, resumed, received_at, request_id));
-    });
+    store_.record_measurepoints({std::move(pk), std::move(dk)}, std::move(rows), time, resumed, received_at,
+                                request_id);
 }
 
 } // namespace enos::hub::sim

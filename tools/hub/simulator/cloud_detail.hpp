@@ -1,11 +1,10 @@
-// Helpers shared by the Cloud's source files: reading request params and writing store errors.
+// Helpers shared by the Cloud's source files: reading request params and writing JSON.
 #pragma once
 
 #include "common.hpp"
 
 #include <enos/device/core/value.hpp>
 
-#include <cstdio>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -15,11 +14,6 @@
 namespace enos::hub::sim::detail {
 
 using device::Value;
-
-/// Store failures are logged (the reply has gone out already; the simulator keeps serving).
-inline void report(const Status& s) {
-    if (!s) std::fprintf(stderr, "enos-hub simulate: store: %s\n", s.error().message().c_str());
-}
 
 /// "pk/dk" back into its two keys (keys never contain '/': they are topic levels).
 inline std::pair<std::string, std::string> split_id(const std::string& id) {

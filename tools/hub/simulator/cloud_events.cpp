@@ -8,7 +8,6 @@
 namespace enos::hub::sim {
 
 using detail::field;
-using detail::report;
 using detail::text_field;
 
 void Cloud::on_broker_event(std::string_view topic, std::string_view payload) {
@@ -25,13 +24,8 @@ void Cloud::on_broker_event(std::string_view topic, std::string_view payload) {
     const Value* mode = field(*event, "secureMode");
     const std::optional<std::int64_t> secure_mode =
         mode != nullptr && mode->is_int() ? std::optional<std::int64_t>(mode->as_int()) : std::nullopt;
-    store_.submit([pk = *pk, dk = *dk, client_id = text_field(*event, "clientId"), secure_mode,
-                   what = connected ? "connect" : "disconnect", at = now_ms()](Database& db) {
-        report(db.run(
-            "INSERT INTO connections(product_key, device_key, client_id, secure_mode, event, at) VALUES "
-            "(?, ?, ?, ?, ?, ?)",
-            pk, dk, client_id, secure_mode, what, at));
-    });
+    store_.record_connection({*pk, *dk}, text_field(*event, "clientId"), secure_mode,
+                             connected ? "connect" : "disconnect", now_ms());
     if (!connected) return end_sessions_of_gateway(device_id(*pk, *dk));
     if (secure_mode != 3) return;
 
@@ -44,9 +38,7 @@ void Cloud::on_broker_event(std::string_view topic, std::string_view payload) {
     // retained message) receives the same secret and request id, so whichever copy it answers counts.
     if (a.secret.empty()) {
         a.secret = random_token(24);
-        store_.submit([pk = *pk, dk = *dk, secret = a.secret](Database& db) {
-            report(db.run("INSERT OR REPLACE INTO activations VALUES (?, ?, ?, 0)", pk, dk, secret));
-        });
+        store_.save_activation(*pk, *dk, a.secret, false);
     }
     if (a.request_id.empty()) a.request_id = std::to_string(now_ms());
     publish_activation(id, a);
@@ -86,10 +78,7 @@ void Cloud::on_activation_reply(std::string_view pk, std::string_view dk, std::s
     DeviceState& d = devices_[id];
     d.secret = a.secret;
     // Committed before the device can reconnect in securemode 2: the plugin reads this row.
-    store_.submit_and_wait([pk = std::string(pk), dk = std::string(dk)](Database& db) {
-        report(
-            db.run("UPDATE activations SET activated = 1 WHERE product_key = ? AND device_key = ?", pk, dk));
-    });
+    store_.confirm_activation(std::string(pk), std::string(dk));
     publish_(device::command_topic(device::DownKind::activate_info, pk, dk), "", 1,
              true); // clears the retained one
 }
@@ -126,9 +115,7 @@ void Cloud::on_sub_device_command(device::DownKind kind, std::string_view payloa
                     }
                 gateway_of_.erase(g);
             }
-            store_.submit([pk = *pk, dk = *dk](Database& db) {
-                report(db.run("DELETE FROM topology WHERE product_key = ? AND device_key = ?", pk, dk));
-            });
+            store_.remove_sub_devices({DeviceRef{*pk, *dk}});
         }
         save_device(*pk, *dk, *d);
     }

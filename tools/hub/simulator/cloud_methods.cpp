@@ -16,7 +16,6 @@ using detail::is_string_array;
 using detail::json_array;
 using detail::json_object;
 using detail::point_problem;
-using detail::report;
 using detail::text_field;
 
 namespace {
@@ -139,14 +138,10 @@ Answer Cloud::post_event(const Call& call) {
     std::int64_t time = 0;
     if (!read_time(call.params, call.received_at, time))
         return Answer::fail(code_bad_params, "params.time must be an integer (epoch milliseconds)");
-    store_.submit([pk = call.topic.product_key, dk = call.topic.device_key, event_id = call.topic.event_id,
-                   json = device::to_json(*events), time, at = call.received_at,
-                   id = call.request.id](Database& db) {
-        report(db.run(
-            "INSERT INTO events(product_key, device_key, event_id, events, time, received_at, request_id) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            pk, dk, event_id, json, time, at, id));
-    });
+    store_.record_events(
+        call.topic.product_key,
+        {EventRecord{call.topic.device_key, call.topic.event_id, device::to_json(*events), time}},
+        call.received_at, call.request.id);
     return Answer::ok();
 }
 
@@ -196,12 +191,7 @@ Answer Cloud::delete_attributes(const Call& call) {
     std::vector<std::string> deleted;
     for (const Value& name : names->as_array())
         if (stored.erase(name.as_string()) != 0) deleted.push_back(name.as_string());
-    store_.submit([pk = call.topic.product_key, dk = call.topic.device_key,
-                   deleted = std::move(deleted)](Database& db) {
-        for (const std::string& name : deleted)
-            report(db.run("DELETE FROM attributes WHERE product_key = ? AND device_key = ? AND name = ?", pk,
-                          dk, name));
-    });
+    store_.delete_attributes({call.topic.product_key, call.topic.device_key}, std::move(deleted));
     return Answer::ok();
 }
 
@@ -244,11 +234,7 @@ Answer Cloud::update_tags(const Call& call) {
     auto& stored = tags_[device_id(call.topic.product_key, call.topic.device_key)];
     for (const auto& [key, value] : updates)
         stored[key] = value;
-    store_.submit([pk = call.topic.product_key, dk = call.topic.device_key, updates = std::move(updates),
-                   now = call.received_at](Database& db) {
-        for (const auto& [key, value] : updates)
-            report(db.run("INSERT OR REPLACE INTO tags VALUES (?, ?, ?, ?, ?)", pk, dk, key, value, now));
-    });
+    store_.set_tags({call.topic.product_key, call.topic.device_key}, std::move(updates), call.received_at);
     return Answer::ok();
 }
 
@@ -263,12 +249,7 @@ Answer Cloud::delete_tags(const Call& call) {
     std::vector<std::string> deleted;
     for (const Value& name : names->as_array())
         if (stored.erase(name.as_string()) != 0) deleted.push_back(name.as_string());
-    store_.submit([pk = call.topic.product_key, dk = call.topic.device_key,
-                   deleted = std::move(deleted)](Database& db) {
-        for (const std::string& key : deleted)
-            report(db.run("DELETE FROM tags WHERE product_key = ? AND device_key = ? AND tag_key = ?", pk, dk,
-                          key));
-    });
+    store_.delete_tags({call.topic.product_key, call.topic.device_key}, std::move(deleted));
     return Answer::ok();
 }
 
@@ -382,12 +363,8 @@ Answer Cloud::add_topology(const Call& call) {
         gateway_of_[device_id(sub.product_key, sub.device_key)] = gateway;
         subs_[gateway].push_back(sub);
     }
-    store_.submit([gpk = call.topic.product_key, gdk = call.topic.device_key, added = std::move(added),
-                   now = call.received_at](Database& db) {
-        for (const DeviceRef& sub : added)
-            report(db.run("INSERT OR REPLACE INTO topology VALUES (?, ?, ?, ?, ?)", gpk, gdk, sub.product_key,
-                          sub.device_key, now));
-    });
+    store_.add_sub_devices({call.topic.product_key, call.topic.device_key}, std::move(added),
+                           call.received_at);
     return Answer::ok();
 }
 
@@ -426,11 +403,7 @@ Answer Cloud::delete_topology(const Call& call) {
                 break;
             }
     }
-    store_.submit([removed = std::move(removed)](Database& db) {
-        for (const DeviceRef& sub : removed)
-            report(db.run("DELETE FROM topology WHERE product_key = ? AND device_key = ?", sub.product_key,
-                          sub.device_key));
-    });
+    store_.remove_sub_devices(std::move(removed));
     return Answer::ok();
 }
 
@@ -480,16 +453,10 @@ Answer Cloud::login_one(const std::string& gateway_pk, const std::string& gatewa
         a = Activation{random_token(24), "", true};
         d->secret = a.secret;
         data.emplace_back("deviceSecret", json_quote(a.secret));
-        store_.submit([pk, dk, secret = a.secret](Database& db) {
-            report(db.run("INSERT OR REPLACE INTO activations VALUES (?, ?, ?, 1)", pk, dk, secret));
-        });
+        store_.save_activation(pk, dk, a.secret, true);
     }
     session_gateway_[sub] = gateway;
-    store_.submit(
-        [gateway_pk, gateway_dk, pk, dk, asset = asset_id_of(pk, dk), now = now_ms()](Database& db) {
-            report(db.run("INSERT OR REPLACE INTO sessions VALUES (?, ?, ?, ?, ?, ?)", gateway_pk, gateway_dk,
-                          pk, dk, asset, now));
-        });
+    store_.open_session({gateway_pk, gateway_dk}, {pk, dk}, asset_id_of(pk, dk), now_ms());
     return Answer::ok(json_object(data));
 }
 
@@ -557,13 +524,8 @@ Answer Cloud::ota_inform(const Call& call) {
     const auto version = text_field(call.params, "version");
     if (!version || version->empty())
         return Answer::fail(code_bad_params, "params.version must be a non-empty string");
-    store_.submit([pk = call.topic.product_key, dk = call.topic.device_key, version = *version,
-                   at = call.received_at, id = call.request.id](Database& db) {
-        report(db.run(
-            "INSERT INTO ota_versions(product_key, device_key, version, reported_at, request_id) VALUES "
-            "(?, ?, ?, ?, ?)",
-            pk, dk, version, at, id));
-    });
+    store_.record_ota_version({call.topic.product_key, call.topic.device_key}, *version, call.received_at,
+                              call.request.id);
     return Answer::ok();
 }
 
@@ -589,14 +551,9 @@ Answer Cloud::ota_progress(const Call& call) {
     const Value* desc = field(call.params, "desc");
     if (desc != nullptr && !desc->is_string())
         return Answer::fail(code_bad_params, "params.desc must be a string");
-    store_.submit([pk = call.topic.product_key, dk = call.topic.device_key, step = *step,
-                   desc = desc ? std::optional<std::string>(desc->as_string()) : std::nullopt,
-                   at = call.received_at, id = call.request.id](Database& db) {
-        report(db.run(
-            "INSERT INTO ota_progress(product_key, device_key, step, description, reported_at, request_id) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            pk, dk, step, desc, at, id));
-    });
+    store_.record_ota_progress({call.topic.product_key, call.topic.device_key}, *step,
+                               desc ? std::optional<std::string>(desc->as_string()) : std::nullopt,
+                               call.received_at, call.request.id);
     return Answer::ok();
 }
 
@@ -607,12 +564,8 @@ Answer Cloud::post_log(const Call& call) {
     std::int64_t time = 0;
     if (!read_time(call.params, call.received_at, time))
         return Answer::fail(code_bad_params, "params.time must be an integer (epoch milliseconds)");
-    store_.submit([pk = call.topic.product_key, dk = call.topic.device_key, json = device::to_json(*logs),
-                   time, at = call.received_at, id = call.request.id](Database& db) {
-        report(db.run("INSERT INTO logs(product_key, device_key, logs, time, received_at, request_id) VALUES "
-                      "(?, ?, ?, ?, ?, ?)",
-                      pk, dk, json, time, at, id));
-    });
+    store_.record_log({call.topic.product_key, call.topic.device_key}, device::to_json(*logs), time,
+                      call.received_at, call.request.id);
     return Answer::ok();
 }
 
@@ -620,13 +573,9 @@ Answer Cloud::report_network_status(const Call& call) {
     const Value* report_time = field(call.params, "reportTime");
     if (report_time == nullptr || !report_time->is_int())
         return Answer::fail(code_bad_params, "params.reportTime must be an integer (epoch milliseconds)");
-    store_.submit([pk = call.topic.product_key, dk = call.topic.device_key,
-                   json = device::to_json(call.params), t = report_time->as_int(), at = call.received_at,
-                   id = call.request.id](Database& db) {
-        report(db.run("INSERT INTO network_status(product_key, device_key, report, report_time, received_at, "
-                      "request_id) VALUES (?, ?, ?, ?, ?, ?)",
-                      pk, dk, json, t, at, id));
-    });
+    store_.record_network_status({call.topic.product_key, call.topic.device_key},
+                                 device::to_json(call.params), report_time->as_int(), call.received_at,
+                                 call.request.id);
     return Answer::ok();
 }
 
@@ -653,14 +602,8 @@ Answer Cloud::post_connection_state(const Call& call) {
     const Value* report_time = field(call.params, "reportTime");
     std::optional<std::int64_t> t;
     if (report_time != nullptr && report_time->is_int()) t = report_time->as_int();
-    store_.submit([pk = call.topic.product_key, dk = call.topic.device_key,
-                   json = device::to_json(call.params), t, at = call.received_at,
-                   id = call.request.id](Database& db) {
-        report(
-            db.run("INSERT INTO connection_states(product_key, device_key, report, report_time, received_at, "
-                   "request_id) VALUES (?, ?, ?, ?, ?, ?)",
-                   pk, dk, json, t, at, id));
-    });
+    store_.record_connection_state({call.topic.product_key, call.topic.device_key},
+                                   device::to_json(call.params), t, call.received_at, call.request.id);
     return Answer::ok();
 }
 
@@ -701,11 +644,7 @@ Answer Cloud::integration_events(const Call& call) {
     if (!call.params.is_array() || call.params.as_array().empty())
         return Answer::fail(code_bad_params, "params must be a non-empty array");
     const std::string& pk = call.topic.product_key;
-    struct Row {
-        std::string dk, event_id, json;
-        std::int64_t time;
-    };
-    std::vector<Row> rows;
+    std::vector<EventRecord> rows;
     const auto& items = call.params.as_array();
     for (std::size_t i = 0; i < items.size(); ++i) {
         const std::string where = "params[" + std::to_string(i) + "]";
@@ -723,15 +662,10 @@ Answer Cloud::integration_events(const Call& call) {
         for (const auto& [event_id, params] : events->as_object()) {
             if (!params.is_object())
                 return Answer::fail(code_bad_params, where + ".events." + event_id + " must be an object");
-            rows.push_back(Row{*dk, event_id, device::to_json(params), time});
+            rows.push_back(EventRecord{*dk, event_id, device::to_json(params), time});
         }
     }
-    store_.submit([pk, rows = std::move(rows), at = call.received_at, id = call.request.id](Database& db) {
-        for (const Row& r : rows)
-            report(db.run("INSERT INTO events(product_key, device_key, event_id, events, time, received_at, "
-                          "request_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                          pk, r.dk, r.event_id, r.json, r.time, at, id));
-    });
+    store_.record_events(pk, std::move(rows), call.received_at, call.request.id);
     return Answer::ok();
 }
 

@@ -4,7 +4,6 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
-#include <cerrno>
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
@@ -12,45 +11,6 @@
 #include <sstream>
 
 namespace enos::hub::sim {
-
-Result<Options> Options::parse(int argc, char** argv, int first, const std::vector<std::string_view>& known) {
-    Options out;
-    for (int i = first; i < argc; ++i) {
-        const std::string_view arg = argv[i];
-        if (arg.rfind("--", 0) != 0) {
-            out.positional_.emplace_back(arg);
-            continue;
-        }
-        const std::string_view name = arg.substr(2);
-        bool is_known = false;
-        for (std::string_view k : known)
-            is_known = is_known || k == name;
-        if (!is_known) return Error{errc::invalid_argument, "unknown option --" + std::string(name)};
-        if (i + 1 >= argc)
-            return Error{errc::missing_argument, "option --" + std::string(name) + " needs a value"};
-        if (!out.values_.emplace(std::string(name), argv[++i]).second)
-            return Error{errc::invalid_argument, "option --" + std::string(name) + " given twice"};
-    }
-    return out;
-}
-
-std::optional<std::string> Options::get(std::string_view name) const {
-    const auto it = values_.find(name);
-    if (it == values_.end()) return std::nullopt;
-    return it->second;
-}
-
-Result<std::int64_t> parse_integer(std::string_view text, std::string_view what, std::int64_t min,
-                                   std::int64_t max) {
-    const std::string s(text);
-    char* end = nullptr;
-    errno = 0;
-    const long long v = std::strtoll(s.c_str(), &end, 10);
-    if (s.empty() || *end != '\0' || errno == ERANGE || v < min || v > max)
-        return Error{errc::invalid_argument, std::string(what) + " must be a whole number from " +
-                                                 std::to_string(min) + " to " + std::to_string(max)};
-    return static_cast<std::int64_t>(v);
-}
 
 std::string run_dir_or_default(const std::optional<std::string>& dir) {
     if (dir && !dir->empty()) return *dir;

@@ -1,11 +1,12 @@
-// Small pieces shared by the simulator, the injection commands and the store queries: command-line
-// options, locating a running hub through its run directory, clocks, random keys and hex.
+// Small pieces shared by the simulator, the injection commands and the store queries: locating a
+// running hub through its run directory, clocks, random keys and hex.
 #pragma once
+
+#include "common/args.hpp"
 
 #include <enos/device/core/result.hpp>
 
 #include <cstdint>
-#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -17,26 +18,7 @@ using device::errc;
 using device::Error;
 using device::Result;
 using device::Status;
-
-/// "--name value" options after the command word(s). Every option takes a value; names outside
-/// `known` are usage errors, as are repeated options and a missing value.
-class Options {
-public:
-    static Result<Options> parse(int argc, char** argv, int first,
-                                 const std::vector<std::string_view>& known);
-
-    std::optional<std::string> get(std::string_view name) const;
-    bool has(std::string_view name) const { return values_.count(std::string(name)) != 0; }
-    const std::vector<std::string>& positional() const { return positional_; }
-
-private:
-    std::map<std::string, std::string, std::less<>> values_;
-    std::vector<std::string> positional_;
-};
-
-/// Parses a whole decimal number within [min, max]; the error names `what`.
-Result<std::int64_t> parse_integer(std::string_view text, std::string_view what, std::int64_t min,
-                                   std::int64_t max);
+using tools::parse_integer;
 
 /// Where and how to reach a running hub (RUNDIR/hub.json and RUNDIR/admin.token).
 struct HubEndpoint {

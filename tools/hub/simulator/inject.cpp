@@ -36,22 +36,22 @@ constexpr const char* common_options =
 struct CommandInfo {
     const char* name;
     const char* synopsis;
-    std::initializer_list<std::string_view> options;
+    std::initializer_list<std::string_view> options; ///< besides the common ones
 };
 
 const CommandInfo command_infos[] = {
-    {"invoke", "enos-hub invoke --pk PK --dk DK --service ID [--params JSON]", {"service", "params"}},
-    {"rrpc", "enos-hub rrpc --pk PK --dk DK --service ID [--params JSON]", {"service", "params"}},
-    {"set-measurepoints", "enos-hub set-measurepoints --pk PK --dk DK --params JSON", {"params"}},
-    {"get-measurepoints", "enos-hub get-measurepoints --pk PK --dk DK --names a,b,...", {"names"}},
-    {"raw-down", "enos-hub raw-down --pk PK --dk DK --hex HEX", {"hex"}},
+    {"invoke", "enos-hub invoke --pk PK --dk DK --service ID [--params JSON]", {"--service", "--params"}},
+    {"rrpc", "enos-hub rrpc --pk PK --dk DK --service ID [--params JSON]", {"--service", "--params"}},
+    {"set-measurepoints", "enos-hub set-measurepoints --pk PK --dk DK --params JSON", {"--params"}},
+    {"get-measurepoints", "enos-hub get-measurepoints --pk PK --dk DK --names a,b,...", {"--names"}},
+    {"raw-down", "enos-hub raw-down --pk PK --dk DK --hex HEX", {"--hex"}},
     {"ota-upgrade",
      "enos-hub ota-upgrade --pk PK --dk DK --version V --file-url U --file-size N [--sign S --sign-method "
      "md5]",
-     {"version", "file-url", "file-size", "sign", "sign-method"}},
+     {"--version", "--file-url", "--file-size", "--sign", "--sign-method"}},
     {"subdevice",
      "enos-hub subdevice enable|disable|delete --pk GWPK --dk GWDK --sub-pk PK --sub-dk DK",
-     {"sub-pk", "sub-dk"}},
+     {"--sub-pk", "--sub-dk"}},
 };
 
 /// What one command sends and where its answer comes back.
@@ -72,9 +72,9 @@ std::string fresh_id() {
     return std::to_string(now_ms()) + std::to_string(100 + rng() % 900);
 }
 
-Result<Value> json_option(const Options& o, const char* name, bool object_required,
+Result<Value> json_option(const tools::ParsedArgs& o, const char* name, bool object_required,
                           std::string_view fallback) {
-    const std::string text = o.get(name).value_or(std::string(fallback));
+    const std::string text = o.value(std::string("--") + name).value_or(std::string(fallback));
     auto value = device::parse_value(text);
     if (!value)
         return Error{errc::invalid_argument,
@@ -85,8 +85,8 @@ Result<Value> json_option(const Options& o, const char* name, bool object_requir
 }
 
 /// Builds the command from the options; errors are usage errors.
-Result<Command> build(const std::string& word, const std::string& sub_op, const Options& o) {
-    const std::string pk = o.get("pk").value_or(""), dk = o.get("dk").value_or("");
+Result<Command> build(const std::string& word, const std::string& sub_op, const tools::ParsedArgs& o) {
+    const std::string pk = o.value("--pk").value_or(""), dk = o.value("--dk").value_or("");
     if (pk.empty() || dk.empty()) return Error{errc::missing_argument, "--pk and --dk are required"};
     for (const std::string* key : {&pk, &dk})
         if (!device::is_valid_topic_level(*key))
@@ -99,7 +99,7 @@ Result<Command> build(const std::string& word, const std::string& sub_op, const 
     std::string method;
     Value params;
     if (word == "invoke" || word == "rrpc") {
-        const std::string service = o.get("service").value_or("");
+        const std::string service = o.value("--service").value_or("");
         if (service.empty() || !device::is_valid_topic_level(service))
             return Error{errc::missing_argument, "--service ID is required (a single topic level)"};
         auto p = json_option(o, "params", true, "{}");
@@ -116,14 +116,14 @@ Result<Command> build(const std::string& word, const std::string& sub_op, const 
             c.reply_topic = device::command_reply_topic(request);
         }
     } else if (word == "set-measurepoints") {
-        if (!o.has("params")) return Error{errc::missing_argument, "--params JSON is required"};
+        if (!o.has("--params")) return Error{errc::missing_argument, "--params JSON is required"};
         auto p = json_option(o, "params", true, "");
         if (!p) return p.error();
         params = std::move(*p);
         method = device::command_method(DownKind::measurepoint_set);
         c.topic = device::command_topic(DownKind::measurepoint_set, pk, dk);
     } else if (word == "get-measurepoints") {
-        const std::string names = o.get("names").value_or("");
+        const std::string names = o.value("--names").value_or("");
         if (names.empty()) return Error{errc::missing_argument, "--names a,b,... is required"};
         Value::Array list;
         for (std::size_t start = 0; start <= names.size();) {
@@ -136,8 +136,8 @@ Result<Command> build(const std::string& word, const std::string& sub_op, const 
         method = device::command_method(DownKind::measurepoint_get);
         c.topic = device::command_topic(DownKind::measurepoint_get, pk, dk);
     } else if (word == "raw-down") {
-        if (!o.has("hex")) return Error{errc::missing_argument, "--hex HEX is required"};
-        auto bytes = from_hex(*o.get("hex"));
+        if (!o.has("--hex")) return Error{errc::missing_argument, "--hex HEX is required"};
+        auto bytes = from_hex(*o.value("--hex"));
         if (!bytes) return Error{errc::invalid_argument, "--hex: " + bytes.error().detail};
         c.topic = device::command_topic(DownKind::raw_down, pk, dk);
         c.reply_topic = c.topic + "_reply";
@@ -145,16 +145,16 @@ Result<Command> build(const std::string& word, const std::string& sub_op, const 
         c.request_id.clear();
         return c;
     } else if (word == "ota-upgrade") {
-        const auto version = o.get("version"), url = o.get("file-url"), size = o.get("file-size");
+        const auto version = o.value("--version"), url = o.value("--file-url"), size = o.value("--file-size");
         if (!version || version->empty() || !url || url->empty() || !size)
             return Error{errc::missing_argument, "--version, --file-url and --file-size are required"};
         auto bytes = parse_integer(*size, "--file-size", 0, INT64_MAX);
         if (!bytes) return bytes.error();
         Value::Object p{{"version", *version}};
-        if (auto sign = o.get("sign")) {
+        if (auto sign = o.value("--sign")) {
             p.emplace_back("sign", *sign);
-            p.emplace_back("signMethod", o.get("sign-method").value_or("md5"));
-        } else if (o.has("sign-method")) {
+            p.emplace_back("signMethod", o.value("--sign-method").value_or("md5"));
+        } else if (o.has("--sign-method")) {
             return Error{errc::invalid_argument, "--sign-method needs --sign"};
         }
         p.emplace_back("fileUrl", *url);
@@ -166,7 +166,8 @@ Result<Command> build(const std::string& word, const std::string& sub_op, const 
         const DownKind kind = sub_op == "enable"    ? DownKind::sub_device_enable
                               : sub_op == "disable" ? DownKind::sub_device_disable
                                                     : DownKind::sub_device_delete;
-        const std::string sub_pk = o.get("sub-pk").value_or(""), sub_dk = o.get("sub-dk").value_or("");
+        const std::string sub_pk = o.value("--sub-pk").value_or(""),
+                          sub_dk = o.value("--sub-dk").value_or("");
         if (sub_pk.empty() || sub_dk.empty())
             return Error{errc::missing_argument, "--sub-pk and --sub-dk are required"};
         params = Value::array({Value::object({{"productKey", sub_pk}, {"deviceKey", sub_dk}})});
@@ -185,16 +186,21 @@ Result<Command> build(const std::string& word, const std::string& sub_op, const 
 void record(const HubEndpoint& hub, const Command& c, std::int64_t sent_at,
             const std::optional<std::string>& reply, std::optional<std::int64_t> code) {
     if (::access(hub.store.c_str(), W_OK) != 0) return;
-    auto db = Database::open(hub.store, false);
-    if (!db) return;
-    (void)(*db)->run(
-        "INSERT INTO commands(product_key, device_key, command, request_id, topic, payload, sent_at, "
-        "reply_topic, reply, reply_code, replied_at, outcome) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        c.pk, c.dk, c.kind,
-        c.request_id.empty() ? std::optional<std::string>() : std::optional<std::string>(c.request_id),
-        c.topic, Blob{c.payload}, sent_at, c.reply_topic,
-        reply ? std::optional<std::string>(*reply) : std::nullopt, code,
-        reply ? std::optional<std::int64_t>(now_ms()) : std::nullopt, reply ? "replied" : "timeout");
+    auto store = Store::open_existing(hub.store, Store::Access::read_write);
+    if (!store) return;
+    CommandRecord row;
+    row.product_key = c.pk;
+    row.device_key = c.dk;
+    row.command = c.kind;
+    row.request_id = c.request_id;
+    row.topic = c.topic;
+    row.payload = c.payload;
+    row.reply_topic = c.reply_topic;
+    row.sent_at = sent_at;
+    row.reply = reply;
+    row.reply_code = code;
+    if (reply) row.replied_at = now_ms();
+    (void)(*store)->record_command(row);
 }
 
 int usage(const CommandInfo* info, const std::string& error) {
@@ -231,20 +237,23 @@ int inject_main(int argc, char** argv) {
             std::printf("usage: %s\n%s", info->synopsis, common_options);
             return exit_ok;
         }
-    std::vector<std::string_view> known = {"pk", "dk", "timeout-ms", "dir", "port"};
-    known.insert(known.end(), info->options.begin(), info->options.end());
-    auto options = Options::parse(argc, argv, first, known);
+    std::vector<tools::OptionSpec> known;
+    for (std::string_view name : {"--pk", "--dk", "--timeout-ms", "--dir", "--port"})
+        known.push_back(tools::valued_once(name));
+    for (std::string_view name : info->options)
+        known.push_back(tools::valued_once(name));
+    auto options = tools::parse_command_line(tools::arguments_from(argc, argv, first), known);
     if (!options) return usage(info, options.error().detail);
-    if (!options->positional().empty())
-        return usage(info, "unexpected argument " + options->positional().front());
+    if (!options->positionals().empty())
+        return usage(info, "unexpected argument " + options->positionals().front());
     int timeout_ms = 5000;
-    if (auto t = options->get("timeout-ms")) {
+    if (auto t = options->value("--timeout-ms")) {
         auto n = parse_integer(*t, "--timeout-ms", 1, 3600000);
         if (!n) return usage(info, n.error().detail);
         timeout_ms = static_cast<int>(*n);
     }
     std::optional<int> port;
-    if (auto p = options->get("port")) {
+    if (auto p = options->value("--port")) {
         auto n = parse_integer(*p, "--port", 1, 65535);
         if (!n) return usage(info, n.error().detail);
         port = static_cast<int>(*n);
@@ -252,7 +261,7 @@ int inject_main(int argc, char** argv) {
     auto command = build(word, sub_op, *options);
     if (!command) return usage(info, command.error().detail);
 
-    auto hub = read_hub_endpoint(run_dir_or_default(options->get("dir")));
+    auto hub = read_hub_endpoint(run_dir_or_default(options->value("--dir")));
     if (!hub) {
         std::fprintf(stderr, "enos-hub %s: %s\n", word.c_str(), hub.error().message().c_str());
         return exit_unreachable;

@@ -55,18 +55,20 @@ int simulator_main(int argc, char** argv) {
             std::fputs(simulate_usage, stdout);
             return exit_ok;
         }
-    auto options = Options::parse(argc, argv, 1, {"dir", "port", "registry"});
-    if (!options || !options->positional().empty()) {
+    auto options = tools::parse_command_line(
+        tools::arguments_from(argc, argv, 1),
+        {tools::valued_once("--dir"), tools::valued_once("--port"), tools::valued_once("--registry")});
+    if (!options || !options->positionals().empty()) {
         std::fprintf(stderr, "%s%s", options ? "" : (options.error().detail + "\n").c_str(), simulate_usage);
         return exit_usage;
     }
-    const std::string dir = run_dir_or_default(options->get("dir"));
+    const std::string dir = run_dir_or_default(options->value("--dir"));
     auto hub = read_hub_endpoint(dir);
     if (!hub) {
         log_line(hub.error().message());
         return exit_unreachable;
     }
-    if (auto port = options->get("port")) {
+    if (auto port = options->value("--port")) {
         auto n = parse_integer(*port, "--port", 1, 65535);
         if (!n) {
             std::fprintf(stderr, "%s\n%s", n.error().detail.c_str(), simulate_usage);
@@ -74,7 +76,7 @@ int simulator_main(int argc, char** argv) {
         }
         hub->port = static_cast<int>(*n);
     }
-    if (auto registry_path = options->get("registry")) hub->registry = *registry_path;
+    if (auto registry_path = options->value("--registry")) hub->registry = *registry_path;
     auto registry = load_registry(hub->registry);
     if (!registry) {
         log_line(registry.error().message());

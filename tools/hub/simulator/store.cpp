@@ -1,10 +1,10 @@
 #include "store.hpp"
+#include "store_database.hpp"
 
 #include <sqlite3.h>
 
 #include <chrono>
 #include <cstdio>
-#include <vector>
 
 namespace enos::hub::sim {
 
@@ -75,131 +75,31 @@ CREATE TABLE IF NOT EXISTS commands(
   reply_topic TEXT NOT NULL, reply BLOB, reply_code INTEGER, replied_at INTEGER, outcome TEXT NOT NULL);
 )sql";
 
+/// Store failures are logged (the reply has gone out already; the simulator keeps serving).
+void report(const Status& s) {
+    if (!s) std::fprintf(stderr, "enos-hub simulate: store: %s\n", s.error().message().c_str());
+}
+
 } // namespace
 
-Result<std::unique_ptr<Database>> Database::open(const std::string& path, bool read_only) {
-    sqlite3* db = nullptr;
-    const int flags = read_only ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
-    const int rc = sqlite3_open_v2(path.c_str(), &db, flags | SQLITE_OPEN_NOMUTEX, nullptr);
-    if (rc != SQLITE_OK) {
-        std::string detail =
-            "cannot open store " + path + ": " + (db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
-        sqlite3_close(db);
-        return Error{errc::store_error, std::move(detail)};
-    }
-    sqlite3_busy_timeout(db, 5000);
-    return std::unique_ptr<Database>(new Database(db));
-}
-
-Database::~Database() {
-    for (auto& [sql, stmt] : statements_)
-        sqlite3_finalize(stmt);
-    sqlite3_close(db_);
-}
-
-Status Database::exec(const char* sql) {
-    char* message = nullptr;
-    if (sqlite3_exec(db_, sql, nullptr, nullptr, &message) != SQLITE_OK) {
-        Error e{errc::store_error, message ? message : "sqlite error"};
-        sqlite3_free(message);
-        return e;
-    }
-    return {};
-}
-
-sqlite3_stmt* Database::prepare(const char* sql) {
-    const auto it = statements_.find(sql);
-    if (it != statements_.end()) {
-        sqlite3_reset(it->second);
-        sqlite3_clear_bindings(it->second);
-        return it->second;
-    }
-    sqlite3_stmt* stmt = nullptr;
-    if (sqlite3_prepare_v2(db_, sql, -1, &stmt, nullptr) != SQLITE_OK) return nullptr;
-    statements_.emplace(sql, stmt);
-    return stmt;
-}
-
-Error Database::last_error(const char* sql) const {
-    std::string text(sql);
-    if (text.size() > 60) text = text.substr(0, 60) + "...";
-    return Error{errc::store_error, std::string(sqlite3_errmsg(db_)) + " (in: " + text + ")"};
-}
-
-Status Database::step_to_end(sqlite3_stmt* stmt, const char* sql) {
-    int rc;
-    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-    }
-    Status result;
-    if (rc != SQLITE_DONE) result = last_error(sql);
-    sqlite3_reset(stmt);
-    return result;
-}
-
-Status Database::step_rows(sqlite3_stmt* stmt, const char* sql,
-                           const std::function<void(sqlite3_stmt*)>& row) {
-    int rc;
-    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
-        row(stmt);
-    Status result;
-    if (rc != SQLITE_DONE) result = last_error(sql);
-    sqlite3_reset(stmt);
-    return result;
-}
-
-void Database::bind(sqlite3_stmt* s, int i, std::string_view v) {
-    sqlite3_bind_text(s, i, v.data(), static_cast<int>(v.size()),
-                      SQLITE_STATIC); // bound only while run() steps
-}
-void Database::bind(sqlite3_stmt* s, int i, std::int64_t v) {
-    sqlite3_bind_int64(s, i, v);
-}
-void Database::bind(sqlite3_stmt* s, int i, std::nullptr_t) {
-    sqlite3_bind_null(s, i);
-}
-void Database::bind(sqlite3_stmt* s, int i, const std::optional<std::int64_t>& v) {
-    if (v)
-        bind(s, i, *v);
-    else
-        bind(s, i, nullptr);
-}
-void Database::bind(sqlite3_stmt* s, int i, const std::optional<std::string>& v) {
-    if (v)
-        bind(s, i, std::string_view(*v));
-    else
-        bind(s, i, nullptr);
-}
-void Database::bind(sqlite3_stmt* s, int i, Blob v) {
-    sqlite3_bind_blob(s, i, v.bytes.data(), static_cast<int>(v.bytes.size()), SQLITE_STATIC);
-}
-
-std::string column_text(sqlite3_stmt* stmt, int column) {
-    const auto* text = sqlite3_column_blob(stmt, column);
-    const int size = sqlite3_column_bytes(stmt, column);
-    return text ? std::string(static_cast<const char*>(text), static_cast<std::size_t>(size)) : std::string();
-}
-
-std::int64_t column_int(sqlite3_stmt* stmt, int column) {
-    return sqlite3_column_int64(stmt, column);
-}
-
-bool column_is_null(sqlite3_stmt* stmt, int column) {
-    return sqlite3_column_type(stmt, column) == SQLITE_NULL;
-}
-
-Status create_schema(Database& db) {
-    return db.exec(schema_sql);
-}
-
 Result<std::unique_ptr<Store>> Store::open(const std::string& path) {
-    auto db = Database::open(path, false);
+    auto db = Database::open(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
     if (!db) return db.error();
     // WAL: the query command and the broker plugin read while the simulator writes.
     // synchronous=NORMAL: a crash of the machine may lose the last batches, never corrupt the file.
     if (auto s = (*db)->exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"); !s) return s.error();
-    if (auto s = create_schema(**db); !s) return s.error();
+    if (auto s = (*db)->exec(schema_sql); !s) return s.error();
     return std::unique_ptr<Store>(new Store(std::move(*db)));
 }
+
+Result<std::unique_ptr<Store>> Store::open_existing(const std::string& path, Access access) {
+    auto db =
+        Database::open(path, access == Access::read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE);
+    if (!db) return db.error();
+    return std::unique_ptr<Store>(new Store(std::move(*db)));
+}
+
+Store::Store(std::unique_ptr<Database> db) : db_(std::move(db)) {}
 
 Store::~Store() {
     stop();
@@ -262,6 +162,293 @@ void Store::write_loop() {
             if (e.committed) e.committed->set_value();
         batch.clear();
     }
+}
+
+// ---- loading ---------------------------------------------------------------------------------------
+
+Status Store::seed_once(const RegistrySeed& seed, std::int64_t now) {
+    bool seeded = false;
+    if (auto s = db_->each_row("SELECT value FROM meta WHERE key = 'seeded'",
+                               [&](sqlite3_stmt*) { seeded = true; });
+        !s)
+        return s;
+    if (seeded) return {};
+    if (auto s = db_->exec("BEGIN"); !s) return s;
+    for (const TopologyLink& link : seed.topology)
+        report(db_->run("INSERT OR REPLACE INTO topology VALUES (?, ?, ?, ?, ?)", link.gateway.product_key,
+                        link.gateway.device_key, link.sub_device.product_key, link.sub_device.device_key,
+                        now));
+    for (const DeviceValue& a : seed.attributes)
+        report(db_->run("INSERT OR REPLACE INTO attributes VALUES (?, ?, ?, ?, ?)", a.product_key,
+                        a.device_key, a.name, a.value, now));
+    for (const DeviceValue& t : seed.tags)
+        report(db_->run("INSERT OR REPLACE INTO tags VALUES (?, ?, ?, ?, ?)", t.product_key, t.device_key,
+                        t.name, t.value, now));
+    report(db_->run("INSERT OR REPLACE INTO meta VALUES ('seeded', ?)", std::to_string(now)));
+    return db_->exec("COMMIT");
+}
+
+Result<std::vector<StoredDevice>> Store::load_devices() {
+    std::vector<StoredDevice> devices;
+    const Status s = db_->each_row(
+        "SELECT product_key, device_key, device_secret, enabled, deleted, origin, details FROM devices",
+        [&](sqlite3_stmt* r) {
+            StoredDevice& d = devices.emplace_back();
+            d.product_key = column_text(r, 0);
+            d.device_key = column_text(r, 1);
+            if (!column_is_null(r, 2)) d.secret = column_text(r, 2);
+            d.enabled = column_int(r, 3) != 0;
+            d.deleted = column_int(r, 4) != 0;
+            d.registered = column_text(r, 5) == "registered";
+            if (!column_is_null(r, 6)) d.details = column_text(r, 6);
+        });
+    if (!s) return s.error();
+    return devices;
+}
+
+Result<std::vector<TopologyLink>> Store::load_topology() {
+    std::vector<TopologyLink> links;
+    const Status s = db_->each_row("SELECT gateway_product_key, gateway_device_key, product_key, device_key "
+                                   "FROM topology ORDER BY rowid",
+                                   [&](sqlite3_stmt* r) {
+                                       links.push_back(TopologyLink{{column_text(r, 0), column_text(r, 1)},
+                                                                    {column_text(r, 2), column_text(r, 3)}});
+                                   });
+    if (!s) return s.error();
+    return links;
+}
+
+namespace {
+
+/// Rows of (product key, device key, name, value).
+Result<std::vector<DeviceValue>> load_device_values(Database& db, const char* sql) {
+    std::vector<DeviceValue> values;
+    const Status s = db.each_row(sql, [&](sqlite3_stmt* r) {
+        values.push_back(
+            DeviceValue{column_text(r, 0), column_text(r, 1), column_text(r, 2), column_text(r, 3)});
+    });
+    if (!s) return s.error();
+    return values;
+}
+
+} // namespace
+
+Result<std::vector<DeviceValue>> Store::load_attributes() {
+    return load_device_values(*db_, "SELECT product_key, device_key, name, value FROM attributes");
+}
+
+Result<std::vector<DeviceValue>> Store::load_tags() {
+    return load_device_values(*db_, "SELECT product_key, device_key, tag_key, tag_value FROM tags");
+}
+
+Result<std::vector<StoredActivation>> Store::load_activations() {
+    std::vector<StoredActivation> activations;
+    const Status s = db_->each_row(
+        "SELECT product_key, device_key, device_secret, activated FROM activations", [&](sqlite3_stmt* r) {
+            activations.push_back(StoredActivation{column_text(r, 0), column_text(r, 1), column_text(r, 2),
+                                                   column_int(r, 3) != 0});
+        });
+    if (!s) return s.error();
+    return activations;
+}
+
+Status Store::clear_sessions() {
+    return db_->exec("DELETE FROM sessions");
+}
+
+// ---- changes ---------------------------------------------------------------------------------------
+
+void Store::save_device(StoredDevice device, std::int64_t updated_at) {
+    submit([d = std::move(device), updated_at](Database& db) {
+        report(db.run(
+            "INSERT INTO devices VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(product_key, device_key) DO "
+            "UPDATE SET enabled = excluded.enabled, deleted = excluded.deleted, updated_at = "
+            "excluded.updated_at, device_secret = COALESCE(excluded.device_secret, device_secret), "
+            "details = COALESCE(excluded.details, details), origin = excluded.origin",
+            d.product_key, d.device_key, d.secret, d.enabled, d.deleted,
+            d.registered ? "registered" : "registry", d.details, updated_at));
+    });
+}
+
+void Store::save_activation(std::string product_key, std::string device_key, std::string secret,
+                            bool activated) {
+    submit([pk = std::move(product_key), dk = std::move(device_key), secret = std::move(secret),
+            activated](Database& db) {
+        report(db.run("INSERT OR REPLACE INTO activations VALUES (?, ?, ?, ?)", pk, dk, secret, activated));
+    });
+}
+
+void Store::confirm_activation(std::string product_key, std::string device_key) {
+    submit_and_wait([pk = std::move(product_key), dk = std::move(device_key)](Database& db) {
+        report(
+            db.run("UPDATE activations SET activated = 1 WHERE product_key = ? AND device_key = ?", pk, dk));
+    });
+}
+
+void Store::add_sub_devices(DeviceRef gateway, std::vector<DeviceRef> sub_devices, std::int64_t added_at) {
+    submit([gateway = std::move(gateway), subs = std::move(sub_devices), added_at](Database& db) {
+        for (const DeviceRef& sub : subs)
+            report(db.run("INSERT OR REPLACE INTO topology VALUES (?, ?, ?, ?, ?)", gateway.product_key,
+                          gateway.device_key, sub.product_key, sub.device_key, added_at));
+    });
+}
+
+void Store::remove_sub_devices(std::vector<DeviceRef> sub_devices) {
+    submit([subs = std::move(sub_devices)](Database& db) {
+        for (const DeviceRef& sub : subs)
+            report(db.run("DELETE FROM topology WHERE product_key = ? AND device_key = ?", sub.product_key,
+                          sub.device_key));
+    });
+}
+
+void Store::open_session(DeviceRef gateway, DeviceRef sub_device, std::string asset_id,
+                         std::int64_t logged_in_at) {
+    submit([gateway = std::move(gateway), sub = std::move(sub_device), asset_id = std::move(asset_id),
+            logged_in_at](Database& db) {
+        report(db.run("INSERT OR REPLACE INTO sessions VALUES (?, ?, ?, ?, ?, ?)", gateway.product_key,
+                      gateway.device_key, sub.product_key, sub.device_key, asset_id, logged_in_at));
+    });
+}
+
+void Store::end_session(DeviceRef sub_device) {
+    submit([sub = std::move(sub_device)](Database& db) {
+        report(db.run("DELETE FROM sessions WHERE product_key = ? AND device_key = ?", sub.product_key,
+                      sub.device_key));
+    });
+}
+
+void Store::end_sessions_of_gateway(DeviceRef gateway) {
+    submit([gateway = std::move(gateway)](Database& db) {
+        report(db.run("DELETE FROM sessions WHERE gateway_product_key = ? AND gateway_device_key = ?",
+                      gateway.product_key, gateway.device_key));
+    });
+}
+
+void Store::set_attributes(DeviceRef device, std::vector<NamedText> attributes_json,
+                           std::int64_t updated_at) {
+    submit([device = std::move(device), rows = std::move(attributes_json), updated_at](Database& db) {
+        for (const auto& [name, json] : rows)
+            report(db.run("INSERT OR REPLACE INTO attributes VALUES (?, ?, ?, ?, ?)", device.product_key,
+                          device.device_key, name, json, updated_at));
+    });
+}
+
+void Store::delete_attributes(DeviceRef device, std::vector<std::string> names) {
+    submit([device = std::move(device), names = std::move(names)](Database& db) {
+        for (const std::string& name : names)
+            report(db.run("DELETE FROM attributes WHERE product_key = ? AND device_key = ? AND name = ?",
+                          device.product_key, device.device_key, name));
+    });
+}
+
+void Store::set_tags(DeviceRef device, std::vector<NamedText> tags, std::int64_t updated_at) {
+    submit([device = std::move(device), rows = std::move(tags), updated_at](Database& db) {
+        for (const auto& [key, value] : rows)
+            report(db.run("INSERT OR REPLACE INTO tags VALUES (?, ?, ?, ?, ?)", device.product_key,
+                          device.device_key, key, value, updated_at));
+    });
+}
+
+void Store::delete_tags(DeviceRef device, std::vector<std::string> tag_keys) {
+    submit([device = std::move(device), keys = std::move(tag_keys)](Database& db) {
+        for (const std::string& key : keys)
+            report(db.run("DELETE FROM tags WHERE product_key = ? AND device_key = ? AND tag_key = ?",
+                          device.product_key, device.device_key, key));
+    });
+}
+
+void Store::record_measurepoints(DeviceRef device, std::vector<NamedText> points_json, std::int64_t time,
+                                 bool resumed, std::int64_t received_at, std::string request_id) {
+    submit([device = std::move(device), rows = std::move(points_json), time, resumed, received_at,
+            request_id = std::move(request_id)](Database& db) {
+        for (const auto& [name, json] : rows)
+            report(db.run(
+                "INSERT INTO measurepoints(product_key, device_key, identifier, value, time, resumed, "
+                "received_at, request_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                device.product_key, device.device_key, name, json, time, resumed, received_at, request_id));
+    });
+}
+
+void Store::record_events(std::string product_key, std::vector<EventRecord> events, std::int64_t received_at,
+                          std::string request_id) {
+    submit([pk = std::move(product_key), events = std::move(events), received_at,
+            request_id = std::move(request_id)](Database& db) {
+        for (const EventRecord& e : events)
+            report(db.run("INSERT INTO events(product_key, device_key, event_id, events, time, received_at, "
+                          "request_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                          pk, e.device_key, e.event_id, e.params_json, e.time, received_at, request_id));
+    });
+}
+
+void Store::record_ota_version(DeviceRef device, std::string version, std::int64_t reported_at,
+                               std::string request_id) {
+    submit([device = std::move(device), version = std::move(version), reported_at,
+            request_id = std::move(request_id)](Database& db) {
+        report(db.run("INSERT INTO ota_versions(product_key, device_key, version, reported_at, request_id) "
+                      "VALUES (?, ?, ?, ?, ?)",
+                      device.product_key, device.device_key, version, reported_at, request_id));
+    });
+}
+
+void Store::record_ota_progress(DeviceRef device, std::string step, std::optional<std::string> description,
+                                std::int64_t reported_at, std::string request_id) {
+    submit([device = std::move(device), step = std::move(step), description = std::move(description),
+            reported_at, request_id = std::move(request_id)](Database& db) {
+        report(db.run("INSERT INTO ota_progress(product_key, device_key, step, description, reported_at, "
+                      "request_id) VALUES (?, ?, ?, ?, ?, ?)",
+                      device.product_key, device.device_key, step, description, reported_at, request_id));
+    });
+}
+
+void Store::record_log(DeviceRef device, std::string logs_json, std::int64_t time, std::int64_t received_at,
+                       std::string request_id) {
+    submit([device = std::move(device), json = std::move(logs_json), time, received_at,
+            request_id = std::move(request_id)](Database& db) {
+        report(db.run("INSERT INTO logs(product_key, device_key, logs, time, received_at, request_id) VALUES "
+                      "(?, ?, ?, ?, ?, ?)",
+                      device.product_key, device.device_key, json, time, received_at, request_id));
+    });
+}
+
+void Store::record_network_status(DeviceRef device, std::string report_json, std::int64_t report_time,
+                                  std::int64_t received_at, std::string request_id) {
+    submit([device = std::move(device), json = std::move(report_json), report_time, received_at,
+            request_id = std::move(request_id)](Database& db) {
+        report(db.run("INSERT INTO network_status(product_key, device_key, report, report_time, received_at, "
+                      "request_id) VALUES (?, ?, ?, ?, ?, ?)",
+                      device.product_key, device.device_key, json, report_time, received_at, request_id));
+    });
+}
+
+void Store::record_connection_state(DeviceRef device, std::string report_json,
+                                    std::optional<std::int64_t> report_time, std::int64_t received_at,
+                                    std::string request_id) {
+    submit([device = std::move(device), json = std::move(report_json), report_time, received_at,
+            request_id = std::move(request_id)](Database& db) {
+        report(db.run("INSERT INTO connection_states(product_key, device_key, report, report_time, "
+                      "received_at, request_id) VALUES (?, ?, ?, ?, ?, ?)",
+                      device.product_key, device.device_key, json, report_time, received_at, request_id));
+    });
+}
+
+void Store::record_raw_message(DeviceRef device, std::string topic, std::string payload,
+                               std::optional<std::string> reply, std::int64_t received_at) {
+    submit([device = std::move(device), topic = std::move(topic), payload = std::move(payload),
+            reply = std::move(reply), received_at](Database& db) {
+        report(db.run("INSERT INTO raw_messages(product_key, device_key, topic, payload, reply, received_at) "
+                      "VALUES (?, ?, ?, ?, ?, ?)",
+                      device.product_key, device.device_key, topic, Blob{payload}, reply, received_at));
+    });
+}
+
+void Store::record_connection(DeviceRef device, std::optional<std::string> client_id,
+                              std::optional<std::int64_t> secure_mode, const char* event, std::int64_t at) {
+    submit([device = std::move(device), client_id = std::move(client_id), secure_mode, event,
+            at](Database& db) {
+        report(db.run("INSERT INTO connections(product_key, device_key, client_id, secure_mode, event, at) "
+                      "VALUES (?, ?, ?, ?, ?, ?)",
+                      device.product_key, device.device_key, client_id, secure_mode, event, at));
+    });
 }
 
 } // namespace enos::hub::sim
