@@ -38,6 +38,7 @@
 
 #include <enos/device/client/commands.hpp>
 #include <enos/device/client/connection.hpp>
+#include <enos/device/client/export.hpp>
 #include <enos/device/client/options.hpp>
 #include <enos/device/core/payload.hpp>
 #include <enos/device/core/result.hpp>
@@ -100,7 +101,7 @@ struct RequestOptions {
 
 using Tags = std::vector<std::pair<std::string, std::string>>;
 
-class DeviceClient {
+class ENOS_DEVICE_API DeviceClient {
 public:
     /// Checks the options (keys, secrets, URL scheme, keep-alive range, TLS files, that the client
     /// certificate is currently valid and matches its key) and builds a client. Does not connect.
