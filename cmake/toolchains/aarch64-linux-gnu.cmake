@@ -21,8 +21,11 @@ set(CMAKE_FIND_ROOT_PATH_MODE_LIBRARY ONLY)
 set(CMAKE_FIND_ROOT_PATH_MODE_INCLUDE ONLY)
 set(CMAKE_FIND_ROOT_PATH_MODE_PACKAGE ONLY)
 
-# Lets ctest and Catch2's test discovery run target binaries on the build machine.
+# Lets ctest and Catch2's test discovery run target binaries on the build machine, with the loader
+# and libc of libc6:arm64 (/lib/ld-linux-aarch64.so.1). Not -L /usr/${ENOS_CROSS_TRIPLE}: that
+# loader is from the cross toolchain's glibc build, which does not match libc6:arm64's libc.so.6
+# (the one /etc/ld.so.cache names), and threads hang in pthread_create with the pair.
 find_program(ENOS_QEMU_AARCH64 qemu-aarch64)
 if(ENOS_QEMU_AARCH64)
-  set(CMAKE_CROSSCOMPILING_EMULATOR ${ENOS_QEMU_AARCH64} -L /usr/${ENOS_CROSS_TRIPLE})
+  set(CMAKE_CROSSCOMPILING_EMULATOR ${ENOS_QEMU_AARCH64} -L /)
 endif()
