@@ -1,4 +1,4 @@
-# Dependency lookup, shared by the build tree and (through EnosDeviceConfig.cmake) by consumers.
+# Dependency lookup of the build tree (consumers re-find theirs in EnosDeviceConfig.cmake).
 include(GNUInstallDirs)
 find_package(Threads REQUIRED)
 
@@ -8,17 +8,13 @@ if(NOT RAPIDJSON_INCLUDE_DIRS)
   find_path(RAPIDJSON_INCLUDE_DIRS rapidjson/document.h REQUIRED)
 endif()
 
-# The compiled library: Paho MQTT C++ (over the async C client with OpenSSL) and mbedTLS.
+# The compiled library: Paho MQTT C++ (over the async C client with OpenSSL) and mbedTLS
+# (cmake/FindMbedTLS.cmake).
 find_package(PahoMqttCpp REQUIRED)
+find_package(MbedTLS REQUIRED)
 
-# mbedTLS 2.28 on Debian ships no CMake package; link order matters: tls, x509, crypto.
+# The whole mbedTLS stack under one name, for the project's own tests (digests against mbedTLS).
 if(NOT TARGET enos_device_mbedtls)
-  find_path(MBEDTLS_INCLUDE_DIR mbedtls/md.h REQUIRED)
-  find_library(MBEDTLS_LIBRARY mbedtls REQUIRED)
-  find_library(MBEDX509_LIBRARY mbedx509 REQUIRED)
-  find_library(MBEDCRYPTO_LIBRARY mbedcrypto REQUIRED)
-  add_library(enos_device_mbedtls INTERFACE IMPORTED)
-  set_target_properties(enos_device_mbedtls PROPERTIES
-    INTERFACE_INCLUDE_DIRECTORIES "${MBEDTLS_INCLUDE_DIR}"
-    INTERFACE_LINK_LIBRARIES "${MBEDTLS_LIBRARY};${MBEDX509_LIBRARY};${MBEDCRYPTO_LIBRARY}")
+  add_library(enos_device_mbedtls INTERFACE)
+  target_link_libraries(enos_device_mbedtls INTERFACE MbedTLS::mbedtls)
 endif()

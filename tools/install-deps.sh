@@ -7,8 +7,10 @@ packages=(
   build-essential cmake ninja-build pkg-config
   libpaho-mqttpp-dev libpaho-mqtt-dev libssl-dev libmbedtls-dev rapidjson-dev catch2
   mosquitto mosquitto-dev libmosquitto-dev libsqlite3-dev openssl
+  libspdlog-dev
 )
 [[ "${1:-}" == "--bench" ]] && packages+=(libbenchmark-dev gnuplot-nox python3)
+[[ "${1:-}" == "--docs" ]] && packages+=(doxygen)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -1,5 +1,7 @@
 # Conan 2 recipe: drives the project's own CMake install, library only.
-#   conan create cmake/conan --build=missing        (run from the SDK root)
+#   conan create cmake/conan --build=missing                   (run from the SDK root)
+#   conan create cmake/conan --build=missing -o "&:shared=True"
+# `conan create` then builds and runs test_package/ against the package.
 import os
 
 from conan import ConanFile
@@ -22,6 +24,11 @@ class EnosDeviceConan(ConanFile):
         for pattern in ("CMakeLists.txt", "LICENSE", "cmake/*", "include/*", "src/*"):
             copy(self, pattern, root, self.export_sources_folder)
 
+    def configure(self):
+        # A shared library is position-independent anyway.
+        if self.options.shared:
+            self.options.rm_safe("fPIC")
+
     def requirements(self):
         self.requires("paho-mqtt-cpp/1.2.0")
         self.requires("mbedtls/2.28.4")
@@ -32,6 +39,7 @@ class EnosDeviceConan(ConanFile):
 
     def generate(self):
         CMakeDeps(self).generate()
+        # CMakeToolchain turns the "shared" option into BUILD_SHARED_LIBS.
         toolchain = CMakeToolchain(self)
         for part in ("TESTS", "EXAMPLES", "TOOLS", "BENCH"):
             toolchain.variables[f"ENOS_DEVICE_BUILD_{part}"] = False
@@ -51,3 +59,8 @@ class EnosDeviceConan(ConanFile):
         # Consumers use the package's own EnosDeviceConfig.cmake (targets enos::device, enos::device_core).
         self.cpp_info.set_property("cmake_find_mode", "none")
         self.cpp_info.builddirs.append(os.path.join("lib", "cmake", "EnosDevice"))
+        # For the other generators (PkgConfigDeps, ...).
+        self.cpp_info.set_property("pkg_config_name", "enos-device")
+        self.cpp_info.libs = ["enos-device"]
+        if self.settings.os == "Linux":
+            self.cpp_info.system_libs = ["pthread"]

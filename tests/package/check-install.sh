@@ -1,21 +1,60 @@
 #!/usr/bin/env bash
-# Installs this build into a temporary prefix, then configures, builds and runs a consumer project
-# (and the standalone examples) against it with find_package(EnosDevice).
+# The installed package, as users get it, for both kinds of library:
+# - static: this build, installed into a temporary prefix;
+# - shared: the library alone (BUILD_SHARED_LIBS=ON, nothing else), configured from the same source
+#   in a temporary build directory without optimisation (it checks linking, not speed).
+# For each: a consumer project with find_package(EnosDevice) links enos::device and enos::device_core
+# alone and runs; pkg-config resolves enos-device.pc and a program built from its flags alone runs.
+# Then every example builds standalone against the static package.
+#   check-install.sh <build dir> <source dir>
 set -euo pipefail
 build_dir=$1 source_dir=$2
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-cmake --install "$build_dir" --prefix "$work/prefix" >/dev/null
-cmake -S "$source_dir/tests/package/consumer" -B "$work/consumer" -G Ninja \
-  -DCMAKE_PREFIX_PATH="$work/prefix" -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build "$work/consumer" >/dev/null
-LD_LIBRARY_PATH="$work/prefix/lib:${LD_LIBRARY_PATH:-}" "$work/consumer/consumer"
-"$work/consumer/consumer-core-only"
+quiet() { "$@" >"$work/log" 2>&1 || { cat "$work/log"; exit 1; }; }
+
+cmake --install "$build_dir" --prefix "$work/static" >/dev/null
+
+quiet cmake -S "$source_dir" -B "$work/shared-build" -G Ninja -DCMAKE_BUILD_TYPE=None \
+  -DBUILD_SHARED_LIBS=ON -DENOS_DEVICE_INSTALL=ON -DENOS_DEVICE_BUILD_TESTS=OFF \
+  -DENOS_DEVICE_BUILD_EXAMPLES=OFF -DENOS_DEVICE_BUILD_TOOLS=OFF -DENOS_DEVICE_BUILD_BENCH=OFF
+quiet cmake --build "$work/shared-build"
+cmake --install "$work/shared-build" --prefix "$work/shared" >/dev/null
+
+for kind in static shared; do
+  prefix=$work/$kind
+  library=$(find "$prefix" -name "libenos-device.a" -o -name "libenos-device.so" | head -n 1)
+  case $kind in
+    static) [[ $library == *.a ]] ;;
+    shared) [[ $library == *.so ]] ;;
+  esac || { echo "$kind: no libenos-device of that kind installed"; exit 1; }
+  [[ -f "$prefix/include/enos/device/client/export.hpp" ]]
+
+  quiet cmake -S "$source_dir/tests/package/consumer" -B "$work/consumer-$kind" -G Ninja \
+    -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_BUILD_TYPE=Release
+  quiet cmake --build "$work/consumer-$kind"
+  "$work/consumer-$kind/consumer"
+  "$work/consumer-$kind/consumer-core-only"
+  if [[ $kind == shared ]]; then
+    ldd "$work/consumer-$kind/consumer" | grep -q "libenos-device.so" \
+      || { echo "shared: the consumer does not load libenos-device.so"; exit 1; }
+  fi
+  echo "$kind: find_package(EnosDevice): enos::device and enos::device_core consumers run"
+
+  pc_dir=$(dirname "$(find "$prefix" -name enos-device.pc | head -n 1)")
+  flags=$(PKG_CONFIG_PATH="$pc_dir" pkg-config --cflags --libs enos-device)
+  # shellcheck disable=SC2086 # the flags are words
+  quiet c++ -std=c++17 -o "$work/pc-consumer-$kind" "$source_dir/tests/package/consumer/main.cpp" $flags \
+    -Wl,-rpath,"$(PKG_CONFIG_PATH="$pc_dir" pkg-config --variable=libdir enos-device)"
+  "$work/pc-consumer-$kind" >/dev/null
+  echo "$kind: pkg-config enos-device: $flags"
+done
+
 for example in "$source_dir"/examples/*/; do
   [[ -f "$example/CMakeLists.txt" ]] || continue
   name=$(basename "$example")
-  cmake -S "$example" -B "$work/examples/$name" -G Ninja \
-    -DCMAKE_PREFIX_PATH="$work/prefix" -DCMAKE_BUILD_TYPE=Release >/dev/null
-  cmake --build "$work/examples/$name" >/dev/null
+  quiet cmake -S "$example" -B "$work/examples/$name" -G Ninja \
+    -DCMAKE_PREFIX_PATH="$work/static" -DCMAKE_BUILD_TYPE=Release
+  quiet cmake --build "$work/examples/$name"
   echo "example $name builds against the installed package"
 done

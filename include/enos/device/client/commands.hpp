@@ -1,6 +1,7 @@
 // Commands from the cloud (docs/protocol.md §4) and how the application answers them.
 #pragma once
 
+#include <enos/device/client/export.hpp>
 #include <enos/device/core/result.hpp>
 #include <enos/device/core/value.hpp>
 
@@ -93,7 +94,7 @@ struct ResponderState;
 /// The first reply() wins; later ones return false. If the last copy is destroyed without a reply,
 /// the SDK answers 1102 "no reply" so the cloud is not left waiting. May be used from any thread,
 /// and after the DeviceClient is gone (then reply() returns false and nothing is sent).
-class Responder {
+class ENOS_DEVICE_API Responder {
 public:
     Responder() = default;
     /// Publishes the reply; true if this call answered the command.

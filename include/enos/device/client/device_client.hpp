@@ -40,6 +40,7 @@
 
 #include <enos/device/client/commands.hpp>
 #include <enos/device/client/connection.hpp>
+#include <enos/device/client/export.hpp>
 #include <enos/device/client/options.hpp>
 #include <enos/device/client/stats.hpp>
 #include <enos/device/core/payload.hpp>
@@ -97,7 +98,7 @@ struct SendOptions {
     bool keep_original_topic = false;
 };
 
-class DeviceClient {
+class ENOS_DEVICE_API DeviceClient {
 public:
     /// Checks the options (keys, secrets, URL scheme, keep-alive range, TLS files, that the client
     /// certificate is currently valid and matches its key) and builds a client. Does not connect.

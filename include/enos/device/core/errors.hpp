@@ -3,6 +3,8 @@
 // application can compare against either with ==.
 #pragma once
 
+#include <enos/device/core/detail/visibility.hpp>
+
 #include <string>
 #include <system_error>
 
@@ -137,14 +139,14 @@ public:
 
 } // namespace detail
 
-/// Category of errc.
-inline const std::error_category& device_category() noexcept {
+/// Category of errc. (One object per process, also across a shared enos::device.)
+ENOS_DEVICE_VISIBLE inline const std::error_category& device_category() noexcept {
     static const detail::DeviceCategory category;
     return category;
 }
 
 /// Category of the codes in EnOS replies; the error value is the code itself (e.g. 1204).
-inline const std::error_category& cloud_category() noexcept {
+ENOS_DEVICE_VISIBLE inline const std::error_category& cloud_category() noexcept {
     static const detail::CloudCategory category;
     return category;
 }

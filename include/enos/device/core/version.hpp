@@ -1,5 +1,7 @@
 #pragma once
 
+#include <enos/device/core/detail/visibility.hpp>
+
 #define ENOS_DEVICE_VERSION_MAJOR 0
 #define ENOS_DEVICE_VERSION_MINOR 1
 #define ENOS_DEVICE_VERSION_PATCH 0
@@ -8,6 +10,6 @@
 namespace enos::device {
 
 /// Version of the compiled library (may differ from the headers' if mixed up at link time).
-const char* library_version() noexcept;
+ENOS_DEVICE_VISIBLE const char* library_version() noexcept;
 
 } // namespace enos::device

@@ -1,0 +1,11 @@
+// For the few core declarations that must be one and the same in a shared enos::device and in the
+// program using it, even when either is built with -fvisibility=hidden: the error categories
+// (std::error_code compares categories by address) and library_version(), which the compiled
+// library defines. The core itself stays header-only and needs no generated header.
+#pragma once
+
+#if defined(__GNUC__) || defined(__clang__)
+#define ENOS_DEVICE_VISIBLE __attribute__((visibility("default")))
+#else
+#define ENOS_DEVICE_VISIBLE
+#endif
