@@ -1,5 +1,6 @@
 #include "client/client_core.hpp"
 #include "client/offline_sender.hpp"
+#include "client/pipeline_tuning.hpp"
 
 #include "crypto/tls_check.hpp"
 
@@ -596,6 +597,7 @@ void ClientCore::on_connection_lost(const Error& cause) {
     }
     changed_.notify_all();
     log(LogLevel::warn, "connection lost: " + cause.message());
+    sync_coalescing(); // off for the next link
     if (offline_) offline_->link_down();
     run_failed(failed);
     emit(events);
@@ -672,6 +674,7 @@ Status ClientCore::disconnect() {
         }
     }
     changed_.notify_all();
+    sync_coalescing(); // off for the next link
     if (offline_) offline_->link_down();
     run_failed(failed);
     {
@@ -954,6 +957,7 @@ void ClientCore::submit(PreparedRequest request, Completion done) {
             }
         }
     }
+    sync_coalescing(); // before the publish, so a busy pipeline is coalesced from its eighth request
     if (subscribe_now) {
         std::weak_ptr<ClientCore> weak = weak_from_this();
         const std::string topic = request.reply_topic;
@@ -1005,6 +1009,7 @@ void ClientCore::on_reply_subscribed(const std::string& reply_topic, std::uint64
             }
         }
     }
+    sync_coalescing();
     for (const Unsent& u : to_publish)
         publish_request(u.key, u.seq, u.topic, u.payload, u.qos);
     run_failed(failed);
@@ -1028,6 +1033,7 @@ void ClientCore::fail_request(const std::string& key, std::uint64_t seq, const E
         if (!take_pending_locked(key, seq, done)) return;
         ++counters_.requests_failed;
     }
+    sync_coalescing();
     done(error);
 }
 
@@ -1042,13 +1048,17 @@ void ClientCore::remember_expired_locked(const std::string& key) {
 void ClientCore::awaited_changed_locked() {
     const std::size_t awaited = pending_.size();
     dispatcher_->set_awaited(awaited);
-    // Nagle's algorithm packs a busy pipeline of small requests into fewer TCP segments (less work
-    // at both ends); the broker's PUBACKs and replies keep acknowledging them, so a held packet
-    // waits about a round trip. With few replies awaited, everything goes out at once.
-    const bool coalesce = coalescing_ ? awaited > 0 : awaited >= coalesce_from;
-    if (coalesce == coalescing_) return;
-    coalescing_ = coalesce;
-    transport_->set_coalescing(coalesce);
+    const bool now = want_coalescing_.load(std::memory_order_relaxed);
+    if (PipelineTuning::coalesces(awaited, now) == now) return;
+    want_coalescing_.store(!now, std::memory_order_relaxed);
+    coalescing_stale_.store(true, std::memory_order_release);
+}
+
+void ClientCore::sync_coalescing() {
+    // The socket option is a system call: never under the core's lock. The transport reads the
+    // wish under its own lock, so when two threads race here the last one applies the latest wish.
+    if (coalescing_stale_.exchange(false, std::memory_order_acq_rel))
+        transport_->set_coalescing(want_coalescing_);
 }
 
 void ClientCore::arm_request_timer_locked() {
@@ -1082,6 +1092,7 @@ void ClientCore::on_request_timer() {
         }
         arm_request_timer_locked();
     }
+    sync_coalescing();
     run_failed(expired);
 }
 
@@ -1151,6 +1162,7 @@ void ClientCore::on_reply(const ArrivedTopic& arrived, const std::string& topic,
         pending_.erase(it);
         awaited_changed_locked();
     }
+    sync_coalescing();
     ++counters_.replies_received;
     if (response.code != 200)
         done(Error{make_cloud_error(response.code), response.message});

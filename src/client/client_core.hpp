@@ -168,7 +168,10 @@ private:
     void fail_request(const std::string& key, std::uint64_t seq, const Error& error);
     bool take_pending_locked(const std::string& key, std::uint64_t seq, Completion& done);
     /// pending_ grew or shrank: tells the dispatcher, and switches TCP coalescing on or off.
+    /// Tells the dispatcher how many replies are awaited and updates the coalescing wish;
+    /// sync_coalescing() passes that wish to the transport once the lock is released.
     void awaited_changed_locked();
+    void sync_coalescing();
     void arm_request_timer_locked();
     void on_request_timer();
     void remember_expired_locked(const std::string& key);
@@ -207,8 +210,8 @@ private:
     std::optional<std::string> activation_payload_;
     std::uint64_t next_seq_ = 1;
     std::unordered_map<std::string, Pending> pending_;
-    static constexpr std::size_t coalesce_from = 8;    ///< replies awaited before TCP coalescing starts
-    bool coalescing_ = false;                          ///< on until no reply is awaited any more
+    std::atomic<bool> want_coalescing_{false};         ///< PipelineTuning's wish for the transport
+    std::atomic<bool> coalescing_stale_{false};        ///< the wish changed since the transport was told
     std::map<Deadline, const std::string*> deadlines_; ///< points at the key inside pending_ (stable)
     std::optional<Clock::time_point> request_timer_at_;
     std::unordered_set<std::string> expired_; ///< keys of requests that ended without their reply

@@ -1,4 +1,5 @@
 #include "client/dispatcher.hpp"
+#include "client/pipeline_tuning.hpp"
 
 namespace enos::device::detail {
 
@@ -31,15 +32,15 @@ bool Dispatcher::on_dispatcher_thread() const noexcept {
 }
 
 void Dispatcher::run(const std::shared_ptr<State>& state) {
-    constexpr int max_empty_naps = 4; // then replies stopped coming for now: sleep until woken
-    int empty_naps = 0;
+    int empty_naps = 0; // at the limit, replies stopped coming for now: sleep until woken
     std::unique_lock lock(state->mutex);
     while (true) {
         while (!state->exit && state->tasks.empty()) {
-            if (state->awaited.load(std::memory_order_relaxed) > 1 && empty_naps < max_empty_naps) {
+            if (PipelineTuning::naps(state->awaited.load(std::memory_order_relaxed)) &&
+                empty_naps < PipelineTuning::max_empty_naps) {
                 ++empty_naps;
                 state->sleep = State::Sleep::napping;
-                state->wake.wait_for(lock, nap);
+                state->wake.wait_for(lock, PipelineTuning::nap);
                 continue;
             }
             state->sleep = State::Sleep::idle; // again after a spurious wake-up

@@ -26,15 +26,12 @@ public:
     bool post(Task&& task, bool batched = false);
     bool on_dispatcher_thread() const noexcept;
 
-    /// How many replies the client awaits. While more than one is on its way, the thread naps
-    /// briefly when it runs out of tasks instead of sleeping until woken, so the replies of a busy
-    /// window run in batches, one wake-up each, rather than one wake-up per reply (a cross-CPU
-    /// wake-up costs more than handling a reply). A batched task then waits at most `nap` for the
-    /// thread; commands and connection events wake it at once.
+    /// How many replies the client awaits. While PipelineTuning::naps() says so, the thread naps
+    /// when it runs out of tasks instead of sleeping until woken; a batched task then waits at most
+    /// one nap for the thread. Commands and connection events wake it at once.
     void set_awaited(std::size_t replies) noexcept {
         state_->awaited.store(replies, std::memory_order_relaxed);
     }
-    static constexpr std::chrono::microseconds nap{1000};
 
     /// Runs what is queued, then ends the thread. Bounded: if a task is still running when `bound`
     /// expires, the thread is left to finish it alone and drops the rest. Called on the dispatcher

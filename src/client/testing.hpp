@@ -2,9 +2,9 @@
 // the stable API.
 #pragma once
 
-#include <enos/device/client/device_client.hpp>
 #include "client/clock.hpp"
 #include "transport/transport.hpp"
+#include <enos/device/client/device_client.hpp>
 
 #include <memory>
 

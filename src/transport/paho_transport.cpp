@@ -277,7 +277,8 @@ void PahoTransport::on_connect_result(const std::shared_ptr<ConnectAttempt>& att
     if (ok) {
         if (attempt->broker) {
             Status set;
-            if (Result<SocketRef> found = find_new_socket(attempt->sockets_before, *attempt->broker); !found) {
+            if (Result<SocketRef> found = find_new_socket(attempt->sockets_before, *attempt->broker);
+                !found) {
                 set = found.error();
             } else {
                 std::lock_guard lock(socket_mutex_);
@@ -425,8 +426,9 @@ void PahoTransport::forget_socket() {
     socket_.reset();
 }
 
-void PahoTransport::set_coalescing(bool on) {
+void PahoTransport::set_coalescing(const std::atomic<bool>& wanted) {
     std::lock_guard lock(socket_mutex_);
+    const bool on = wanted.load(std::memory_order_relaxed);
     if (coalescing_ == on) return;
     coalescing_ = on;
     // Only fails on a socket already closed, which has nothing left to send.

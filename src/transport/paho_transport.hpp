@@ -38,7 +38,7 @@ public:
     Status publish(const std::string& topic, const std::string& payload, int qos, Done done) override;
     Error explain_connect_failure(const TransportConnectParams& params, const Error& failure,
                                   std::chrono::milliseconds bound) override;
-    void set_coalescing(bool on) override;
+    void set_coalescing(const std::atomic<bool>& wanted) override;
 
 private:
     class Listener;
@@ -79,7 +79,7 @@ private:
     std::uint64_t next_op_ = 1;
     std::unordered_map<std::uint64_t, Op> ops_;
 
-    std::mutex socket_mutex_;      ///< a leaf lock: set_coalescing() is called under the core's lock
+    std::mutex socket_mutex_;         ///< a leaf lock: guards socket_ and coalescing_
     std::optional<SocketRef> socket_; ///< the current link's socket, when it could be identified
     bool coalescing_ = false;
 };

@@ -5,6 +5,7 @@
 #include <enos/device/client/options.hpp>
 #include <enos/device/core/result.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <string>
@@ -35,8 +36,7 @@ struct TransportEvents {
 ///   call returned an error synchronously (then never);
 /// * no event or completion runs after the Transport is destroyed or after disconnect() returned,
 ///   except completions that disconnect() itself fails with errc::disconnected before returning;
-/// * the core never calls into the transport while holding its own lock, except set_coalescing()
-///   (which takes no lock a transport callback holds).
+/// * the core never calls into the transport while holding its own lock.
 class Transport {
 public:
     using Done = std::function<void(Status)>;
@@ -58,8 +58,9 @@ public:
     virtual Status publish(const std::string& topic, const std::string& payload, int qos, Done done) = 0;
     /// While many small messages are in flight, lets TCP pack them into fewer segments (Nagle's
     /// algorithm); switched off again, it sends at once whatever it holds. Applies to the current
-    /// link and the next ones; off by default.
-    virtual void set_coalescing(bool /*on*/) {}
+    /// link and the next ones; off by default. `wanted` is read under the transport's own lock, so
+    /// callers racing each other settle on its latest value.
+    virtual void set_coalescing(const std::atomic<bool>& /*wanted*/) {}
     /// Turns a connect failure into a more precise one when the MQTT library's report is vague
     /// (e.g. "TLS handshake failed" rather than "cannot connect"). Runs on the caller's thread of
     /// connect() and may take up to `bound`.

@@ -210,8 +210,9 @@ public:
         return {};
     }
 
-    void set_coalescing(bool on) override {
+    void set_coalescing(const std::atomic<bool>& wanted) override {
         std::lock_guard lock(broker_->mutex_);
+        const bool on = wanted.load();
         broker_->journal_.push_back(on ? "coalescing on" : "coalescing off");
     }
 
