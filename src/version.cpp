@@ -1,4 +1,4 @@
-#include <enos/device/core/version.hpp>
+#include <enos/device/client/version.hpp>
 
 namespace enos::device {
 

@@ -10,3 +10,4 @@
 #include <enos/device/client/options.hpp>
 #include <enos/device/client/queue.hpp>
 #include <enos/device/client/stats.hpp>
+#include <enos/device/client/version.hpp>

@@ -1,5 +1,5 @@
 // OfflineQueue: the bounded queue of messages waiting for the link (or for their acknowledgement),
-// in memory or in a crash-safe store directory (design notes in enos/device/queue.hpp). Used by the
+// in memory or in a crash-safe store directory (design notes in enos/device/client/queue.hpp). Used by the
 // client core; not part of the stable API.
 //
 // How the client drives it

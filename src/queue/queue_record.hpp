@@ -6,7 +6,7 @@
 //        8    8  sequence    assigned by the queue, strictly increasing over the whole log
 //       16    2  topic_size
 //       18    1  id_size     the caller's id of the message (its request id)
-//       19    1  kind        1 = message
+//       19    1  kind        2 = request body (1, a whole encoded payload, is no longer read)
 //       20    1  flags       bit 0: QoS 1, bit 1: replay on the original topic
 //       21    1  method      UpMethod of the message
 //       22    2  reserved    zero
@@ -30,7 +30,9 @@
 namespace enos::device::detail {
 
 inline constexpr std::size_t record_header_size = 24;
-inline constexpr std::uint8_t record_kind_message = 1;
+// Records of kind 1 held the whole encoded payload, id included; they fail the header check, so a
+// store written that way is reported as damaged rather than replayed as malformed requests.
+inline constexpr std::uint8_t record_kind_message = 2;
 inline constexpr std::uint8_t record_flag_qos1 = 1;
 inline constexpr std::uint8_t record_flag_keep_topic = 2;
 inline constexpr std::size_t max_record_topic = 0xFFFF;

@@ -2,7 +2,7 @@
 //   lock                 flock'ed for the life of the store; holds the owner's PID
 //   NNNNNNNNNNNN.seg     append-only segments of records, numbered in the order they were started
 //   delivered            "every record up to sequence W has left the queue", replaced atomically
-// Design notes (what is synced when, what recovery guarantees) in enos/device/queue.hpp.
+// Design notes (what is synced when, what recovery guarantees) in enos/device/client/queue.hpp.
 #pragma once
 
 #include "queue/record_storage.hpp"

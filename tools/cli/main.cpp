@@ -6,7 +6,7 @@
 #include "run.hpp"
 
 #include <enos/device/core/credentials.hpp>
-#include <enos/device/core/version.hpp>
+#include <enos/device/client/version.hpp>
 
 #include <cstdio>
 #include <string>

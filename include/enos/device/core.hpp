@@ -11,3 +11,4 @@
 #include <enos/device/core/sign.hpp>
 #include <enos/device/core/topics.hpp>
 #include <enos/device/core/value.hpp>
+#include <enos/device/core/version.hpp>

@@ -1,6 +1,5 @@
 // A program using the installed compiled library (static or shared) the way an application does.
 #include <enos/device.hpp>
-#include <enos/device/core/version.hpp>
 
 #include <cstdio>
 #include <cstring>

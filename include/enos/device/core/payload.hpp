@@ -1,9 +1,11 @@
 // Payload encoders and decoders for every method of the EnOS device protocol (docs/protocol.md §2–§5).
 //
-// Encoders: `Status encode_X(std::string& out, std::string_view id, ...)` replace the content of `out`
-// with the JSON payload. They check the platform limits locally (512 KB, 200 attributes or tags,
-// 1000 registrations, NaN/infinity, invalid UTF-8, empty identifiers) and on error leave `out` empty
-// with an Error that names the field. Reusing `out` makes encoding allocation-free once it has grown.
+// Requests: one value type per upstream method in namespace up (payload/request.hpp explains them).
+// `Status encode(std::string& out, std::string_view id, const R& request)` replaces the content of
+// `out` with the JSON payload. It checks the platform limits locally (512 KB, 200 attributes or
+// tags, 1000 registrations, NaN/infinity, invalid UTF-8, empty identifiers) and on error leaves `out`
+// empty with an Error that names the field. Reusing `out` makes encoding allocation-free once it has
+// grown.
 //
 // Decoders: `Result<T> decode_X(std::string_view json)` never throw; they refuse input of 512 KB or
 // more, malformed JSON, wrong types and missing fields with errc::input_too_large, malformed_json,

@@ -1,7 +1,7 @@
-// For the few core declarations that must be one and the same in a shared enos::device and in the
+// For the few core definitions that must be one and the same in a shared enos::device and in the
 // program using it, even when either is built with -fvisibility=hidden: the error categories
-// (std::error_code compares categories by address) and library_version(), which the compiled
-// library defines. The core itself stays header-only and needs no generated header.
+// (std::error_code compares categories by address). The core itself stays header-only and needs no
+// generated header.
 #pragma once
 
 #if defined(__GNUC__) || defined(__clang__)
