@@ -19,16 +19,6 @@
 namespace enos::device::detail {
 namespace {
 
-// '#' cannot appear in a topic name, so "reply topic#id" is unambiguous.
-std::string pending_key(const std::string& reply_topic, std::string_view id) {
-    std::string key;
-    key.reserve(reply_topic.size() + 1 + id.size());
-    key.append(reply_topic).append(1, '#').append(id);
-    return key;
-}
-
-constexpr std::size_t remembered_expired_keys = 4096;
-
 bool is_refusal(const Error& e) {
     return e == errc::bad_credentials || e == errc::not_authorized || e == errc::identifier_rejected ||
            e == errc::protocol_rejected;
@@ -484,8 +474,7 @@ void ClientCore::on_session_subscribed(std::uint64_t session, std::size_t comman
                 ok[command_count + i] ? SubState::active : SubState::none;
         state_ = ConnectionState::connected;
         next_id_ = 1;
-        expired_.clear();
-        expired_order_.clear();
+        pending_.forget_ended();
         backoff_.reset();
         ++counters_.connects;
         Attempt& attempt = it->second;
@@ -605,14 +594,11 @@ void ClientCore::on_connection_lost(const Error& cause) {
 
 void ClientCore::end_session_locked(const Error& why, Failed& failed) {
     ++session_;
-    for (auto& [key, pending] : pending_) {
-        failed.emplace_back(std::move(pending.done), why);
-        remember_expired_locked(key);
+    for (Completion& done : pending_.take_all()) {
+        failed.emplace_back(std::move(done), why);
+        ++counters_.requests_failed;
     }
-    counters_.requests_failed += pending_.size();
-    pending_.clear();
     awaited_changed_locked();
-    deadlines_.clear();
     for (auto& [topic, sub] : reply_subscriptions_) {
         sub.state = SubState::none; // clean session: the broker forgets them with the link
         sub.waiting.clear();
@@ -917,7 +903,7 @@ Status ClientCore::offline_admission() const {
 }
 
 void ClientCore::submit(PreparedRequest request, Completion done) {
-    std::string key = pending_key(request.reply_topic, request.id);
+    std::string key = PendingRequests::key(request.reply_topic, request.id);
     bool subscribe_now = false;
     bool publish_now = false;
     std::uint64_t seq;
@@ -929,7 +915,7 @@ void ClientCore::submit(PreparedRequest request, Completion done) {
             refusal = Error{errc::shutting_down, "the client is closed"};
         else if (state_ != ConnectionState::connected)
             refusal = Error{errc::not_connected, "not connected to the broker"};
-        else if (pending_.count(key))
+        else if (pending_.contains(key))
             refusal =
                 Error{errc::invalid_argument, "a raw request on " + request.topic +
                                                   " still waits for its reply (raw replies carry no id)"};
@@ -941,9 +927,8 @@ void ClientCore::submit(PreparedRequest request, Completion done) {
         seq = next_seq_++;
         session = session_;
         const Clock::time_point deadline = clock_->now() + request.timeout;
-        auto inserted = pending_.emplace(key, Pending{seq, deadline, std::move(done)}).first;
+        pending_.add(key, seq, deadline, std::move(done));
         awaited_changed_locked();
-        deadlines_.emplace(Deadline{deadline, seq}, &inserted->first);
         arm_request_timer_locked();
         ReplySubscription& sub = reply_subscriptions_[request.reply_topic];
         if (sub.state == SubState::active) {
@@ -998,14 +983,10 @@ void ClientCore::on_reply_subscribed(const std::string& reply_topic, std::uint64
                     : granted.error();
         for (Unsent& u : waiting) {
             if (ok) {
-                auto it = pending_.find(u.key);
-                if (it != pending_.end() && it->second.seq == u.seq) to_publish.push_back(std::move(u));
-            } else {
-                Completion done;
-                if (take_pending_locked(u.key, u.seq, done)) {
-                    failed.emplace_back(std::move(done), error);
-                    ++counters_.requests_failed;
-                }
+                if (pending_.waits(u.key, u.seq)) to_publish.push_back(std::move(u));
+            } else if (Completion done = take_pending_locked(u.key, u.seq)) {
+                failed.emplace_back(std::move(done), error);
+                ++counters_.requests_failed;
             }
         }
     }
@@ -1015,34 +996,22 @@ void ClientCore::on_reply_subscribed(const std::string& reply_topic, std::uint64
     run_failed(failed);
 }
 
-bool ClientCore::take_pending_locked(const std::string& key, std::uint64_t seq, Completion& done) {
-    auto it = pending_.find(key);
-    if (it == pending_.end() || it->second.seq != seq) return false;
-    done = std::move(it->second.done);
-    deadlines_.erase(Deadline{it->second.deadline, seq});
-    pending_.erase(it);
-    awaited_changed_locked();
-    remember_expired_locked(key);
-    return true;
+Completion ClientCore::take_pending_locked(const std::string& key, std::uint64_t seq) {
+    Completion done = pending_.take(key, seq);
+    if (done) awaited_changed_locked();
+    return done;
 }
 
 void ClientCore::fail_request(const std::string& key, std::uint64_t seq, const Error& error) {
     Completion done;
     {
         std::lock_guard lock(mutex_);
-        if (!take_pending_locked(key, seq, done)) return;
+        done = take_pending_locked(key, seq);
+        if (!done) return;
         ++counters_.requests_failed;
     }
     sync_coalescing();
     done(error);
-}
-
-void ClientCore::remember_expired_locked(const std::string& key) {
-    if (expired_.insert(key).second) expired_order_.push_back(key);
-    if (expired_order_.size() > remembered_expired_keys) {
-        expired_.erase(expired_order_.front());
-        expired_order_.pop_front();
-    }
 }
 
 void ClientCore::awaited_changed_locked() {
@@ -1062,8 +1031,9 @@ void ClientCore::sync_coalescing() {
 }
 
 void ClientCore::arm_request_timer_locked() {
-    if (deadlines_.empty()) return;
-    const Clock::time_point next = deadlines_.begin()->first.first;
+    const std::optional<Clock::time_point> due = pending_.next_deadline();
+    if (!due) return;
+    const Clock::time_point next = *due;
     if (request_timer_at_ && *request_timer_at_ <= next) return;
     request_timer_at_ = next;
     std::weak_ptr<ClientCore> weak = weak_from_this();
@@ -1077,19 +1047,12 @@ void ClientCore::on_request_timer() {
     {
         std::lock_guard lock(mutex_);
         request_timer_at_.reset();
-        const Clock::time_point now = clock_->now();
-        while (!deadlines_.empty() && deadlines_.begin()->first.first <= now) {
-            const auto [deadline, seq] = deadlines_.begin()->first;
-            const std::string key = *deadlines_.begin()->second;
-            Completion done;
-            if (take_pending_locked(key, seq, done)) {
-                expired.emplace_back(std::move(done),
-                                     Error{errc::timeout, "no reply on " + key.substr(0, key.rfind('#'))});
-                ++counters_.requests_timed_out;
-            } else {
-                deadlines_.erase(deadlines_.begin());
-            }
+        for (auto& [done, key] : pending_.take_expired(clock_->now())) {
+            expired.emplace_back(std::move(done),
+                                 Error{errc::timeout, "no reply on " + key.substr(0, key.rfind('#'))});
+            ++counters_.requests_timed_out;
         }
+        if (!expired.empty()) awaited_changed_locked();
         arm_request_timer_locked();
     }
     sync_coalescing();
@@ -1131,7 +1094,7 @@ void ClientCore::on_reply(const ArrivedTopic& arrived, const std::string& topic,
     Response response;
     std::string key;
     if (is_raw(arrived.reply_to)) {
-        key = pending_key(topic, {});
+        key = PendingRequests::key(topic, {});
         response.raw = payload;
     } else {
         Result<Reply> reply = decode_reply(payload);
@@ -1140,7 +1103,7 @@ void ClientCore::on_reply(const ArrivedTopic& arrived, const std::string& topic,
             log(LogLevel::warn, "undecodable reply on " + topic + ": " + reply.error().message());
             return;
         }
-        key = pending_key(topic, reply->id);
+        key = PendingRequests::key(topic, reply->id);
         response.id = std::move(reply->id);
         response.code = reply->code;
         response.message = std::move(reply->message);
@@ -1149,18 +1112,11 @@ void ClientCore::on_reply(const ArrivedTopic& arrived, const std::string& topic,
     Completion done;
     {
         std::lock_guard lock(mutex_);
-        auto it = pending_.find(key);
-        if (it == pending_.end()) {
-            if (expired_.count(key))
-                ++counters_.late_replies;
-            else
-                ++counters_.unmatched_replies;
-            return;
+        switch (pending_.take_reply(key, done)) {
+        case PendingRequests::Match::late: ++counters_.late_replies; return;
+        case PendingRequests::Match::unmatched: ++counters_.unmatched_replies; return;
+        case PendingRequests::Match::matched: awaited_changed_locked(); break;
         }
-        done = std::move(it->second.done);
-        deadlines_.erase(Deadline{it->second.deadline, it->second.seq});
-        pending_.erase(it);
-        awaited_changed_locked();
     }
     sync_coalescing();
     ++counters_.replies_received;

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "client/dispatcher.hpp"
+#include "client/pending_requests.hpp"
 #include "client/timer_queue.hpp"
 
 #include "client/clock.hpp"
@@ -15,7 +16,6 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -23,7 +23,6 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
-#include <unordered_set>
 #include <vector>
 
 namespace enos::device::detail {
@@ -44,10 +43,6 @@ struct PreparedRequest {
 
 /// Puts the envelope around the body with the request's id (raw requests: the body as is).
 Status seal(PreparedRequest& request);
-
-/// Runs exactly once with the outcome; never user code itself (it wakes a waiter or posts the
-/// user's callback to the dispatcher), so it may run on any thread.
-using Completion = std::function<void(Result<Response>)>;
 
 /// A registered command handler: exactly one of the two is set.
 struct HandlerSlot {
@@ -103,12 +98,6 @@ private:
     ClientCore(ClientOptions options, std::unique_ptr<Transport> transport,
                std::shared_ptr<const Clock> clock);
 
-    using Deadline = std::pair<Clock::time_point, std::uint64_t>; ///< (when, seq)
-    struct Pending {
-        std::uint64_t seq = 0;
-        Clock::time_point deadline;
-        Completion done;
-    };
     /// A request waiting for its reply topic's SUBACK before it is published.
     struct Unsent {
         std::string key;
@@ -166,15 +155,14 @@ private:
     void on_reply_subscribed(const std::string& reply_topic, std::uint64_t session,
                              Result<std::vector<bool>> granted);
     void fail_request(const std::string& key, std::uint64_t seq, const Error& error);
-    bool take_pending_locked(const std::string& key, std::uint64_t seq, Completion& done);
-    /// pending_ grew or shrank: tells the dispatcher, and switches TCP coalescing on or off.
+    /// Takes request `seq` out (see PendingRequests::take) and updates what follows the count.
+    Completion take_pending_locked(const std::string& key, std::uint64_t seq);
     /// Tells the dispatcher how many replies are awaited and updates the coalescing wish;
     /// sync_coalescing() passes that wish to the transport once the lock is released.
     void awaited_changed_locked();
     void sync_coalescing();
     void arm_request_timer_locked();
     void on_request_timer();
-    void remember_expired_locked(const std::string& key);
     static void run_failed(Failed& failed);
 
     // arriving messages
@@ -209,13 +197,10 @@ private:
     std::string device_secret_; ///< mode 2 secret: configured, read from the file, or activated
     std::optional<std::string> activation_payload_;
     std::uint64_t next_seq_ = 1;
-    std::unordered_map<std::string, Pending> pending_;
-    std::atomic<bool> want_coalescing_{false};         ///< PipelineTuning's wish for the transport
-    std::atomic<bool> coalescing_stale_{false};        ///< the wish changed since the transport was told
-    std::map<Deadline, const std::string*> deadlines_; ///< points at the key inside pending_ (stable)
+    PendingRequests pending_;
+    std::atomic<bool> want_coalescing_{false};  ///< PipelineTuning's wish for the transport
+    std::atomic<bool> coalescing_stale_{false}; ///< the wish changed since the transport was told
     std::optional<Clock::time_point> request_timer_at_;
-    std::unordered_set<std::string> expired_; ///< keys of requests that ended without their reply
-    std::deque<std::string> expired_order_;
     std::map<std::string, ReplySubscription> reply_subscriptions_;
 
     mutable std::mutex handlers_mutex_;
