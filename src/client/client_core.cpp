@@ -118,6 +118,36 @@ ClientCore::ClientCore(ClientOptions options, std::unique_ptr<Transport> transpo
                    static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count())),
       device_secret_(options_.device_secret) {}
 
+// The narrow face of the core its offline sender sees; it lives as long as the sender, which the
+// core owns.
+class ClientCore::SenderHost final : public OfflineHost {
+public:
+    explicit SenderHost(ClientCore& core) : core_(core) {}
+    const ClientOptions& options() const noexcept override { return core_.options_; }
+    Status admission() const override { return core_.offline_admission(); }
+    std::string next_request_id() override { return std::to_string(core_.next_id_++); }
+    void submit(PreparedRequest request, Completion done) override {
+        core_.submit(std::move(request), std::move(done));
+    }
+    Status publish(const std::string& topic, const std::string& payload, int qos,
+                   Transport::Done acked) override {
+        Status s = core_.transport_->publish(topic, payload, qos, std::move(acked));
+        if (s) ++core_.counters_.requests_sent;
+        return s;
+    }
+    void post(std::function<void()> task, bool batched) override { core_.post(std::move(task), batched); }
+    void log(LogLevel level, const std::string& message) const override { core_.log(level, message); }
+    std::weak_ptr<OfflineSender> weak_sender() const override {
+        // Shares the core's ownership, so a locked sender keeps its core alive.
+        if (std::shared_ptr<ClientCore> core = core_.weak_from_this().lock())
+            return std::shared_ptr<OfflineSender>(core, core->offline_.get());
+        return {};
+    }
+
+private:
+    ClientCore& core_;
+};
+
 Result<std::shared_ptr<ClientCore>> ClientCore::create(ClientOptions options,
                                                        std::unique_ptr<Transport> transport,
                                                        std::shared_ptr<const Clock> clock) {
@@ -133,7 +163,8 @@ Result<std::shared_ptr<ClientCore>> ClientCore::create(ClientOptions options,
                             if (auto c = weak.lock()) c->on_connection_lost(cause);
                         }});
     if (core->options_.offline_queue.enabled) {
-        Result<std::unique_ptr<OfflineSender>> sender = OfflineSender::open(*core);
+        Result<std::unique_ptr<OfflineSender>> sender =
+            OfflineSender::open(std::make_unique<SenderHost>(*core));
         if (!sender) return sender.error();
         core->offline_ = std::move(*sender);
     }

@@ -212,7 +212,7 @@ private:
     std::unique_ptr<OfflineSender> offline_; ///< null when the offline queue is disabled
 
     friend struct ResponderState;
-    friend class OfflineSender;
+    class SenderHost; ///< the OfflineHost the offline sender gets (client_core.cpp)
 };
 
 /// Shared by the copies of one Responder (commands.cpp).

@@ -46,12 +46,13 @@ bool OfflineSender::queues(UpMethod method) noexcept {
     }
 }
 
-OfflineSender::OfflineSender(ClientCore& core)
-    : core_(core), window_(static_cast<std::size_t>(core.options().max_inflight)) {}
+OfflineSender::OfflineSender(std::unique_ptr<OfflineHost> host)
+    : host_(std::move(host)), window_(static_cast<std::size_t>(host_->options().max_inflight)) {}
 
-Result<std::unique_ptr<OfflineSender>> OfflineSender::open(ClientCore& core) {
-    std::unique_ptr<OfflineSender> sender(new OfflineSender(core));
+Result<std::unique_ptr<OfflineSender>> OfflineSender::open(std::unique_ptr<OfflineHost> host) {
+    std::unique_ptr<OfflineSender> sender(new OfflineSender(std::move(host)));
     OfflineSender* self = sender.get();
+    const OfflineHost& core = *self->host_;
     QueueEvents events;
     events.on_drop = [self](const DroppedMessage& dropped) { self->on_drop(dropped); };
     events.log = [&core](LogLevel level, std::string_view message) { core.log(level, std::string(message)); };
@@ -67,7 +68,7 @@ Result<std::unique_ptr<OfflineSender>> OfflineSender::open(ClientCore& core) {
 
 Result<std::uint64_t> OfflineSender::push(const PreparedRequest& request, bool& in_hand) {
     in_hand = false;
-    if (Status s = core_.offline_admission(); !s) return s.error();
+    if (Status s = host_->admission(); !s) return s.error();
     OutboundMessage message;
     message.method = request.method;
     message.topic = request.topic;
@@ -88,10 +89,7 @@ Status OfflineSender::send_nowait(PreparedRequest request) {
     // nothing queued ahead of it, it goes straight out as it would without a queue. The queue only
     // holds QoS 0 messages through outages (or behind a backlog, to keep their order).
     if (request.qos == 0 && link_idle()) {
-        if (core_.transport_->publish(request.topic, request.payload, 0, nullptr)) {
-            ++core_.counters_.requests_sent;
-            return {};
-        }
+        if (host_->publish(request.topic, request.payload, 0, nullptr)) return {};
     }
     bool in_hand = false;
     Result<std::uint64_t> sequence = push(request, in_hand);
@@ -125,7 +123,7 @@ void OfflineSender::send_async(PreparedRequest request, Completion done) {
         pump();
         return;
     }
-    core_.submit(std::move(request), answer_callback(sequence));
+    host_->submit(std::move(request), answer_callback(sequence));
     drain();
 }
 
@@ -165,7 +163,7 @@ void OfflineSender::close(const Error& why) {
     }
     queue_->link_down();
     Error error = why;
-    if (!core_.options().offline_queue.store_directory.empty())
+    if (!host_->options().offline_queue.store_directory.empty())
         error.detail += " (the message stays in the offline store and is sent by the next client on it)";
     for (auto& [sequence, entry] : waiting)
         entry.done(error);
@@ -219,14 +217,14 @@ void OfflineSender::send(QueuedMessage message) {
     request.body = std::move(message.payload);
     request.qos = message.qos;
     if (message.replay && !message.keep_original_topic &&
-        core_.options().offline_queue.replay_through_resume_topics)
+        host_->options().offline_queue.replay_through_resume_topics)
         if (std::optional<UpMethod> resume = resume_method(request.method)) {
             request.method = *resume;
             request.topic = request_topic(request.method, parsed->product_key, parsed->device_key);
         }
     if ((message.replay || message.sent_before) &&
         !is_raw(request.method)) // ids are unique per connection only
-        request.id = std::to_string(core_.next_id_++);
+        request.id = host_->next_request_id();
     if (Status s = seal(request); !s) {
         on_answer(sequence, s.error());
         return;
@@ -243,23 +241,22 @@ void OfflineSender::send(QueuedMessage message) {
     }
     request.reply_topic = request.topic + std::string(reply_suffix);
     request.timeout = *timeout;
-    core_.submit(std::move(request), answer_callback(sequence));
+    host_->submit(std::move(request), answer_callback(sequence));
 }
 
-// The callbacks hold the client weakly: it may be gone when an ack or an answer arrives.
+// The callbacks hold the sender weakly: the client may be gone when an ack or an answer arrives.
 void OfflineSender::publish_acked(const std::string& topic, const std::string& payload, int qos,
                                   std::uint64_t sequence) {
-    auto acked = [weak = core_.weak_from_this(), sequence](Status delivered) {
+    auto acked = [weak = host_->weak_sender(), sequence](Status delivered) {
         if (!delivered) return; // not delivered: the lost link hands it out again
-        if (auto core = weak.lock(); core && core->offline_) core->offline_->on_acked(sequence);
+        if (auto sender = weak.lock()) sender->on_acked(sequence);
     };
-    if (core_.transport_->publish(topic, payload, qos, std::move(acked))) ++core_.counters_.requests_sent;
+    static_cast<void>(host_->publish(topic, payload, qos, std::move(acked)));
 }
 
 Completion OfflineSender::answer_callback(std::uint64_t sequence) {
-    return [weak = core_.weak_from_this(), sequence](Result<Response> result) {
-        if (auto core = weak.lock(); core && core->offline_)
-            core->offline_->on_answer(sequence, std::move(result));
+    return [weak = host_->weak_sender(), sequence](Result<Response> result) {
+        if (auto sender = weak.lock()) sender->on_answer(sequence, std::move(result));
     };
 }
 
@@ -269,13 +266,12 @@ void OfflineSender::pump_later() {
     // Nothing waiting for the window: a message queued from now on is sent by its own push.
     const QueueStats q = queue_->stats();
     if (q.depth <= q.in_flight || pump_scheduled_.exchange(true)) return;
-    std::weak_ptr<ClientCore> weak = core_.weak_from_this();
-    core_.post(
-        [weak] {
-            auto core = weak.lock();
-            if (!core || !core->offline_) return;
-            core->offline_->pump_scheduled_ = false;
-            core->offline_->pump();
+    host_->post(
+        [weak = host_->weak_sender()] {
+            auto sender = weak.lock();
+            if (!sender) return;
+            sender->pump_scheduled_ = false;
+            sender->pump();
         },
         true);
 }
@@ -298,8 +294,8 @@ void OfflineSender::on_drop(const DroppedMessage& dropped) {
         entry->done(dropped.error);
         return;
     }
-    core_.log(LogLevel::debug, "offline queue: message " + dropped.id + " on " + dropped.topic +
-                                   " dropped: " + dropped.error.message());
+    host_->log(LogLevel::debug, "offline queue: message " + dropped.id + " on " + dropped.topic +
+                                    " dropped: " + dropped.error.message());
 }
 
 std::optional<OfflineSender::Waiting> OfflineSender::take_waiting(std::uint64_t sequence) {

@@ -25,6 +25,31 @@
 
 namespace enos::device::detail {
 
+class OfflineSender;
+
+/// What the offline sender uses of the client that owns it, and nothing more.
+class OfflineHost {
+public:
+    virtual ~OfflineHost() = default;
+    virtual const ClientOptions& options() const noexcept = 0;
+    /// Whether the queue takes a request now (see ClientCore::offline_admission).
+    virtual Status admission() const = 0;
+    /// The next request id of the connection (a replay needs a fresh one).
+    virtual std::string next_request_id() = 0;
+    /// Sends a request that awaits its reply.
+    virtual void submit(PreparedRequest request, Completion done) = 0;
+    /// Publishes without awaiting a reply, counted as sent once the transport took it; `acked`
+    /// runs on PUBACK (QoS 1) and may be empty.
+    virtual Status publish(const std::string& topic, const std::string& payload, int qos,
+                           Transport::Done acked) = 0;
+    /// Runs `task` on the dispatcher (`batched`: see Dispatcher::post).
+    virtual void post(std::function<void()> task, bool batched) = 0;
+    virtual void log(LogLevel level, const std::string& message) const = 0;
+    /// The sender for callbacks that may outlive the client: locking it keeps the client alive;
+    /// empty once the client is going away.
+    virtual std::weak_ptr<OfflineSender> weak_sender() const = 0;
+};
+
 class OfflineSender {
 public:
     /// Whether requests of this kind go through the queue: data the device reports (measure points,
@@ -33,8 +58,8 @@ public:
     /// question is rarely wanted, and a login replayed after an outage would be stale.
     static bool queues(UpMethod method) noexcept;
 
-    /// Opens the queue (locking and recovering a store directory); `core` owns the sender.
-    static Result<std::unique_ptr<OfflineSender>> open(ClientCore& core);
+    /// Opens the queue (locking and recovering a store directory); the host's client owns the sender.
+    static Result<std::unique_ptr<OfflineSender>> open(std::unique_ptr<OfflineHost> host);
 
     OfflineSender(const OfflineSender&) = delete;
     OfflineSender& operator=(const OfflineSender&) = delete;
@@ -58,7 +83,7 @@ private:
         std::chrono::milliseconds timeout;
     };
 
-    explicit OfflineSender(ClientCore& core);
+    explicit OfflineSender(std::unique_ptr<OfflineHost> host);
     /// Queues the request; `in_hand`: the queue also handed it out, so the caller sends it now
     /// and then calls drain().
     Result<std::uint64_t> push(const PreparedRequest& request, bool& in_hand);
@@ -78,7 +103,7 @@ private:
     void on_drop(const DroppedMessage& dropped);
     std::optional<Waiting> take_waiting(std::uint64_t sequence);
 
-    ClientCore& core_;
+    const std::unique_ptr<OfflineHost> host_;
     const std::size_t window_;
     std::recursive_mutex mutex_; ///< recursive: a drop push() causes is reported under it
     bool up_ = false;
