@@ -125,7 +125,7 @@ public:
     explicit SenderHost(ClientCore& core) : core_(core) {}
     const ClientOptions& options() const noexcept override { return core_.options_; }
     Status admission() const override { return core_.offline_admission(); }
-    std::string next_request_id() override { return std::to_string(core_.next_id_++); }
+    std::string next_request_id() override { return core_.next_request_id(); }
     void submit(PreparedRequest request, Completion done) override {
         core_.submit(std::move(request), std::move(done));
     }
@@ -846,7 +846,7 @@ Result<PreparedRequest> ClientCore::prepare(RequestBody body, const SendOptions&
     r.topic = request_topic(r.method, pk, dk, r.event_id);
     r.reply_topic.reserve(r.topic.size() + detail::reply_suffix.size()); // reply_topic(), built once
     r.reply_topic.append(r.topic).append(detail::reply_suffix);
-    if (!is_raw(r.method)) r.id = std::to_string(next_id_++);
+    if (!is_raw(r.method)) r.id = next_request_id();
     r.timeout = options.timeout > std::chrono::milliseconds(0) ? options.timeout : options_.request_timeout;
     r.keep_original_topic = options.keep_original_topic;
     if (Status s = seal(r); !s) return s.error();

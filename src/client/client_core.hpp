@@ -183,6 +183,7 @@ private:
     TimerQueue timers_;
     Counters counters_;
     std::atomic<std::uint64_t> next_id_{1};
+    std::string next_request_id() { return std::to_string(next_id_++); }
 
     std::mutex link_mutex_; ///< serialises transport connect/disconnect; taken before mutex_
     mutable std::mutex mutex_;

@@ -196,17 +196,13 @@ inline Status encode_envelope(std::string& out, std::string_view id, UpMethod me
 template <class R>
 Status encode(std::string& out, std::string_view id, const R& request,
               std::int64_t now_ms = detail::wall_clock_ms()) {
-    if constexpr (detail::has_bytes<R>::value) {
-        if (Status s = detail::check_raw_size(request.bytes); !s) return s;
-        out = request.bytes;
+    if (is_raw(request.method)) { // the body is the payload
+        Result<RequestBody> body = encode_body(request, now_ms);
+        if (!body) return body.error();
+        out = std::move(body->text);
         return {};
-    } else {
-        if (is_raw(request.method)) {
-            Result<RequestBody> body = encode_body(request, now_ms);
-            if (!body) return body.error();
-            out = std::move(body->text);
-            return {};
-        }
+    }
+    if constexpr (!detail::has_bytes<R>::value) {
         if (Status s = check_event_id(request); !s) return s;
         detail::PayloadWriter w(out);
         if (!detail::begin_request(w, id, request.method, event_id_of(request)) ||
@@ -215,6 +211,7 @@ Status encode(std::string& out, std::string_view id, const R& request,
         w.raw('}');
         return w.finish();
     }
+    return {}; // types with bytes are raw: answered above
 }
 
 } // namespace enos::device
