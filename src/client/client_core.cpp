@@ -1,5 +1,7 @@
 #include "client/client_core.hpp"
+#include "client/activation.hpp"
 #include "client/offline_sender.hpp"
+#include "client/options_check.hpp"
 #include "client/pipeline_tuning.hpp"
 
 #include "crypto/tls_check.hpp"
@@ -7,105 +9,9 @@
 #include <enos/device/core/payload.hpp>
 #include <enos/device/core/topics.hpp>
 
-#include <cerrno>
-#include <cstring>
 #include <ctime>
-#include <fstream>
-#include <sstream>
-
-#include <fcntl.h>
-#include <unistd.h>
 
 namespace enos::device::detail {
-namespace {
-
-bool is_refusal(const Error& e) {
-    return e == errc::bad_credentials || e == errc::not_authorized || e == errc::identifier_rejected ||
-           e == errc::protocol_rejected;
-}
-
-bool has_scheme(const std::string& url, std::string_view scheme) {
-    return url.compare(0, scheme.size(), scheme) == 0;
-}
-
-std::string trim(std::string text) {
-    const char* space = " \t\r\n";
-    const std::size_t first = text.find_first_not_of(space);
-    if (first == std::string::npos) return {};
-    return text.substr(first, text.find_last_not_of(space) - first + 1);
-}
-
-/// The stored device secret; empty when there is no file yet.
-Result<std::string> read_secret_file(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) {
-        if (errno == ENOENT) return std::string{};
-        return Error{errc::store_error,
-                     "cannot read the device secret file '" + path + "': " + std::strerror(errno)};
-    }
-    std::ostringstream text;
-    text << in.rdbuf();
-    return trim(text.str());
-}
-
-/// Written to a temporary file, flushed to disk and renamed, so a crash never leaves half a secret.
-Status write_secret_file(const std::string& path, const std::string& secret) {
-    const std::string temp = path + ".tmp";
-    auto fail = [&](const char* step) {
-        return Error{errc::store_error, std::string("cannot store the device secret in '") + path + "' (" +
-                                            step + "): " + std::strerror(errno)};
-    };
-    const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0) return fail("open");
-    const std::string line = secret + "\n";
-    const bool written = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());
-    const bool synced = written && ::fsync(fd) == 0;
-    ::close(fd);
-    if (!written || !synced) {
-        ::unlink(temp.c_str());
-        return fail(written ? "fsync" : "write");
-    }
-    if (::rename(temp.c_str(), path.c_str()) != 0) {
-        ::unlink(temp.c_str());
-        return fail("rename");
-    }
-    return {};
-}
-
-Status validate(const ClientOptions& o) {
-    if (Status s = check_key("product_key", o.product_key); !s) return s;
-    if (Status s = check_key("device_key", o.device_key); !s) return s;
-    if (!has_scheme(o.server_url, "tcp://") && !has_scheme(o.server_url, "ssl://"))
-        return Error{errc::invalid_argument,
-                     "server_url must start with tcp:// or ssl:// (got '" + o.server_url + "')"};
-    if (o.keep_alive < std::chrono::seconds(60) || o.keep_alive > std::chrono::seconds(300))
-        return Error{errc::invalid_argument,
-                     "keep_alive must be 60..300 s (EnOS accepts no other heartbeat)"};
-    if (o.connect_timeout <= std::chrono::milliseconds(0) ||
-        o.request_timeout <= std::chrono::milliseconds(0) ||
-        o.activation_timeout <= std::chrono::milliseconds(0) ||
-        o.shutdown_timeout < std::chrono::milliseconds(0))
-        return Error{errc::invalid_argument, "timeouts must be positive"};
-    if (o.max_inflight < 1) return Error{errc::invalid_argument, "max_inflight must be at least 1"};
-    if (o.device_secret.empty() && o.product_secret.empty() && o.device_secret_file.empty())
-        return Error{errc::missing_argument,
-                     "no secret: set device_secret, or product_secret for dynamic activation"};
-    // The credentials are rebuilt at every connect; check once now that they can be built at all.
-    CredentialInput in;
-    in.product_key = o.product_key;
-    in.device_key = o.device_key;
-    in.secret = "x";
-    in.method = o.sign_method;
-    in.hex_case = o.hex_case;
-    in.client_id = o.client_id;
-    if (auto c = make_connect_credentials(in); !c) return c.error();
-    if (has_scheme(o.server_url, "ssl://")) return check_tls_files(o.tls, std::time(nullptr));
-    if (!o.tls.cert_file.empty() || !o.tls.key_file.empty())
-        return Error{errc::invalid_argument, "a client certificate needs an ssl:// server_url"};
-    return {};
-}
-
-} // namespace
 
 // ---- construction and teardown ----------------------------------------------------------------
 
@@ -113,10 +19,10 @@ ClientCore::ClientCore(ClientOptions options, std::unique_ptr<Transport> transpo
                        std::shared_ptr<const Clock> clock)
     : options_(std::move(options)), clock_(std::move(clock)), transport_(std::move(transport)),
       dispatcher_(std::make_shared<Dispatcher>()), timers_(clock_),
-      backoff_(options_.reconnect_backoff,
+      machine_(options_.reconnect_backoff,
                std::hash<std::string>{}(options_.product_key + "/" + options_.device_key) ^
-                   static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count())),
-      device_secret_(options_.device_secret) {}
+                   static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()),
+               options_.auto_reconnect, options_.retry_after_refusal) {}
 
 // The narrow face of the core its offline sender sees; it lives as long as the sender, which the
 // core owns.
@@ -180,17 +86,9 @@ void ClientCore::shutdown() {
     Events events;
     {
         std::lock_guard lock(mutex_);
-        if (closing_) return;
-        closing_ = true;
-        end_session_locked(Error{errc::shutting_down, "the client is being destroyed"}, failed);
-        const bool was_up = state_ != ConnectionState::disconnected; // disconnect() already said so
-        state_ = ConnectionState::closed;
-        if (was_up) {
-            ConnectionEvent closed;
-            closed.kind = ConnectionEventKind::closed;
-            closed.state = state_;
-            events.push_back(closed);
-        }
+        const Error why{errc::shutting_down, "the client is being destroyed"};
+        if (!machine_.close(why, events)) return;
+        end_requests_locked(why, failed);
     }
     changed_.notify_all();
     run_failed(failed);
@@ -265,7 +163,7 @@ std::shared_ptr<bool> ClientCore::wake_at_locked(Clock::time_point when) {
 
 ConnectionState ClientCore::state() const {
     std::lock_guard lock(mutex_);
-    return state_;
+    return machine_.state();
 }
 
 ClientStats ClientCore::stats() const {
@@ -367,41 +265,36 @@ std::vector<std::string> ClientCore::command_topics(bool activation) const {
 
 Status ClientCore::connect() {
     std::unique_lock lock(mutex_);
-    changed_.wait(lock, [&] { return closing_ || state_ != ConnectionState::connecting; });
-    if (closing_) return Error{errc::shutting_down, "the client is closed"};
-    if (state_ == ConnectionState::connected) return {};
+    changed_.wait(lock,
+                  [&] { return machine_.closing() || machine_.state() != ConnectionState::connecting; });
+    if (machine_.closing()) return Error{errc::shutting_down, "the client is closed"};
+    if (machine_.state() == ConnectionState::connected) return {};
 
-    if (has_scheme(options_.server_url, "ssl://")) // certificates expire and clocks jump
+    if (uses_tls(options_)) // certificates expire and clocks jump
         if (Status s = check_tls_files(options_.tls, std::time(nullptr)); !s) return s;
-    if (options_.device_secret.empty() && !options_.device_secret_file.empty()) {
-        Result<std::string> stored = read_secret_file(options_.device_secret_file);
+    if (device_secret_.empty()) {
+        Result<std::string> stored = load_device_secret(options_);
         if (!stored) return stored.error();
-        if (!stored->empty()) device_secret_ = std::move(*stored);
+        device_secret_ = std::move(*stored);
     }
     if (device_secret_.empty()) {
         if (Status s = activate(lock); !s) return s;
     }
     Status result = connect_once(false, lock);
-    if (result) want_connected_ = true;
+    if (result) machine_.keep_connected();
     return result;
 }
 
 Status ClientCore::connect_once(bool activation, std::unique_lock<std::mutex>& lock) {
-    const std::uint64_t session = ++session_;
     Result<TransportConnectParams> params = connect_params_locked(activation);
     if (!params) return params.error();
-    state_ = ConnectionState::connecting;
-    retry_attempt_ = 0;
-    Attempt& attempt = attempts_[session];
-    attempt.activation = activation;
-    backoff_.record_attempt(clock_->now());
+    const std::uint64_t session = machine_.begin(activation, clock_->now());
     lock.unlock();
     launch(session);
     lock.lock();
-    changed_.wait(lock, [&] { return attempts_[session].finished && attempts_[session].queue_told; });
-    Status result = attempts_[session].result;
-    attempts_.erase(session);
-    if (!result && result.error() == errc::host_unreachable && params) {
+    changed_.wait(lock, [&] { return machine_.settled(session); });
+    Status result = machine_.take_result(session);
+    if (!result && result.error() == errc::host_unreachable) {
         lock.unlock(); // a short probe on the caller's thread; the core stays usable meanwhile
         const auto bound =
             std::min<std::chrono::milliseconds>(options_.connect_timeout, std::chrono::seconds(3));
@@ -417,11 +310,12 @@ void ClientCore::launch(std::uint64_t session) {
     TransportConnectParams params;
     {
         std::lock_guard lock(mutex_);
-        if (session != session_ || closing_) return; // superseded while we waited for the link lock
-        Result<TransportConnectParams> p = connect_params_locked(attempts_[session].activation);
-        if (!p) {
-            attempts_[session].finished = true; // cannot happen after validate(); never leave a waiter
-            attempts_[session].result = p.error();
+        const ConnectionMachine::Attempt* attempt = machine_.current(session);
+        if (!attempt) return; // superseded while we waited for the link lock
+        Result<TransportConnectParams> p = connect_params_locked(attempt->activation);
+        if (!p) { // cannot happen after validate(); never leave a waiter
+            Events ignored;
+            machine_.failed(session, p.error(), clock_->now(), ignored);
             changed_.notify_all();
             return;
         }
@@ -448,14 +342,12 @@ void ClientCore::on_transport_connected(std::uint64_t session, Status status) {
     std::vector<std::string> reply_topics;
     {
         std::lock_guard lock(mutex_);
-        auto it = attempts_.find(session);
-        if (session != session_ || closing_ || it == attempts_.end()) return;
-        it->second.link_up = true;
-        backoff_.record_answer(clock_->now()); // the platform's limits count CONNECTs as the hub sees them
-        topics = command_topics(it->second.activation);
+        const ConnectionMachine::Attempt* attempt = machine_.link_up(session, clock_->now());
+        if (!attempt) return;
+        topics = command_topics(attempt->activation);
         // Clean session: the broker forgot every subscription, so the known reply topics are
         // subscribed again before the link counts as up.
-        if (!it->second.activation) {
+        if (!attempt->activation) {
             // A backlog of measure points is replayed through the resume topics: their replies must
             // be subscribed before the first replay, or newer live posts would overtake it.
             if (offline_ && offline_->stats().depth > 0 &&
@@ -498,40 +390,22 @@ void ClientCore::on_session_subscribed(std::uint64_t session, std::size_t comman
         refused_commands |= !ok[i];
     {
         std::lock_guard lock(mutex_);
-        auto it = attempts_.find(session);
-        if (session != session_ || closing_ || it == attempts_.end()) return;
+        const ConnectionMachine::Attempt* attempt = machine_.connected(session, events);
+        if (!attempt) return;
+        activation = attempt->activation;
         for (std::size_t i = 0; i < reply_topics.size(); ++i)
             reply_subscriptions_[reply_topics[i]].state =
                 ok[command_count + i] ? SubState::active : SubState::none;
-        state_ = ConnectionState::connected;
-        next_id_ = 1;
+        // Request ids keep counting across links: a late reply must never match a newer request.
         pending_.forget_ended();
-        backoff_.reset();
         ++counters_.connects;
-        Attempt& attempt = it->second;
-        attempt.finished = true;
-        attempt.queue_told = false;
-        activation = attempt.activation;
-        if (!attempt.activation) {
-            ConnectionEvent event;
-            event.kind = ConnectionEventKind::connected;
-            event.state = state_;
-            event.reconnect = attempt.automatic;
-            events.push_back(event);
-        }
-        retry_attempt_ = 0;
     }
     // Reply topics are subscribed again by now: the backlog goes out before anything newer. The queue
     // learns of the link before connect() returns, so what the application posts next counts as live.
     if (offline_ && !activation) offline_->link_up();
     {
         std::lock_guard lock(mutex_);
-        if (auto it = attempts_.find(session); it != attempts_.end()) {
-            if (it->second.automatic)
-                attempts_.erase(it); // nobody waits for automatic attempts
-            else
-                it->second.queue_told = true;
-        }
+        machine_.queue_told(session);
     }
     changed_.notify_all();
     if (refused_commands)
@@ -543,37 +417,18 @@ void ClientCore::on_session_subscribed(std::uint64_t session, std::size_t comman
 
 void ClientCore::attempt_failed(std::uint64_t session, const Error& error) {
     Events events;
-    bool link_was_up = false;
+    std::optional<ConnectionMachine::Failure> failure;
+    std::uint64_t now_current = 0;
     {
         std::lock_guard lock(mutex_);
-        auto it = attempts_.find(session);
-        if (session != session_ || closing_ || it == attempts_.end() || it->second.finished) return;
-        ++session_; // whatever this attempt still reports is stale now
-        Attempt& attempt = it->second;
-        link_was_up = attempt.link_up;
-        attempt.finished = true;
-        attempt.result = error;
-        const bool automatic = attempt.automatic;
-        if (automatic) attempts_.erase(it);
-        ConnectionEvent event;
-        event.reason = error;
-        if (is_refusal(error)) {
-            // A wrong secret or a disabled device does not heal by retrying, and every retry counts
-            // against the platform's connect limits: report and wait for the application.
-            want_connected_ = false;
-            state_ = ConnectionState::disconnected;
-            event.kind = ConnectionEventKind::refused;
-            event.state = state_;
-            events.push_back(event);
-        } else if (automatic && want_connected_ && options_.auto_reconnect) {
-            schedule_retry_locked(error, events);
-        } else {
-            state_ = ConnectionState::disconnected;
-        }
+        failure = machine_.failed(session, error, clock_->now(), events);
+        if (!failure) return;
+        if (failure->retry) arm_retry_locked(*failure->retry);
+        now_current = machine_.session();
     }
     changed_.notify_all();
     log(LogLevel::warn, "connect attempt failed: " + error.message());
-    if (link_was_up) abort_link_later(session + 1);
+    if (failure->link_was_up) abort_link_later(now_current);
     emit(events);
 }
 
@@ -587,7 +442,7 @@ void ClientCore::abort_link_later(std::uint64_t session) {
         std::lock_guard link(core->link_mutex_);
         {
             std::lock_guard lock(core->mutex_);
-            if (session != core->session_ || core->closing_) return;
+            if (session != core->machine_.session() || core->machine_.closing()) return;
         }
         core->transport_->disconnect(std::chrono::milliseconds(0));
     });
@@ -599,21 +454,10 @@ void ClientCore::on_connection_lost(const Error& cause) {
     {
         std::lock_guard lock(mutex_);
         // During an attempt the attempt's own callbacks report the failure.
-        if (state_ != ConnectionState::connected || closing_) return;
+        if (machine_.state() != ConnectionState::connected || machine_.closing()) return;
         ++counters_.connection_losses;
-        end_session_locked(Error{errc::disconnected, cause.detail}, failed);
-        ConnectionEvent lost;
-        lost.kind = ConnectionEventKind::lost;
-        lost.reason = cause;
-        if (want_connected_ && options_.auto_reconnect) {
-            lost.state = ConnectionState::waiting_retry;
-            events.push_back(lost);
-            schedule_retry_locked(cause, events);
-        } else {
-            state_ = ConnectionState::disconnected;
-            lost.state = state_;
-            events.push_back(lost);
-        }
+        end_requests_locked(Error{errc::disconnected, cause.detail}, failed);
+        if (auto retry = machine_.lost(cause, clock_->now(), events)) arm_retry_locked(*retry);
     }
     changed_.notify_all();
     log(LogLevel::warn, "connection lost: " + cause.message());
@@ -623,8 +467,7 @@ void ClientCore::on_connection_lost(const Error& cause) {
     emit(events);
 }
 
-void ClientCore::end_session_locked(const Error& why, Failed& failed) {
-    ++session_;
+void ClientCore::end_requests_locked(const Error& why, Failed& failed) {
     for (Completion& done : pending_.take_all()) {
         failed.emplace_back(std::move(done), why);
         ++counters_.requests_failed;
@@ -634,43 +477,22 @@ void ClientCore::end_session_locked(const Error& why, Failed& failed) {
         sub.state = SubState::none; // clean session: the broker forgets them with the link
         sub.waiting.clear();
     }
-    for (auto& [id, attempt] : attempts_) {
-        if (attempt.finished) continue;
-        attempt.finished = true;
-        attempt.result = why;
-    }
 }
 
-void ClientCore::schedule_retry_locked(const Error& why, Events& events) {
-    state_ = ConnectionState::waiting_retry;
-    const auto delay = backoff_.next_delay(clock_->now());
-    ++retry_attempt_;
-    const std::uint64_t session = session_;
+void ClientCore::arm_retry_locked(const ConnectionMachine::Retry& retry) {
     std::weak_ptr<ClientCore> weak = weak_from_this();
-    timers_.schedule(clock_->now() + delay, [weak, session] {
+    timers_.schedule(clock_->now() + retry.delay, [weak, session = retry.session] {
         if (auto core = weak.lock()) core->on_retry_timer(session);
     });
-    ConnectionEvent event;
-    event.kind = ConnectionEventKind::retrying;
-    event.state = state_;
-    event.reason = why;
-    event.retry_in = delay;
-    event.attempt = retry_attempt_;
-    events.push_back(event);
 }
 
 void ClientCore::on_retry_timer(std::uint64_t session) {
-    std::uint64_t attempt_session;
+    std::optional<std::uint64_t> attempt;
     {
         std::lock_guard lock(mutex_);
-        if (session != session_ || closing_ || state_ != ConnectionState::waiting_retry) return;
-        attempt_session = ++session_;
-        state_ = ConnectionState::connecting;
-        Attempt& attempt = attempts_[attempt_session];
-        attempt.automatic = true;
-        backoff_.record_attempt(clock_->now());
+        attempt = machine_.retry_due(session, clock_->now());
     }
-    launch(attempt_session);
+    if (attempt) launch(*attempt);
 }
 
 Status ClientCore::disconnect() {
@@ -678,17 +500,10 @@ Status ClientCore::disconnect() {
     Events events;
     {
         std::lock_guard lock(mutex_);
-        if (closing_) return Error{errc::shutting_down, "the client is closed"};
-        want_connected_ = false;
-        const bool was_up = state_ != ConnectionState::disconnected;
-        end_session_locked(Error{errc::shutting_down, "disconnect() was called"}, failed);
-        state_ = ConnectionState::disconnected;
-        if (was_up) {
-            ConnectionEvent closed;
-            closed.kind = ConnectionEventKind::closed;
-            closed.state = state_;
-            events.push_back(closed);
-        }
+        if (machine_.closing()) return Error{errc::shutting_down, "the client is closed"};
+        const Error why{errc::shutting_down, "disconnect() was called"};
+        end_requests_locked(why, failed);
+        machine_.disconnect(why, events);
     }
     changed_.notify_all();
     sync_coalescing(); // off for the next link
@@ -705,122 +520,91 @@ Status ClientCore::disconnect() {
 // ---- dynamic activation (docs/protocol.md §1.8) ------------------------------------------------------
 
 Status ClientCore::activate(std::unique_lock<std::mutex>& lock) {
+    auto failed = [](Error e) {
+        e.detail = "dynamic activation: " + e.detail;
+        return e;
+    };
     if (options_.product_secret.empty())
         return Error{errc::missing_argument,
                      "no device secret: set device_secret, or product_secret for dynamic activation"};
     activation_payload_.reset();
-    if (Status s = connect_once(true, lock); !s) {
-        Error e = s.error();
-        e.detail = "dynamic activation: " + e.detail;
-        return e;
-    }
-    const std::uint64_t session = session_;
+    if (Status s = connect_once(true, lock); !s) return failed(s.error());
+    const std::uint64_t session = machine_.session();
     auto give_up = wake_at_locked(clock_->now() + options_.activation_timeout);
-    changed_.wait(lock, [&] { return activation_payload_ || *give_up || closing_ || session != session_; });
+    changed_.wait(lock, [&] {
+        return activation_payload_ || *give_up || machine_.closing() || session != machine_.session();
+    });
     std::optional<std::string> payload = std::move(activation_payload_);
     activation_payload_.reset();
-    const bool link_still_up = session == session_ && !closing_;
-
-    auto end_link = [&] {
-        ++session_;
-        state_ = ConnectionState::disconnected;
-        lock.unlock();
-        {
-            std::lock_guard link(link_mutex_);
-            transport_->disconnect(options_.shutdown_timeout);
-        }
-        lock.lock();
-    };
+    const bool link_still_up = session == machine_.session() && !machine_.closing();
     if (!payload) {
-        if (link_still_up) end_link();
-        if (closing_) return Error{errc::shutting_down, "the client was closed during dynamic activation"};
+        if (link_still_up) end_activation_link(lock);
+        if (machine_.closing())
+            return Error{errc::shutting_down, "the client was closed during dynamic activation"};
         if (!link_still_up) return Error{errc::disconnected, "the link dropped during dynamic activation"};
-        return Error{errc::timeout,
-                     "dynamic activation: the cloud sent no device secret within activation_timeout"};
+        return failed(Error{errc::timeout, "the cloud sent no device secret within activation_timeout"});
     }
-
-    Result<Request> request = decode_request(*payload);
-    Result<ActivateInfo> info =
-        request ? decode_activate_info(request->params_json) : Result<ActivateInfo>(request.error());
-    if (info && (info->product_key != options_.product_key || info->device_key != options_.device_key))
-        info = Error{errc::invalid_argument, "the activation names another device (" + info->product_key +
-                                                 "/" + info->device_key + ")"};
-    if (!info) {
-        end_link();
-        return Error{info.error().code,
-                     "dynamic activation: malformed activation message: " + info.error().detail};
-    }
-
     lock.unlock();
-    Status stored;
-    if (!options_.device_secret_file.empty())
-        stored = write_secret_file(options_.device_secret_file, info->device_secret);
-    if (stored && options_.on_device_secret) {
-        try {
-            stored = options_.on_device_secret(info->device_secret);
-        } catch (const std::exception& e) {
-            stored = Error{errc::store_error, std::string("on_device_secret threw: ") + e.what()};
-        } catch (...) {
-            stored = Error{errc::store_error, "on_device_secret threw"};
-        }
-    }
-    // Acknowledge only what was kept, and only after it was kept (the cloud then forgets the offer).
-    if (stored) {
-        std::string reply;
-        ArrivedTopic arrived;
-        arrived.kind = DownKind::activate_info;
-        arrived.product_key = options_.product_key;
-        arrived.device_key = options_.device_key;
-        if (Status s = encode_reply(reply, request->id, 200, "persistent the device secret success"); !s)
-            stored = s;
-        struct Sent {
-            std::mutex mutex;
-            std::condition_variable cv;
-            bool done = false;
-            Status status;
-        };
-        auto sent = std::make_shared<Sent>();
-        if (stored)
-            stored = transport_->publish(command_reply_topic(arrived), reply, 0, [sent](Status s) {
-                {
-                    std::lock_guard l(sent->mutex);
-                    sent->done = true;
-                    sent->status = std::move(s);
-                }
-                sent->cv.notify_all();
-            });
-        if (stored) {
-            std::unique_lock l(sent->mutex);
-            sent->cv.wait(l,
-                          [&] { return sent->done; }); // the transport completes it, or fails it on link loss
-            stored = sent->status;
-        }
-    }
+    Result<std::string> secret = keep_and_acknowledge(*payload);
     lock.lock();
-    end_link();
-    if (!stored) {
-        Error e = stored.error();
-        e.detail = "dynamic activation: " + e.detail;
-        return e;
-    }
-    device_secret_ = info->device_secret;
+    end_activation_link(lock);
+    if (!secret) return failed(secret.error());
+    device_secret_ = std::move(*secret);
     Events events;
     ConnectionEvent activated;
     activated.kind = ConnectionEventKind::activated;
-    activated.state = state_;
+    activated.state = machine_.state();
     events.push_back(activated);
     log(LogLevel::info, "dynamic activation done; connecting with the device secret");
 
     // The platform accepts one CONNECT per second per device.
-    const Clock::time_point earliest = clock_->now() + backoff_.next_delay(clock_->now());
-    backoff_.reset();
-    auto ready = wake_at_locked(earliest);
-    changed_.wait(lock, [&] { return *ready || closing_; });
+    auto ready = wake_at_locked(clock_->now() + machine_.after_activation(clock_->now()));
+    changed_.wait(lock, [&] { return *ready || machine_.closing(); });
     lock.unlock();
     emit(events);
     lock.lock();
-    if (closing_) return Error{errc::shutting_down, "the client was closed during dynamic activation"};
+    if (machine_.closing())
+        return Error{errc::shutting_down, "the client was closed during dynamic activation"};
     return {};
+}
+
+void ClientCore::end_activation_link(std::unique_lock<std::mutex>& lock) {
+    machine_.end_activation_link();
+    lock.unlock();
+    {
+        std::lock_guard link(link_mutex_);
+        transport_->disconnect(options_.shutdown_timeout);
+    }
+    lock.lock();
+}
+
+Result<std::string> ClientCore::keep_and_acknowledge(const std::string& payload) {
+    Result<ActivationOffer> offer = read_activation_offer(payload, options_);
+    if (!offer) return offer.error();
+    // Acknowledge only what was kept, and only after it was kept (the cloud then forgets the offer).
+    if (Status s = keep_device_secret(offer->device_secret, options_); !s) return s.error();
+    Result<ActivationAck> ack = activation_ack(*offer, options_);
+    if (!ack) return ack.error();
+    struct Sent {
+        std::mutex mutex;
+        std::condition_variable cv;
+        bool done = false;
+        Status status;
+    };
+    auto sent = std::make_shared<Sent>();
+    Status s = transport_->publish(ack->topic, ack->payload, 0, [sent](Status status) {
+        {
+            std::lock_guard l(sent->mutex);
+            sent->done = true;
+            sent->status = std::move(status);
+        }
+        sent->cv.notify_all();
+    });
+    if (!s) return s.error();
+    std::unique_lock l(sent->mutex);
+    sent->cv.wait(l, [&] { return sent->done; }); // the transport completes it, or fails it on link loss
+    if (!sent->status) return sent->status.error();
+    return std::move(offer->device_secret);
 }
 
 // ---- requests --------------------------------------------------------------------------------------
@@ -914,19 +698,24 @@ Status ClientCore::send_nowait(PreparedRequest request) {
     if (offline_ && OfflineSender::queues(request.method)) return offline_->send_nowait(std::move(request));
     {
         std::lock_guard lock(mutex_);
-        if (closing_) return Error{errc::shutting_down, "the client is closed"};
-        if (state_ != ConnectionState::connected)
-            return Error{errc::not_connected, "not connected to the broker"};
+        if (Status s = can_send_locked(); !s) return s;
     }
     Status s = transport_->publish(request.topic, request.payload, request.qos, nullptr);
     if (s) ++counters_.requests_sent;
     return s;
 }
 
+Status ClientCore::can_send_locked() const {
+    if (machine_.closing()) return Error{errc::shutting_down, "the client is closed"};
+    if (machine_.state() != ConnectionState::connected)
+        return Error{errc::not_connected, "not connected to the broker"};
+    return {};
+}
+
 Status ClientCore::offline_admission() const {
     std::lock_guard lock(mutex_);
-    if (closing_) return Error{errc::shutting_down, "the client is closed"};
-    if (state_ == ConnectionState::connected || want_connected_ ||
+    if (machine_.closing()) return Error{errc::shutting_down, "the client is closed"};
+    if (machine_.state() == ConnectionState::connected || machine_.keeps_connected() ||
         options_.offline_queue.accept_before_connect)
         return {};
     return Error{errc::not_connected, "not connected to the broker (connect() first, or set "
@@ -941,22 +730,18 @@ void ClientCore::submit(PreparedRequest request, Completion done) {
     std::uint64_t session;
     {
         std::unique_lock lock(mutex_);
-        Error refusal;
-        if (closing_)
-            refusal = Error{errc::shutting_down, "the client is closed"};
-        else if (state_ != ConnectionState::connected)
-            refusal = Error{errc::not_connected, "not connected to the broker"};
-        else if (pending_.contains(key))
+        Status refusal = can_send_locked();
+        if (refusal && pending_.contains(key))
             refusal =
                 Error{errc::invalid_argument, "a raw request on " + request.topic +
                                                   " still waits for its reply (raw replies carry no id)"};
-        if (refusal.code) {
+        if (!refusal) {
             lock.unlock();
-            done(std::move(refusal));
+            done(refusal.error());
             return;
         }
         seq = next_seq_++;
-        session = session_;
+        session = machine_.session();
         const Clock::time_point deadline = clock_->now() + request.timeout;
         pending_.add(key, seq, deadline, std::move(done));
         awaited_changed_locked();
@@ -1003,7 +788,8 @@ void ClientCore::on_reply_subscribed(const std::string& reply_topic, std::uint64
     Failed failed;
     {
         std::lock_guard lock(mutex_);
-        if (session != session_ || closing_) return; // that link is gone and its requests with it
+        if (session != machine_.session() || machine_.closing())
+            return; // that link is gone and its requests with it
         ReplySubscription& sub = reply_subscriptions_[reply_topic];
         std::vector<Unsent> waiting = std::move(sub.waiting);
         sub.waiting.clear();

@@ -1,8 +1,10 @@
-// The private core behind DeviceClient (docs/client.md): one pending-request table, one deadline
-// queue, one dispatcher thread for user code. The facade owns it through a shared_ptr; transport
-// callbacks, timers and responders hold weak references.
+// The private core behind DeviceClient (docs/client.md). It orchestrates the parts that each own one
+// concern: the connection state machine, dynamic activation (activation.hpp), the pending-request
+// table, the deadline queue, the dispatcher thread for user code and the offline sender. The facade
+// owns it through a shared_ptr; transport callbacks, timers and responders hold weak references.
 #pragma once
 
+#include "client/connection_machine.hpp"
 #include "client/dispatcher.hpp"
 #include "client/pending_requests.hpp"
 #include "client/timer_queue.hpp"
@@ -10,7 +12,6 @@
 #include "client/clock.hpp"
 #include "transport/transport.hpp"
 #include <enos/device/client/device_client.hpp>
-#include <enos/device/core/backoff.hpp>
 #include <enos/device/core/credentials.hpp>
 
 #include <atomic>
@@ -111,14 +112,6 @@ private:
         SubState state = SubState::none;
         std::vector<Unsent> waiting;
     };
-    struct Attempt { ///< outcome of one connect attempt, for connect() waiting on it
-        bool activation = false;
-        bool automatic = false;
-        bool link_up = false;
-        bool finished = false;
-        bool queue_told = true; ///< false while a connected link is not yet handed to the offline queue
-        Status result;
-    };
     struct Counters {
         std::atomic<std::uint64_t> connects{0}, connection_losses{0}, requests_sent{0}, replies_received{0},
             requests_timed_out{0}, requests_failed{0}, late_replies{0}, unmatched_replies{0},
@@ -126,12 +119,15 @@ private:
             commands_malformed{0}, messages_ignored{0};
     };
     using Failed = std::vector<std::pair<Completion, Error>>;
-    using Events = std::vector<ConnectionEvent>;
+    using Events = ConnectionMachine::Events;
     using Slot = std::shared_ptr<const HandlerSlot>;
 
     // connecting
     Status connect_once(bool activation, std::unique_lock<std::mutex>& lock);
     Status activate(std::unique_lock<std::mutex>& lock);
+    void end_activation_link(std::unique_lock<std::mutex>& lock);
+    /// Keeps the offered secret and acknowledges it (no lock held); the secret once acknowledged.
+    Result<std::string> keep_and_acknowledge(const std::string& payload);
     void launch(std::uint64_t session);
     void on_transport_connected(std::uint64_t session, Status status);
     void on_session_subscribed(std::uint64_t session, std::size_t command_count,
@@ -139,16 +135,19 @@ private:
                                Result<std::vector<bool>> granted);
     void attempt_failed(std::uint64_t session, const Error& error);
     void on_connection_lost(const Error& cause);
-    void schedule_retry_locked(const Error& why, Events& events);
+    void arm_retry_locked(const ConnectionMachine::Retry& retry);
     void on_retry_timer(std::uint64_t session);
     void abort_link_later(std::uint64_t session);
     Result<TransportConnectParams> connect_params_locked(bool activation) const;
     std::vector<std::string> command_topics(bool activation) const;
     /// A flag the timer queue sets at `when` (and wakes changed_), so waits work with any clock.
     std::shared_ptr<bool> wake_at_locked(Clock::time_point when);
-    void end_session_locked(const Error& why, Failed& failed);
+    /// A link ended: its pending requests fail with `why`, its reply subscriptions are gone.
+    void end_requests_locked(const Error& why, Failed& failed);
 
     // requests
+    /// Whether a request may go out now: connected and not closing.
+    Status can_send_locked() const;
     void submit(PreparedRequest request, Completion done);
     void publish_request(const std::string& key, std::uint64_t seq, const std::string& topic,
                          const std::string& payload, int qos);
@@ -188,13 +187,7 @@ private:
     std::mutex link_mutex_; ///< serialises transport connect/disconnect; taken before mutex_
     mutable std::mutex mutex_;
     std::condition_variable changed_; ///< attempts finished, activation secret arrived, wake-ups fired
-    ConnectionState state_ = ConnectionState::disconnected;
-    std::uint64_t session_ = 0; ///< bumped per attempt and whenever a link ends: stale callbacks are ignored
-    bool closing_ = false;
-    bool want_connected_ = false; ///< reconnect after a loss (set by a successful connect())
-    int retry_attempt_ = 0;
-    Backoff backoff_;
-    std::map<std::uint64_t, Attempt> attempts_;
+    ConnectionMachine machine_;
     std::string device_secret_; ///< mode 2 secret: configured, read from the file, or activated
     std::optional<std::string> activation_payload_;
     std::uint64_t next_seq_ = 1;

@@ -228,6 +228,8 @@ TEST_CASE("cli: usage errors exit 2 before any connection attempt", "[integratio
         {"--url", url, "--product-key", product, "--device-key", "cli1", "post-measurepoints",
          "{}"},                                  // no secret
         args({"--product-secret", "p", "sign"}), // two secrets
+        {"--url", url, "--product-key", product, "--device-key", "cli1", "--product-secret", "cliSecret1",
+         "post-measurepoints", "{}"}, // activation with nowhere to keep the issued secret
     };
     for (const auto& argv : bad) {
         std::string joined;
@@ -457,7 +459,7 @@ TEST_CASE("cli: dynamic activation keeps the issued secret in --secret-file", "[
 
     // The stored secret logs in (securemode 2); without it the device cannot activate twice.
     CHECK(with({"--secret-file", secret_file, "attributes", "query"}).exit_code == 0);
-    CHECK(with({"attributes", "query"}).exit_code == 3);
+    CHECK(with({"--secret-file", h.dir.file("elsewhere.secret"), "attributes", "query"}).exit_code == 3);
 }
 
 TEST_CASE("cli: mutual TLS with --ca, --cert and --key", "[integration][cli]") {

@@ -1,5 +1,5 @@
 // Connecting over a fake transport: option checks, credentials, connection events, the SDK's own
-// reconnect (back-off on a manual clock, no retry after a refusal), resubscription, dynamic
+// reconnect (back-off on a manual clock, slow retries after a refusal), resubscription, dynamic
 // activation.
 #include "client_fakes.hpp"
 
@@ -43,6 +43,15 @@ TEST_CASE("connection: create() refuses options a user can fix, saying which", "
     SECTION("no secret at all") {
         options.device_secret.clear();
         CHECK(make(options).error() == errc::missing_argument);
+    }
+    SECTION("dynamic activation with nowhere to keep the issued secret") {
+        options.device_secret.clear();
+        options.product_secret = "prodSecretXYZ";
+        auto c = make(options);
+        REQUIRE_FALSE(c);
+        CHECK(c.error() == errc::missing_argument);
+        CHECK(c.error().detail.find("device_secret_file or on_device_secret") != std::string::npos);
+        CHECK(c.error().detail.find("prodSecretXYZ") == std::string::npos);
     }
     SECTION("a key that cannot be part of a topic") {
         options.device_key = "dev/1";
@@ -103,9 +112,9 @@ TEST_CASE("connection: a refused connect reports the reason and is not retried",
     CHECK(rig.broker->connects().size() == 1);
 }
 
-TEST_CASE(
-    "connection: a lost link is re-established with back-off; ids restart and reply topics are resubscribed",
-    "[unit][client]") {
+TEST_CASE("connection: a lost link is re-established with back-off; ids keep counting and reply topics are "
+          "resubscribed",
+          "[unit][client]") {
     ConnectionEvents log; // outlives the client, which reports to it until destroyed
     ClientRig rig;
     rig.client.on_connection(log.handler());
@@ -143,8 +152,8 @@ TEST_CASE(
     auto second = std::async(std::launch::async, [&] { return rig.client.send(up::AttributeQuery{}); });
     auto q2 = rig.broker->wait_for_topic("/sys/pk/dk/thing/attribute/query", 1);
     REQUIRE(q2);
-    CHECK(request_id(*q2) == "1"); // ids are per connection
-    rig.broker->deliver("/sys/pk/dk/thing/attribute/query_reply", reply_json("1"));
+    CHECK(request_id(*q2) == "2"); // a late reply to "1" can never complete it
+    rig.broker->deliver("/sys/pk/dk/thing/attribute/query_reply", reply_json("2"));
     REQUIRE(second.get());
     CHECK(rig.client.stats().connection_losses == 1);
     CHECK(rig.client.stats().connects == 2);
@@ -171,13 +180,43 @@ TEST_CASE("connection: failed retries back off and keep within 4 attempts per 2 
         CHECK(attempts[i] - attempts[i - 4] > std::chrono::minutes(2));
     CHECK(rig.client.state() == ConnectionState::waiting_retry);
 
-    // A refusal during the retries stops them.
+    // A refusal during the retries slows them down to retry_after_refusal (5 minutes by default).
     rig.broker->connect_result = Error{errc::not_authorized, "CONNACK 5"};
     REQUIRE(eventually([&] { return log.has(ConnectionEventKind::retrying, 7); }));
     rig.advance(log.nth(ConnectionEventKind::retrying, 7).retry_in);
-    REQUIRE(eventually([&] { return log.has(ConnectionEventKind::refused); }));
+    REQUIRE(eventually([&] { return log.has(ConnectionEventKind::retrying, 8); }));
+    const ConnectionEvent refused = log.nth(ConnectionEventKind::refused, 1);
+    CHECK(refused.state == ConnectionState::waiting_retry);
+    CHECK(refused.reason == errc::not_authorized);
+    const auto slow = log.nth(ConnectionEventKind::retrying, 8).retry_in;
+    CHECK(slow >= std::chrono::minutes(5));
     const std::size_t tried = rig.broker->connects().size();
-    rig.advance(std::chrono::minutes(10));
+    rig.advance(slow - 1ms);
+    CHECK(rig.broker->connects().size() == tried);
+    CHECK(rig.client.state() == ConnectionState::waiting_retry);
+
+    // Once the cause is fixed on the platform, the device comes back by itself.
+    rig.broker->connect_result = Status{};
+    rig.advance(1ms);
+    REQUIRE(rig.broker->wait_connects(tried + 1));
+    REQUIRE(eventually([&] { return rig.client.connected(); }));
+}
+
+TEST_CASE("connection: with retry_after_refusal 0 a refused reconnect stops the retries", "[unit][client]") {
+    ConnectionEvents log; // outlives the client, which reports to it until destroyed
+    auto options = ClientRig::default_options();
+    options.retry_after_refusal = std::chrono::milliseconds(0);
+    ClientRig rig(options);
+    rig.client.on_connection(log.handler());
+    REQUIRE(rig.client.connect());
+    rig.broker->connect_result = Error{errc::bad_credentials, "CONNACK 4"};
+    rig.broker->lose_link();
+    REQUIRE(eventually([&] { return log.has(ConnectionEventKind::retrying); }));
+    rig.advance(log.nth(ConnectionEventKind::retrying, 1).retry_in);
+    REQUIRE(eventually([&] { return log.has(ConnectionEventKind::refused); }));
+    CHECK(log.nth(ConnectionEventKind::refused, 1).state == ConnectionState::disconnected);
+    const std::size_t tried = rig.broker->connects().size();
+    rig.advance(std::chrono::minutes(30));
     CHECK(rig.broker->connects().size() == tried);
     CHECK(rig.client.state() == ConnectionState::disconnected);
 }
@@ -337,6 +376,7 @@ TEST_CASE("connection: activation gives up when no secret arrives", "[unit][clie
     auto options = ClientRig::default_options();
     options.device_secret.clear();
     options.product_secret = "prodSecretXYZ";
+    options.on_device_secret = [](std::string_view) { return Status{}; };
     options.activation_timeout = 15s;
     ClientRig rig(options);
     auto connected = std::async(std::launch::async, [&] { return rig.client.connect(); });

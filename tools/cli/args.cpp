@@ -156,6 +156,9 @@ Result<void> check_identity(const Args& args) {
         return usage("give exactly one of --device-secret or --product-secret "
                      "(or ENOS_DEVICE_SECRET / ENOS_PRODUCT_SECRET)");
     if (args.command != Command::sign) {
+        if (!args.product_secret.empty() && args.secret_file.empty())
+            return usage(
+                "--product-secret needs --secret-file: the cloud issues the device secret only once");
         const std::string_view url = args.url;
         if (url.rfind("tcp://", 0) != 0 && url.rfind("ssl://", 0) != 0)
             return usage("--url must start with tcp:// or ssl://, got '" + args.url + "'");

@@ -10,10 +10,10 @@
 namespace enos::device {
 
 enum class ConnectionState {
-    disconnected,  ///< never connected, disconnected by the application, or refused (CONNACK 4/5)
+    disconnected,  ///< never connected, disconnected by the application, or connect() refused (CONNACK 4/5)
     connecting,    ///< a connect attempt is in progress
     connected,     ///< CONNACK received and the command topics are subscribed
-    waiting_retry, ///< the link was lost; the next automatic attempt is scheduled
+    waiting_retry, ///< the link was lost or a reconnect failed; the next automatic attempt is scheduled
     closed,        ///< the client was destroyed; terminal
 };
 
@@ -21,7 +21,7 @@ enum class ConnectionEventKind {
     connected, ///< the link is up (first connect or reconnect, see ConnectionEvent::reconnect)
     lost,      ///< the link dropped; reason says why
     retrying,  ///< an automatic reconnect attempt is scheduled in retry_in
-    refused,   ///< the broker refused us (bad credentials, not authorised, ...): no automatic retry
+    refused,   ///< the broker refused us (bad credentials, not authorised, ...); see retry_after_refusal
     closed,    ///< disconnect() or the destructor closed the link on purpose
     activated, ///< dynamic activation stored the device secret (securemode 3 -> 2)
 };

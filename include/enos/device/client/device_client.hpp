@@ -116,8 +116,9 @@ public:
     /// with the reason it cannot (errc::bad_credentials, not_authorized, host_unreachable, tls_error,
     /// timeout, ...). With securemode 3 it also performs the dynamic activation and reconnects with
     /// securemode 2 before returning. After a successful connect, a lost link is re-established
-    /// automatically (ClientOptions::auto_reconnect) until disconnect(). A refused connect
-    /// (CONNACK 4/5) is never retried by itself: fix the cause and call connect() again.
+    /// automatically (ClientOptions::auto_reconnect) until disconnect(). A refused connect()
+    /// (CONNACK 4/5) is not retried: fix the cause and call connect() again (a refused automatic
+    /// reconnect is retried slowly, see ClientOptions::retry_after_refusal).
     Status connect();
 
     /// Closes the link (bounded by shutdown_timeout) and stops reconnecting. Pending requests

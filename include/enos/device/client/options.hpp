@@ -2,9 +2,9 @@
 // fields may be added over time without breaking callers that set only what they need.
 #pragma once
 
-#include <enos/device/core/backoff.hpp>
 #include <enos/device/client/log.hpp>
 #include <enos/device/client/queue.hpp>
+#include <enos/device/core/backoff.hpp>
 #include <enos/device/core/result.hpp>
 #include <enos/device/core/sign.hpp>
 
@@ -43,7 +43,8 @@ struct ClientOptions {
     std::string product_secret;
     /// Dynamic activation: the received device secret is written here (file mode 0600) before the
     /// activation is acknowledged, and read back by later connects (so the device connects with
-    /// securemode 2 from then on). Empty: the secret is only handed to on_device_secret.
+    /// securemode 2 from then on). Empty: the secret is only handed to on_device_secret. Dynamic
+    /// activation needs at least one of the two: the cloud issues the secret only once.
     std::string device_secret_file;
     DeviceSecretHandler on_device_secret;
 
@@ -63,8 +64,14 @@ struct ClientOptions {
     /// Bound on disconnect() and the destructor: flushing in-flight work and the MQTT DISCONNECT.
     std::chrono::milliseconds shutdown_timeout{3000};
 
-    /// Reconnect by itself after the link is lost (never after CONNACK 4/5 or disconnect()).
+    /// Reconnect by itself after the link is lost, until disconnect(). connect() itself never
+    /// retries: it returns why it failed.
     bool auto_reconnect = true;
+    /// An automatic reconnect the broker refused (CONNACK 4/5: wrong secret, device disabled, rate
+    /// limit) is tried again no sooner than this: such causes rarely heal fast, and the platform
+    /// blocks a device for 5 minutes after 4 CONNECTs in 2 minutes. Zero: stop reconnecting after
+    /// a refusal, until the next connect().
+    std::chrono::milliseconds retry_after_refusal{std::chrono::minutes(5)};
     /// Delays between automatic reconnect attempts: jittered, ≤ 4 attempts per 2 minutes and ≥ 1 s
     /// apart by default (the platform blocks devices that connect more often).
     BackoffPolicy reconnect_backoff{};
