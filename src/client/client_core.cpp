@@ -307,28 +307,26 @@ Status ClientCore::connect_once(bool activation, std::unique_lock<std::mutex>& l
 void ClientCore::launch(std::uint64_t session) {
     std::weak_ptr<ClientCore> weak = weak_from_this();
     std::lock_guard link(link_mutex_);
-    TransportConnectParams params;
+    Result<TransportConnectParams> params = Error{};
     {
         std::lock_guard lock(mutex_);
         const ConnectionMachine::Attempt* attempt = machine_.current(session);
         if (!attempt) return; // superseded while we waited for the link lock
-        Result<TransportConnectParams> p = connect_params_locked(attempt->activation);
-        if (!p) { // cannot happen after validate(); never leave a waiter
-            Events ignored;
-            machine_.failed(session, p.error(), clock_->now(), ignored);
-            changed_.notify_all();
-            return;
-        }
-        params = std::move(*p);
+        params = connect_params_locked(attempt->activation);
         // One bound for the whole attempt: TCP, TLS, CONNACK and the SUBACK of the command topics.
-        timers_.schedule(clock_->now() + options_.connect_timeout, [weak, session] {
-            if (auto core = weak.lock())
-                core->attempt_failed(
-                    session, Error{errc::timeout, "no answer from the broker within connect_timeout"});
-        });
+        if (params)
+            timers_.schedule(clock_->now() + options_.connect_timeout, [weak, session] {
+                if (auto core = weak.lock())
+                    core->attempt_failed(
+                        session, Error{errc::timeout, "no answer from the broker within connect_timeout"});
+            });
     }
-    log(LogLevel::debug, "connecting to " + params.server_url + " as " + params.client_id);
-    transport_->connect(params, [weak, session](Status status) {
+    if (!params) { // cannot happen after validate(); never leave a waiter
+        attempt_failed(session, params.error());
+        return;
+    }
+    log(LogLevel::debug, "connecting to " + params->server_url + " as " + params->client_id);
+    transport_->connect(*params, [weak, session](Status status) {
         if (auto core = weak.lock()) core->on_transport_connected(session, std::move(status));
     });
 }
