@@ -42,7 +42,7 @@ TEST_CASE("default policy is 1 s doubling to 128 s, at most 4 attempts in 120 s,
     CHECK(p.min_spacing == 1000ms);
 }
 
-TEST_CASE("same seed, same delays; different seeds, different delays", "[unit][backoff]") {
+TEST_CASE("same seed, same delays, different seeds, different delays", "[unit][backoff]") {
     const auto a = delays(Backoff(jitter_only(), 42), 30);
     CHECK(a == delays(Backoff(jitter_only(), 42), 30));
     CHECK(a != delays(Backoff(jitter_only(), 43), 30));

@@ -247,7 +247,7 @@ TEST_CASE("commands: every other command kind reaches its handler and is answere
     }
 }
 
-TEST_CASE("commands: raw down gets the handler's bytes back; without a handler nothing is sent",
+TEST_CASE("commands: raw down gets the handler's bytes back, without a handler nothing is sent",
           "[unit][client]") {
     Seen seen;
     ClientRig rig;
@@ -270,7 +270,7 @@ TEST_CASE("commands: raw down gets the handler's bytes back; without a handler n
     CHECK(seen.all()[0].id.empty());
 }
 
-TEST_CASE("commands: malformed commands are answered when an id is readable, else counted; the client stays "
+TEST_CASE("commands: malformed commands are answered when an id is readable, else counted, the client stays "
           "healthy",
           "[unit][client]") {
     ClientRig rig;

@@ -112,7 +112,7 @@ TEST_CASE("requests: a non-200 reply is an error carrying the cloud's code and m
     CHECK(r.error().detail == "Model validate failed");
 }
 
-TEST_CASE("requests: timeout completes exactly once; the late reply is dropped and counted",
+TEST_CASE("requests: timeout completes exactly once, the late reply is dropped and counted",
           "[unit][client]") {
     ClientRig rig;
     REQUIRE(rig.client.connect());
@@ -219,7 +219,7 @@ TEST_CASE("requests: raw uploads are matched by topic, one at a time", "[unit][c
     CHECK(first.at(0)->raw == std::string("\xAA\x00", 2));
 }
 
-TEST_CASE("requests: fire-and-forget sends without waiting; its replies count as unmatched",
+TEST_CASE("requests: fire-and-forget sends without waiting, its replies count as unmatched",
           "[unit][client]") {
     ClientRig rig;
     REQUIRE(rig.client.connect());

@@ -79,7 +79,7 @@ TEST_CASE("connection machine: a refused connect() is reported and never retried
     CHECK(events[0].kind == Kind::refused);
 }
 
-TEST_CASE("connection machine: a lost link is retried; a refused retry slows down", "[unit]") {
+TEST_CASE("connection machine: a lost link is retried, a refused retry slows down", "[unit]") {
     auto m = machine();
     const ConnectionMachine::Clock::time_point t0{};
     const std::uint64_t s = connect(m, t0);
@@ -122,7 +122,7 @@ TEST_CASE("connection machine: without auto_reconnect a lost link stays down", "
     CHECK(events[0].state == State::disconnected);
 }
 
-TEST_CASE("connection machine: disconnect() stops retries; closing is terminal and happens once", "[unit]") {
+TEST_CASE("connection machine: disconnect() stops retries, closing is terminal and happens once", "[unit]") {
     auto m = machine();
     connect(m, {});
     ConnectionMachine::Events events;

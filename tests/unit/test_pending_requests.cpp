@@ -16,7 +16,7 @@ Completion recorder(std::vector<std::string>& log, std::string name) {
 
 } // namespace
 
-TEST_CASE("pending requests: a reply completes its request once; later ones are late, others stray",
+TEST_CASE("pending requests: a reply completes its request once, later ones are late, others stray",
           "[unit]") {
     PendingRequests table;
     std::vector<std::string> log;

@@ -209,7 +209,7 @@ TEST_CASE("every request topic parses on the cloud side", "[unit][topics]") {
     }
 }
 
-TEST_CASE("measure point set/get are not services; a service id ending in _reply is not a service",
+TEST_CASE("measure point set/get are not services, a service id ending in _reply is not a service",
           "[unit][topics]") {
     auto a = parse_arrived_topic("/sys/pk/dk/thing/service/measurepoint/set");
     REQUIRE(a);
@@ -246,7 +246,7 @@ TEST_CASE("event id is taken from the reply topic, whatever it is", "[unit][topi
     CHECK(a->event_id == "measurepoint");
 }
 
-TEST_CASE("RRPC message id is the last level; traffic control and activation are typed", "[unit][topics]") {
+TEST_CASE("RRPC message id is the last level, traffic control and activation are typed", "[unit][topics]") {
     auto a = parse_arrived_topic("/sys/pk/dk/rrpc/request/1234567890");
     REQUIRE(a);
     CHECK(a->kind == DownKind::rrpc_request);
