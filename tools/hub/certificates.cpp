@@ -63,6 +63,8 @@ CertificateTool::CertificateTool(const std::string& certs_dir) : conf_(certs_dir
     if (!found) throw std::runtime_error("openssl not found: install it (Debian: apt-get install openssl)");
     binary_ = *found;
     std::filesystem::create_directories(certs_dir);
+    // Private keys live here: the directory is the owner's alone, like the run directory.
+    ::chmod(certs_dir.c_str(), 0700);
     std::ofstream(conf_, std::ios::trunc) << openssl_conf;
 }
 

@@ -107,7 +107,7 @@ int start(const ParsedArgs& args) {
           std::pair{"the plugin path", plugin}})
         check_config_value(what, value);
 
-    fs::create_directories(run.dir);
+    prepare_run_dir(run);
     if (hub_running(run)) {
         if (!args.has("--replace"))
             throw Failure("a hub is already running in " + run.dir + "; stop it with: enos-hub stop --dir " +
@@ -127,6 +127,9 @@ int start(const ParsedArgs& args) {
     if (args.has("--fresh"))
         for (const char* store : {"hub.db", "hub.db-wal", "hub.db-shm", "hub.db-journal", "mosquitto.db"})
             fs::remove(run.file(store));
+    // A run directory from an older hub may hold these with looser modes.
+    for (const auto& file : secret_files(run))
+        make_private(file);
     write_file(run.file("admin.token"), random_token() + "\n", 0600);
 
     HubInfo info;
@@ -147,6 +150,7 @@ int start(const ParsedArgs& args) {
             // Kept across restarts, so devices that stored the CA keep trusting the hub.
             if (!fs::exists(info.ca_file) || !fs::exists(info.ca_key_file))
                 certificates.make_ca(info.ca_file, info.ca_key_file);
+            make_private(info.ca_key_file);
         }
         check_config_value("the CA path", info.ca_file);
         config.ca_file = info.ca_file;
