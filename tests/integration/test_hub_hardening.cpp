@@ -1,6 +1,8 @@
-// What keeps the hub's secrets safe: a private run directory (0700) whose secret files are 0600.
+// What keeps the hub's secrets safe: a private run directory (0700) whose secret files are 0600, and
+// device secrets drawn from the kernel's CSPRNG.
 #include "cloud_device.hpp"
 
+#include "simulator/common.hpp"
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
 
@@ -9,6 +11,8 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <set>
 
 using namespace enos::test;
 using namespace enos::test::cloud;
@@ -55,6 +59,16 @@ std::string activation_secret(const HubProcess& hub, const std::string& dk) {
     const auto params = enos::device::parse_value(request->params_json);
     REQUIRE(params.ok());
     return at(*params, "deviceSecret").as_string();
+}
+
+/// A generated secret: 24 characters of [A-Za-z0-9].
+void check_secret_shape(const std::string& secret) {
+    INFO("secret of " << secret.size() << " characters");
+    CHECK(secret.size() == 24);
+    for (const char c : secret) {
+        const bool alphanumeric = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+        CHECK(alphanumeric);
+    }
 }
 
 } // namespace
@@ -149,3 +163,53 @@ TEST_CASE("hub hardening: a loose run directory of an earlier hub is tightened, 
     }
 }
 
+TEST_CASE("hub hardening: generated secrets differ between activations, registrations and simulator runs",
+          "[integration][hub][cloud]") {
+    std::set<std::string> secrets;
+    std::size_t issued = 0;
+    const auto keep = [&](const std::string& secret) {
+        check_secret_shape(secret);
+        secrets.insert(secret);
+        ++issued;
+    };
+    {
+        const HubProcess first = HubProcess::start();
+        keep(activation_secret(first, "dyn5"));
+        keep(activation_secret(first, "dyn6"));
+        Device gw(first, "pkGw", "gw3", "gwSecret3");
+        std::string many = "[";
+        for (int i = 0; i < 20; ++i)
+            many += (i ? "," : "") + std::string(R"({"productKey":"pkSub"})");
+        const Reply registered =
+            gw.request(gw.sys("thing/device/register"), "thing.device.register", many + "]");
+        REQUIRE(registered.code == 200);
+        const Value devices = data_of(registered);
+        REQUIRE(devices.as_array().size() == 20);
+        for (const Value& device : devices.as_array())
+            keep(at(device, "deviceSecret").as_string());
+    }
+    // A second simulator, started afresh, must not repeat the first one's secrets.
+    const HubProcess second = HubProcess::start();
+    keep(activation_secret(second, "dyn5"));
+    keep(activation_secret(second, "dyn6"));
+    CHECK(issued == 24);
+    CHECK(secrets.size() == issued);
+}
+
+TEST_CASE("hub hardening: every character of a generated secret is equally likely",
+          "[integration][hub][rules]") {
+    // Uniform over [A-Za-z0-9]: a plain `byte % 62` would make 8 letters 25% more likely than the
+    // rest, far outside the 5% allowed here (7 standard deviations for 20000 draws per letter).
+    constexpr std::size_t per_letter = 20000;
+    const std::string drawn = enos::hub::sim::random_token(62 * per_letter);
+    std::map<char, std::size_t> counts;
+    for (const char c : drawn)
+        ++counts[c];
+    CHECK(counts.size() == 62);
+    for (const auto& [c, n] : counts) {
+        INFO("'" << c << "' drawn " << n << " times");
+        CHECK(n > per_letter * 95 / 100);
+        CHECK(n < per_letter * 105 / 100);
+    }
+    CHECK(enos::hub::sim::random_token(24) != enos::hub::sim::random_token(24));
+}
