@@ -1,5 +1,8 @@
-// What keeps the hub's secrets safe: a private run directory (0700) whose secret files are 0600, and
-// device secrets drawn from the kernel's CSPRNG.
+// What keeps the hub's secrets and its broker safe: a private run directory (0700) whose secret
+// files are 0600, device secrets drawn from the kernel's CSPRNG, a payload size limit in the
+// broker, and retained publishes refused for devices. Checks of "not delivered" use a marker
+// published after the refused message by the same publisher (messages from one publisher arrive in
+// order), as in test_hub_acl.cpp.
 #include "cloud_device.hpp"
 
 #include "simulator/common.hpp"
@@ -13,12 +16,18 @@
 #include <fstream>
 #include <map>
 #include <set>
+#include <sstream>
 
 using namespace enos::test;
 using namespace enos::test::cloud;
 using enos::device::SecureMode;
 
 namespace {
+
+// A payload must be smaller than the platform's limit (docs/protocol.md §1.1); the broker drops
+// anything above its message_size_limit (tools/hub/README.md).
+constexpr std::size_t platform_payload_limit = 512 * 1024;
+constexpr std::size_t broker_payload_limit = 1024 * 1024;
 
 /// The permission bits of `path` itself (lstat: a link is not followed).
 unsigned mode_of(const std::string& path) {
@@ -69,6 +78,19 @@ void check_secret_shape(const std::string& secret) {
         const bool alphanumeric = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
         CHECK(alphanumeric);
     }
+}
+
+bool log_has_line(const std::string& log, const std::string& part, const std::string& other_part) {
+    std::istringstream lines(log);
+    for (std::string line; std::getline(lines, line);)
+        if (contains(line, part) && contains(line, other_part)) return true;
+    return false;
+}
+
+bool received_payload(const MqttProbe& probe, const std::string& topic, std::size_t size) {
+    for (const auto& m : probe.received())
+        if (m.topic == topic && m.payload.size() == size) return true;
+    return false;
 }
 
 } // namespace
@@ -212,4 +234,53 @@ TEST_CASE("hub hardening: every character of a generated secret is equally likel
         CHECK(n < per_letter * 105 / 100);
     }
     CHECK(enos::hub::sim::random_token(24) != enos::hub::sim::random_token(24));
+}
+
+TEST_CASE("hub hardening: a payload above the broker's limit is dropped, the largest valid one arrives",
+          "[integration][hub]") {
+    const auto& hub = shared_hub();
+    MqttProbe device(hub.port()), cloud(hub.port());
+    REQUIRE(device.connect(device_credentials("pkTest", "dev9", "devSecret9")) == 0);
+    REQUIRE(cloud.connect(hub.admin()) == 0);
+    const std::string topic = "/sys/pkTest/dev9/thing/event/" + unique_client_id("size") + "/post";
+    REQUIRE(cloud.subscribe(topic) == 1);
+
+    // Acknowledged (QoS 1 completes) but forwarded to nobody.
+    CHECK(device.publish(topic, std::string(broker_payload_limit + 1, 'x')));
+    const std::size_t largest_valid = platform_payload_limit - 1;
+    REQUIRE(device.publish(topic, std::string(largest_valid, 'v')));
+    REQUIRE(cloud.wait_for(topic));
+    CHECK(received_payload(cloud, topic, largest_valid));
+    CHECK_FALSE(received_payload(cloud, topic, broker_payload_limit + 1));
+    // Between the two limits a request still reaches the simulator, which answers 1008 as the
+    // platform does (test_hub_replies.cpp, "envelope errors").
+}
+
+TEST_CASE("hub hardening: retained publishes from devices are refused, the connection stays",
+          "[integration][hub]") {
+    const auto& hub = shared_hub();
+    MqttProbe device(hub.port()), cloud(hub.port());
+    REQUIRE(device.connect(device_credentials("pkTest", "dev8", "devSecret8")) == 0);
+    REQUIRE(cloud.connect(hub.admin()) == 0);
+    const std::string topic = "/sys/pkTest/dev8/thing/event/" + unique_client_id("retain") + "/post";
+    REQUIRE(cloud.subscribe(topic) == 1);
+
+    CHECK(device.publish(topic, "retained", 1, true)); // MQTT 3.1.1: acknowledged, then dropped
+    REQUIRE(device.publish(topic, "marker", 1, false));
+    const auto marker = cloud.wait_for(topic);
+    REQUIRE(marker);
+    CHECK(marker->payload == "marker");
+    CHECK(cloud.received().size() == 1);
+    CHECK(log_has_line(hub.broker_log(), "denied publish of '" + topic + "' for pkTest/dev8",
+                       "retained publishes are refused"));
+
+    // Nothing was retained: a late subscriber gets only what is published after it subscribed.
+    MqttProbe late(hub.port());
+    REQUIRE(late.connect(hub.admin()) == 0);
+    REQUIRE(late.subscribe(topic) == 1);
+    REQUIRE(device.publish(topic, "after", 1, false));
+    const auto first = late.wait_for(topic);
+    REQUIRE(first);
+    CHECK(first->payload == "after");
+    CHECK_FALSE(first->retain);
 }
