@@ -161,8 +161,8 @@ struct OfflineQueue::Impl {
         for (;;) {
             auto stored = storage->append(header, message.topic, message.id, message.payload);
             if (stored) {
-                slots.push_back(
-                    Slot{header.sequence, stored->segment, stored->offset, SlotState::queued, !link_is_up, 0});
+                slots.push_back(Slot{header.sequence, stored->segment, stored->offset, SlotState::queued,
+                                     !link_is_up, 0});
                 last_sequence = header.sequence;
                 ++live;
                 bump(counters.accepted);
@@ -172,10 +172,15 @@ struct OfflineQueue::Impl {
             if (stored.code() != errc::disk_full) return reject(stored.error(), message);
             note_disk_full(stored.error(), notices);
             if (options.overflow == OverflowPolicy::reject_new) return reject(stored.error(), message);
-            // Evict until the storage gives space back, then try again.
+            // Evict until the storage gives space back, then try again. Under drop_oldest the
+            // oldest segment gives back its blocks as its records go, so a full disk costs about as
+            // many records as the new one needs, not a whole segment.
             const std::uint64_t before = storage->reclaimed();
-            while (storage->reclaimed() == before && live > 0)
+            while (storage->reclaimed() == before && live > 0) {
                 evict("no space left for the offline store", notices);
+                if (options.overflow == OverflowPolicy::drop_oldest && !slots.empty())
+                    storage->give_back_before(slots.front().location());
+            }
             if (storage->reclaimed() == before)
                 storage->clear(); // nothing queued: only delivered records left
             if (storage->reclaimed() == before) return reject(stored.error(), message);

@@ -35,6 +35,10 @@ public:
     virtual Result<RecordView> read(RecordLocation at, std::string& scratch) = 0;
     /// Every record before `first_kept` has left the queue: frees the segments wholly before it.
     virtual void release_before(RecordLocation first_kept) = 0;
+    /// The disk is full: also gives back what the oldest segment holds before `first_kept`, in the
+    /// whole blocks the file system frees. reclaimed() moves when it did; storage that cannot do this
+    /// ignores it (then only freeing a whole segment helps).
+    virtual void give_back_before(RecordLocation first_kept) { (void)first_kept; }
     /// Forgets the record at `at` and everything stored after it.
     virtual void truncate(RecordLocation at) = 0;
     /// Forgets everything (the queue is empty).

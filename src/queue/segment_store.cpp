@@ -59,21 +59,44 @@ std::string errno_text(int err) {
 constexpr char watermark_magic[8] = {'E', 'N', 'O', 'S', 'D', 'L', 'V', '1'};
 constexpr std::size_t watermark_size = 20; // magic, sequence, CRC-32C of the first 16 bytes
 
-std::string segment_name(std::uint32_t id) {
-    char name[24];
-    std::snprintf(name, sizeof name, "%012u.seg", static_cast<unsigned>(id));
+/// "NNNNNNNNNNNN.seg", or "NNNNNNNNNNNN-HHHHHHHH.seg" once the records before offset HHHHHHHH have
+/// left the queue and their blocks were given back (the head marker, see segment_store.hpp).
+std::string segment_name(std::uint32_t id, std::uint32_t head) {
+    char name[32];
+    if (head == 0)
+        std::snprintf(name, sizeof name, "%012u.seg", static_cast<unsigned>(id));
+    else
+        std::snprintf(name, sizeof name, "%012u-%08u.seg", static_cast<unsigned>(id),
+                      static_cast<unsigned>(head));
     return name;
 }
 
-std::optional<std::uint32_t> parse_segment_name(std::string_view name) {
-    if (name.size() != 16 || name.substr(12) != ".seg") return std::nullopt;
-    std::uint64_t id = 0;
-    for (char c : name.substr(0, 12)) {
+std::optional<std::uint64_t> parse_digits(std::string_view digits) {
+    std::uint64_t value = 0;
+    for (char c : digits) {
         if (c < '0' || c > '9') return std::nullopt;
-        id = id * 10 + static_cast<std::uint64_t>(c - '0');
+        value = value * 10 + static_cast<std::uint64_t>(c - '0');
     }
-    if (id == 0 || id >= 0xFFFFFFFFu) return std::nullopt;
-    return static_cast<std::uint32_t>(id);
+    return value;
+}
+
+struct SegmentName {
+    std::uint32_t id = 0;
+    std::uint32_t head = 0;
+};
+
+std::optional<SegmentName> parse_segment_name(std::string_view name) {
+    if (name.size() != 16 && name.size() != 25) return std::nullopt;
+    if (name.substr(name.size() - 4) != ".seg") return std::nullopt;
+    const auto id = parse_digits(name.substr(0, 12));
+    if (!id || *id == 0 || *id >= 0xFFFFFFFFu) return std::nullopt;
+    SegmentName parsed{static_cast<std::uint32_t>(*id), 0};
+    if (name.size() == 25) {
+        const auto head = name[12] == '-' ? parse_digits(name.substr(13, 8)) : std::nullopt;
+        if (!head || *head == 0 || *head >= max_segment_bytes) return std::nullopt;
+        parsed.head = static_cast<std::uint32_t>(*head);
+    }
+    return parsed;
 }
 
 /// pwritev until every byte is written; false with errno set on failure.
@@ -143,6 +166,9 @@ public:
                          "cannot create offline store directory '" + dir_ + "': " + ec.message()};
         dir_fd_ = Fd(::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
         if (!dir_fd_) return io_error(errno, "opening", dir_);
+        struct stat info {};
+        if (::fstat(dir_fd_.get(), &info) == 0 && info.st_blksize > 0)
+            block_bytes_ = static_cast<std::uint64_t>(info.st_blksize);
         if (auto locked = lock_directory(); !locked) return locked;
         if (auto recovered = recover(found, recovery, last_sequence); !recovered) return recovered;
         log(LogLevel::info, "offline store '" + dir_ + "': " + std::to_string(recovery.messages) +
@@ -178,7 +204,7 @@ public:
                 if (auto started = start_segment(); !started) return started.error();
                 continue;
             }
-            return io_error(err, "writing", segment_path(segment.id));
+            return io_error(err, "writing", segment_path(segment));
         }
     }
 
@@ -216,6 +242,20 @@ public:
         }
     }
 
+    /// Renames the oldest segment to record its new head, then punches the whole blocks before it
+    /// out of the file: the rename comes first (and is synced, unless FsyncPolicy::never), so
+    /// recovery never parses the hole.
+    void give_back_before(RecordLocation first_kept) override {
+        if (segments_.empty() || !can_punch_) return;
+        Segment& front = segments_.front();
+        if (front.id != first_kept.segment || first_kept.offset <= front.head) return;
+        const std::uint64_t freed = front.head / block_bytes_ * block_bytes_;
+        const std::uint64_t freeing = first_kept.offset / block_bytes_ * block_bytes_;
+        if (freeing <= freed) return; // not a whole block more yet
+        if (!move_head(front, first_kept.offset)) return;
+        if (punch(front, freeing)) ++reclaimed_;
+    }
+
     void truncate(RecordLocation at) override {
         while (!segments_.empty() && segments_.back().id > at.segment) {
             forget(segments_.back());
@@ -224,7 +264,7 @@ public:
         if (segments_.empty() || segments_.back().id != at.segment || at.offset >= segments_.back().used)
             return;
         Segment& segment = segments_.back();
-        const std::string path = segment_path(segment.id);
+        const std::string path = segment_path(segment);
         if (::truncate(path.c_str(), at.offset) != 0)
             log(LogLevel::warn, "offline store: cannot cut '" + path + "' short (" + errno_text(errno) +
                                     "); evicted messages may be sent after a restart");
@@ -267,10 +307,19 @@ public:
 private:
     struct Segment {
         std::uint32_t id;
-        std::uint64_t used;
+        std::uint64_t used;     // end of its last record
+        std::uint32_t head = 0; // where its records start; those before have left (the name says so)
     };
 
-    std::string segment_path(std::uint32_t id) const { return dir_ + "/" + segment_name(id); }
+    std::string segment_path(std::uint32_t id, std::uint32_t head) const {
+        return dir_ + "/" + segment_name(id, head);
+    }
+    std::string segment_path(const Segment& segment) const { return segment_path(segment.id, segment.head); }
+    std::string segment_path(std::uint32_t id) const {
+        for (const Segment& segment : segments_)
+            if (segment.id == id) return segment_path(segment);
+        return segment_path(id, 0);
+    }
 
     Error io_error(int err, std::string_view action, const std::string& path) const {
         if (err == ENOSPC || err == EDQUOT || err == EFBIG)
@@ -330,69 +379,95 @@ private:
         saved_watermark_ = watermark;
         ::unlink((dir_ + "/delivered.tmp").c_str());
 
-        std::vector<std::uint32_t> ids;
+        std::vector<SegmentName> names;
         std::error_code ec;
         for (std::filesystem::directory_iterator it(dir_, ec), end; !ec && it != end; it.increment(ec))
-            if (auto id = parse_segment_name(it->path().filename().string())) ids.push_back(*id);
+            if (auto name = parse_segment_name(it->path().filename().string())) names.push_back(*name);
         if (ec)
             return Error{errc::store_error,
                          "listing offline store directory '" + dir_ + "': " + ec.message()};
-        std::sort(ids.begin(), ids.end());
+        std::sort(names.begin(), names.end(),
+                  [](const SegmentName& a, const SegmentName& b) { return a.id < b.id; });
 
         std::uint64_t previous = 0;
-        for (const std::uint32_t id : ids) {
-            const std::string path = segment_path(id);
-            Fd fd(::open(path.c_str(), O_RDWR | O_CLOEXEC));
-            struct stat info {};
-            if (!fd || ::fstat(fd.get(), &info) != 0 || !S_ISREG(info.st_mode)) {
-                log(LogLevel::warn, "offline store: skipping '" + path + "', not a readable segment file");
+        for (std::size_t i = 0; i < names.size(); ++i) {
+            if (i > 0 && names[i - 1].id == names[i].id) {
+                log(LogLevel::warn, "offline store: skipping '" + segment_path(names[i].id, names[i].head) +
+                                        "', a second file of segment " + std::to_string(names[i].id));
                 continue;
             }
-            ++recovery.segments;
-            const auto size = static_cast<std::uint64_t>(info.st_size);
-            std::uint64_t intact = 0;
-            RecordDamage damage = RecordDamage::none;
-            if (size > 0) {
-                void* map = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd.get(), 0);
-                if (map == MAP_FAILED) return io_error(errno, "reading", path);
-                const std::string_view bytes(static_cast<const char*>(map), size);
-                while (intact < size) {
-                    RecordView record;
-                    damage = intact >= max_segment_bytes ? RecordDamage::bad_header
-                                                         : parse_record(bytes.substr(intact), record);
-                    if (damage == RecordDamage::none && record.header.sequence <= previous)
-                        damage = RecordDamage::out_of_sequence;
-                    if (damage != RecordDamage::none) break;
-                    previous = record.header.sequence;
-                    if (previous > watermark) {
-                        found(previous, RecordLocation{id, static_cast<std::uint32_t>(intact)});
-                        ++recovery.messages;
-                    } else {
-                        ++recovery.already_delivered;
-                    }
-                    intact += record.header.record_size();
-                }
-                ::munmap(map, size);
-            }
-            if (damage != RecordDamage::none) {
-                ++recovery.damaged_segments;
-                recovery.truncated_bytes += size - intact;
-                log(LogLevel::warn, "offline store: '" + path + "' damaged at offset " +
-                                        std::to_string(intact) + " (" + std::string(to_string(damage)) +
-                                        "): " + std::to_string(size - intact) + " bytes cut off");
-                if (::ftruncate(fd.get(), static_cast<off_t>(intact)) != 0)
-                    log(LogLevel::warn,
-                        "offline store: cannot cut '" + path + "' short: " + errno_text(errno));
-            }
-            if (intact == 0) {
-                ::unlink(path.c_str());
-                continue;
-            }
-            segments_.push_back(Segment{id, intact});
-            total_used_ += intact;
+            if (auto read = recover_segment(names[i], watermark, found, recovery, previous); !read)
+                return read;
         }
-        next_id_ = ids.empty() ? 1 : ids.back() + 1;
+        next_id_ = names.empty() ? 1 : names.back().id + 1;
         last_sequence = std::max(previous, watermark);
+        return {};
+    }
+
+    /// Reads one segment from its head: reports its intact records, cuts it at the first damaged one
+    /// and keeps it if a record is left (deletes it otherwise).
+    Status recover_segment(SegmentName name, std::uint64_t watermark, const RecordFound& found,
+                           StoreRecovery& recovery, std::uint64_t& previous) {
+        const std::uint32_t id = name.id, head = name.head;
+        const std::string path = segment_path(id, head);
+        Fd fd(::open(path.c_str(), O_RDWR | O_CLOEXEC));
+        struct stat info {};
+        if (!fd || ::fstat(fd.get(), &info) != 0 || !S_ISREG(info.st_mode)) {
+            log(LogLevel::warn, "offline store: skipping '" + path + "', not a readable segment file");
+            return {};
+        }
+        ++recovery.segments;
+        const auto size = static_cast<std::uint64_t>(info.st_size);
+        if (head >= size && head > 0) {
+            ++recovery.damaged_segments;
+            log(LogLevel::warn, "offline store: '" + path +
+                                    "' damaged (its head lies at or beyond its end of " +
+                                    std::to_string(size) + " bytes): removed");
+            ::unlink(path.c_str());
+            return {};
+        }
+        // Records before the head have left the queue; their blocks may be a hole by now.
+        std::uint64_t intact = head;
+        RecordDamage damage = RecordDamage::none;
+        if (size > 0) {
+            void* map = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd.get(), 0);
+            if (map == MAP_FAILED) return io_error(errno, "reading", path);
+            const std::string_view bytes(static_cast<const char*>(map), size);
+            while (intact < size) {
+                RecordView record;
+                damage = intact >= max_segment_bytes ? RecordDamage::bad_header
+                                                     : parse_record(bytes.substr(intact), record);
+                if (damage == RecordDamage::none && record.header.sequence <= previous)
+                    damage = RecordDamage::out_of_sequence;
+                if (damage != RecordDamage::none) break;
+                previous = record.header.sequence;
+                if (previous > watermark) {
+                    found(previous, RecordLocation{id, static_cast<std::uint32_t>(intact)});
+                    ++recovery.messages;
+                } else {
+                    ++recovery.already_delivered;
+                }
+                intact += record.header.record_size();
+            }
+            ::munmap(map, size);
+        }
+        if (damage != RecordDamage::none) {
+            ++recovery.damaged_segments;
+            recovery.truncated_bytes += size - intact;
+            log(LogLevel::warn, "offline store: '" + path + "' damaged at offset " + std::to_string(intact) +
+                                    " (" + std::string(to_string(damage)) +
+                                    "): " + std::to_string(size - intact) + " bytes cut off");
+            if (::ftruncate(fd.get(), static_cast<off_t>(intact)) != 0)
+                log(LogLevel::warn, "offline store: cannot cut '" + path + "' short: " + errno_text(errno));
+        }
+        if (intact == head) {
+            ::unlink(path.c_str());
+            return {};
+        }
+        segments_.push_back(Segment{id, intact, head});
+        total_used_ += intact;
+        // Finishes a give-back that a crash interrupted between the rename and the punch.
+        if (head >= block_bytes_) punch(segments_.back(), head / block_bytes_ * block_bytes_);
         return {};
     }
 
@@ -446,9 +521,40 @@ private:
             tail_.reset();
         }
         if (reader_id_ == segment.id) reader_.reset();
-        ::unlink(segment_path(segment.id).c_str());
+        ::unlink(segment_path(segment).c_str());
         total_used_ -= segment.used;
         ++reclaimed_;
+    }
+
+    /// Renames `segment` to name `head` as its first record; false if the new name is not (durably)
+    /// in place, in which case nothing may be punched.
+    bool move_head(Segment& segment, std::uint32_t head) {
+        const std::string from = segment_path(segment), to = segment_path(segment.id, head);
+        if (::rename(from.c_str(), to.c_str()) != 0) {
+            log(LogLevel::warn, "offline store: cannot rename '" + from + "': " + errno_text(errno));
+            return false;
+        }
+        segment.head = head;
+        return fsync_ == FsyncPolicy::never || ::fsync(dir_fd_.get()) == 0;
+    }
+
+    /// Gives the bytes [0, up_to) of `segment` back to the file system (a hole; the size stays).
+    bool punch(const Segment& segment, std::uint64_t up_to) {
+        const std::string path = segment_path(segment);
+        Fd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
+        if (fd && ::fallocate(fd.get(), FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0,
+                              static_cast<off_t>(up_to)) == 0)
+            return true;
+        const int err = errno; // of the open or of the fallocate, whichever failed
+        if (err == EOPNOTSUPP || err == ENOSYS) {
+            can_punch_ = false;
+            log(LogLevel::info, "offline store '" + dir_ +
+                                    "': the file system cannot free part of a file; a full disk frees "
+                                    "whole segments");
+        } else {
+            log(LogLevel::warn, "offline store: cannot free the start of '" + path + "': " + errno_text(err));
+        }
+        return false;
     }
 
     int reading_fd(std::uint32_t id) {
@@ -541,6 +647,8 @@ private:
     std::deque<Segment> segments_; // retained segments, oldest first; the tail (if open) is the last
     std::uint32_t next_id_ = 1;
     std::uint64_t total_used_ = 0;
+    std::uint64_t block_bytes_ = 4096; // the unit in which the file system gives space back
+    bool can_punch_ = true;
     std::uint32_t tail_id_ = 0;
     Fd reader_; // the last non-tail segment read (replay reads sequentially)
     std::uint32_t reader_id_ = 0;

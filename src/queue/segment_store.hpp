@@ -1,6 +1,14 @@
 // The persistent store of the offline queue: one directory holding
 //   lock                 flock'ed for the life of the store; holds the owner's PID
 //   NNNNNNNNNNNN.seg     append-only segments of records, numbered in the order they were started
+//   NNNNNNNNNNNN-HHHHHHHH.seg
+//                        the same segment once a full disk made drop_oldest give back its start:
+//                        its records begin at byte offset HHHHHHHH (8 decimal digits, never 0);
+//                        the whole blocks before it are a hole (FALLOC_FL_PUNCH_HOLE) and the bytes
+//                        between the last such block and HHHHHHHH belong to records that have left
+//                        the queue. The rename is synced before the punch, so recovery starts at
+//                        the head and never parses the hole. Older versions of the library do not
+//                        list such files: they ignore them (and the messages in them).
 //   delivered            "every record up to sequence W has left the queue", replaced atomically
 // Design notes (what is synced when, what recovery guarantees) in enos/device/client/queue.hpp.
 #pragma once

@@ -65,6 +65,18 @@ TEST_CASE("hub rules: the connect limiter counts attempts in a sliding window", 
         CHECK(off.admit("pk/a", at(0ms)).empty());
 }
 
+TEST_CASE("hub rules: only the admin identity may publish retained messages", "[integration][hub][rules]") {
+    Identity activation = device("pk", "dk"), integration = device("pk", "%channel%"), admin;
+    activation.role = Role::activation;
+    integration.role = Role::integration;
+    admin.role = Role::admin;
+    for (const Identity& who : {device("pk", "dk"), device("gwPk", "gw", true), activation, integration}) {
+        CHECK(check_retain(who, false).empty());
+        CHECK(check_retain(who, true) == "retained publishes are refused (devices never set retain)");
+    }
+    CHECK(check_retain(admin, true).empty());
+}
+
 TEST_CASE("hub rules: device, gateway, integration and activation topics", "[integration][hub][rules]") {
     const Identity dev = device("pk", "dk");
     CHECK(allowed(dev, Access::subscribe, "/sys/pk/dk/#"));

@@ -5,12 +5,15 @@
 #include "support/fault_fs.hpp"
 #include "support/temp_dir.hpp"
 
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <csignal>
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <random>
 
@@ -145,6 +148,98 @@ TEST_CASE("a full disk: a clear error, the policy applied, nothing already store
     CHECK(sequences_of(back) == expected);
     for (const auto& m : back)
         check_same(m, message(m.sequence, 300));
+}
+
+TEST_CASE("a full disk under drop_oldest drops about as many messages as it needs, not a segment",
+          "[unit][store]") {
+    std::string why;
+    auto disk = enos::test::SmallDisk::mount(256 * 1024, why);
+    if (!disk) {
+        WARN("skipped: " << why);
+        return;
+    }
+    OfflineQueueOptions options;
+    options.store_directory = disk->path() + "/store";
+    options.segment_bytes = 128 * 1024; // a segment holds ~350 messages: dropping one would show
+    options.overflow = OverflowPolicy::drop_oldest;
+    options.fsync = FsyncPolicy::never;
+    options.fsync_interval = std::chrono::hours(1); // no watermark file competing for the last blocks
+    constexpr std::size_t payload = 300;
+    constexpr std::uint64_t more = 300;
+    Recorder recorder;
+    std::map<std::string, std::string> crash_image; // the directory as a crash would leave it
+    std::vector<std::uint64_t> dropped;
+    std::uint64_t last = 0;
+    struct stat info {};
+    REQUIRE(::stat(disk->path().c_str(), &info) == 0);
+    const auto block = static_cast<std::size_t>(info.st_blksize);
+    const std::size_t smallest = message(1, payload).record_size(),
+                      largest = message(9999, payload).record_size();
+    // The file system frees whole blocks: "as many as needed" is the records that held one block,
+    // plus the one that straddles its end.
+    const std::size_t per_block = block / smallest + 2;
+    {
+        auto queue = open_queue(options, recorder.events());
+        std::uint64_t n = 1;
+        for (; recorder.drops().empty(); ++n) {
+            REQUIRE(n < 2000);
+            REQUIRE(queue.push(message(n, payload).view()).ok());
+        }
+        const std::uint64_t first_full = n - 1;
+        const std::size_t dropped_at_first = recorder.drops().size();
+        INFO("disk full at message " << first_full << ", block " << block << " bytes, records " << smallest
+                                     << ".." << largest << " bytes");
+        CHECK(dropped_at_first <= per_block);
+        for (; n <= first_full + more; ++n) {
+            const std::size_t before = recorder.drops().size();
+            REQUIRE(queue.push(message(n, payload).view()).ok());
+            INFO("message " << n);
+            CHECK(recorder.drops().size() - before <= per_block);
+        }
+        last = n - 1;
+        dropped = recorder.dropped_sequences();
+        // Every new message took the place of about one old one, never a segment's worth: the bytes
+        // dropped match the bytes added up to one block of granularity and one block left unused at
+        // the end of a segment when the next one starts.
+        const std::size_t after_first = dropped.size() - dropped_at_first;
+        INFO(after_first << " dropped for " << more << " added");
+        CHECK(after_first * smallest <= more * largest + 2 * block + largest);
+        CHECK(after_first * largest + 2 * block + largest >= more * smallest);
+        CHECK(dropped == range(1, dropped.size()));
+        for (const auto& d : recorder.drops()) {
+            CHECK(d.error == errc::dropped_by_policy);
+            CHECK(contains(d.error.detail, "no space left for the offline store"));
+        }
+        CHECK(queue.stats().depth == last - dropped.size());
+        check_balance(queue.stats());
+
+        bool head_marked = false;
+        for (const auto& entry : std::filesystem::directory_iterator(options.store_directory))
+            head_marked = head_marked || contains(entry.path().filename().string(), "-");
+        CHECK(head_marked);
+        crash_image = enos::test::read_directory(options.store_directory);
+    }
+    // A clean reopen: exactly the messages not dropped, in order, intact.
+    {
+        auto reopened = open_queue(options);
+        const auto back = take_all(reopened);
+        CHECK(sequences_of(back) == range(dropped.size() + 1, last));
+        for (const auto& m : back)
+            check_same(m, message(m.sequence, payload));
+    }
+    // After a crash (no watermark saved; the hole reads as zeros in the copy) recovery starts at
+    // the recorded head: every message not dropped comes back, and at most the few dropped since the
+    // last block was given back come back with them.
+    TempDir copy("enos-store");
+    enos::test::restore_directory(copy.path(), crash_image);
+    options.store_directory = copy.path();
+    auto recovered = open_queue(options);
+    CHECK(recovered.recovery().damaged_segments == 0);
+    const auto back = sequences_of(take_all(recovered));
+    REQUIRE_FALSE(back.empty());
+    CHECK(back == range(back.front(), last));
+    CHECK(back.front() <= dropped.size() + 1);
+    CHECK(dropped.size() + 1 - back.front() <= per_block);
 }
 
 TEST_CASE("a file size limit ends segments early, and below one record it is a full disk", "[unit][store]") {

@@ -7,6 +7,7 @@
 #include "support/temp_dir.hpp"
 
 #include <algorithm>
+#include <cstdio>
 #include <filesystem>
 #include <map>
 #include <random>
@@ -261,6 +262,81 @@ TEST_CASE("recovery keeps every intact record before the damage, whatever the da
         auto queue = open_queue(options);
         CHECK(queue.recovery().damaged_segments == 0);
         CHECK(sequences_of(take_all(queue)) == first);
+    }
+}
+
+TEST_CASE("a segment whose start was given back is read from the head its name records", "[unit][store]") {
+    TempDir dir("enos-store");
+    const auto options = store_options(dir.file("store"));
+    constexpr std::uint64_t count = 60;
+    {
+        auto queue = open_queue(options);
+        for (std::uint64_t n = 1; n <= count; ++n)
+            REQUIRE(queue.push(varied_message(n).view()).ok());
+    }
+    const auto pristine = enos::test::read_directory(options.store_directory);
+    const auto placed = place(pristine, count, varied);
+    const std::string file = placed.at(1).file; // the oldest segment, as a full disk would cut it
+    std::vector<std::uint64_t> in_file;
+    for (const auto& [n, p] : placed)
+        if (p.file == file) in_file.push_back(n);
+    REQUIRE(in_file.size() >= 3);
+    const std::uint64_t first_kept = in_file[in_file.size() / 2];
+    const std::size_t head = placed.at(first_kept).offset;
+
+    // The name that records head `at`; the bytes before it zeroed, as the punched hole reads.
+    auto with_head = [&](std::size_t at) {
+        auto files = pristine;
+        std::string bytes = files.at(file);
+        files.erase(file);
+        std::fill(bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(std::min(at, bytes.size())),
+                  '\0');
+        char name[32];
+        std::snprintf(name, sizeof name, "%s-%08zu.seg", file.substr(0, 12).c_str(), at);
+        files[name] = bytes;
+        enos::test::restore_directory(options.store_directory, files);
+        return std::string(name);
+    };
+
+    SECTION("the records from the head on come back, those before it do not") {
+        const std::string name = with_head(head);
+        {
+            auto queue = open_queue(options);
+            CHECK(queue.recovery().damaged_segments == 0);
+            const auto back = take_all(queue);
+            CHECK(sequences_of(back) == range(first_kept, count));
+            for (const auto& m : back)
+                check_same(m, varied_message(m.sequence));
+            CHECK(std::filesystem::exists(options.store_directory + "/" + name));
+            // Once its records are delivered, the renamed segment goes like any other.
+            for (const auto& m : back)
+                REQUIRE(queue.mark_delivered(m.sequence));
+        }
+        CHECK(segment_files(options.store_directory).size() <= 1);
+        CHECK_FALSE(std::filesystem::exists(options.store_directory + "/" + name));
+    }
+    SECTION("a head inside a record is damage: that segment is cut there, the others are kept") {
+        with_head(head + 1);
+        auto queue = open_queue(options);
+        CHECK(queue.recovery().damaged_segments == 1);
+        CHECK(sequences_of(take_all(queue)) == range(in_file.back() + 1, count));
+    }
+    SECTION("a head at or past the end of its file is damage: the file goes") {
+        const std::string name = with_head(pristine.at(file).size());
+        auto queue = open_queue(options);
+        CHECK(queue.recovery().damaged_segments == 1);
+        CHECK(sequences_of(take_all(queue)) == range(in_file.back() + 1, count));
+        CHECK_FALSE(std::filesystem::exists(options.store_directory + "/" + name));
+    }
+    SECTION("names no writer uses are left alone") {
+        auto files = pristine;
+        for (const char* odd : {"000000000001-00000000.seg", "000000000001-0000012x.seg",
+                                "000000000001_00000100.seg", "000000000001-99999999.seg"})
+            files[odd] = files.at(file);
+        enos::test::restore_directory(options.store_directory, files);
+        auto queue = open_queue(options);
+        CHECK(sequences_of(take_all(queue)) == range(1, count));
+        CHECK(std::filesystem::exists(options.store_directory + "/000000000001-0000012x.seg"));
     }
 }
 

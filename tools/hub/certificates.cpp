@@ -1,13 +1,12 @@
 #include "certificates.hpp"
 
 #include "processes.hpp"
+#include "simulator/common.hpp"
 
 #include <sys/stat.h>
 
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <random>
 #include <stdexcept>
 #include <vector>
 
@@ -40,10 +39,10 @@ authorityKeyIdentifier = keyid
 )";
 
 std::string random_serial() {
-    std::random_device rd;
-    char hex[2 + 16 + 1];
-    std::snprintf(hex, sizeof hex, "0x%08x%08x", rd() & 0x7fffffffu, rd());
-    return hex;
+    char bytes[8];
+    sim::random_bytes(bytes, sizeof bytes);
+    bytes[0] = static_cast<char>(bytes[0] & 0x7f); // positive, as a serial must be
+    return "0x" + sim::to_hex(std::string_view(bytes, sizeof bytes));
 }
 
 // Characters with a meaning in openssl's "-subj /O=../CN=.." syntax are escaped.
@@ -63,6 +62,8 @@ CertificateTool::CertificateTool(const std::string& certs_dir) : conf_(certs_dir
     if (!found) throw std::runtime_error("openssl not found: install it (Debian: apt-get install openssl)");
     binary_ = *found;
     std::filesystem::create_directories(certs_dir);
+    // Private keys live here: the directory is the owner's alone, like the run directory.
+    ::chmod(certs_dir.c_str(), 0700);
     std::ofstream(conf_, std::ios::trunc) << openssl_conf;
 }
 

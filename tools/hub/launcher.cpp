@@ -12,16 +12,15 @@
 #include "registry.hpp"
 
 #include "common/args.hpp"
+#include "simulator/common.hpp"
 
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
 #include <chrono>
-#include <cstdio>
 #include <filesystem>
 #include <iostream>
 #include <limits>
-#include <random>
 #include <string>
 #include <thread>
 #include <vector>
@@ -38,17 +37,6 @@ namespace {
 
 constexpr std::uint16_t default_port = 11883;
 constexpr int exit_ok = 0, exit_failure = 1, exit_usage = 2, exit_timeout = 5;
-
-std::string random_token() {
-    std::random_device rd;
-    std::string token;
-    char hex[9];
-    for (int i = 0; i < 8; ++i) {
-        std::snprintf(hex, sizeof hex, "%08x", rd());
-        token += hex;
-    }
-    return token;
-}
 
 void print_started(const RunDir& run, const HubInfo& info) {
     rapidjson::StringBuffer buffer;
@@ -107,7 +95,7 @@ int start(const ParsedArgs& args) {
           std::pair{"the plugin path", plugin}})
         check_config_value(what, value);
 
-    fs::create_directories(run.dir);
+    prepare_run_dir(run);
     if (hub_running(run)) {
         if (!args.has("--replace"))
             throw Failure("a hub is already running in " + run.dir + "; stop it with: enos-hub stop --dir " +
@@ -127,7 +115,10 @@ int start(const ParsedArgs& args) {
     if (args.has("--fresh"))
         for (const char* store : {"hub.db", "hub.db-wal", "hub.db-shm", "hub.db-journal", "mosquitto.db"})
             fs::remove(run.file(store));
-    write_file(run.file("admin.token"), random_token() + "\n", 0600);
+    // A run directory from an older hub may hold these with looser modes.
+    for (const auto& file : secret_files(run))
+        make_private(file);
+    write_file(run.file("admin.token"), sim::random_hex(32) + "\n", 0600);
 
     HubInfo info;
     info.registry = registry_path;
@@ -147,6 +138,7 @@ int start(const ParsedArgs& args) {
             // Kept across restarts, so devices that stored the CA keep trusting the hub.
             if (!fs::exists(info.ca_file) || !fs::exists(info.ca_key_file))
                 certificates.make_ca(info.ca_file, info.ca_key_file);
+            make_private(info.ca_key_file);
         }
         check_config_value("the CA path", info.ca_file);
         config.ca_file = info.ca_file;

@@ -43,6 +43,7 @@ std::string mosquitto_conf(const RunDir& run, const BrokerConfig& c) {
          // The simulator receives every device message; do not drop bursts for a busy subscriber.
          << "max_queued_messages 100000\n"
          << "max_inflight_messages 1000\n"
+         << "message_size_limit " << broker_payload_limit << "\n"
          << "plugin " << c.plugin << "\n"
          << "plugin_opt_registry " << c.registry << "\n"
          << "plugin_opt_admin_token_file " << run.file("admin.token") << "\n"

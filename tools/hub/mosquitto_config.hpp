@@ -6,12 +6,19 @@
 #include "common/args.hpp"
 #include "run_dir.hpp"
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <utility>
 #include <vector>
 
 namespace enos::hub {
+
+/// mosquitto's message_size_limit. The platform takes payloads below 512 KiB (docs/protocol.md
+/// §1.1) and answers bigger requests with code 1008, so the broker must let those reach the
+/// simulator: it forwards payloads up to twice the platform's limit and drops larger ones unseen
+/// (a QoS 1 publish is still acknowledged), so no client can make the hub buffer 256 MB messages.
+constexpr std::size_t broker_payload_limit = 1024 * 1024;
 
 struct BrokerConfig {
     std::string plugin, registry;

@@ -6,7 +6,9 @@
 #include <rapidjson/prettywriter.h>
 #include <rapidjson/stringbuffer.h>
 
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
@@ -29,6 +31,65 @@ RunDir::RunDir(const std::optional<std::string>& flag) {
         dir.pop_back();
 }
 
+namespace {
+
+// Tightening is only safe for a directory enos-hub made: never chmod /tmp or a home directory.
+bool empty_or_run_dir(const RunDir& run) {
+    std::error_code ec;
+    if (fs::is_empty(run.dir, ec)) return true;
+    for (const char* ours : {"hub.json", "mosquitto.conf", "admin.token"})
+        if (fs::exists(run.file(ours), ec)) return true;
+    return false;
+}
+
+std::string octal_mode(mode_t mode) {
+    char text[8];
+    std::snprintf(text, sizeof text, "%04o", static_cast<unsigned>(mode & 07777));
+    return text;
+}
+
+} // namespace
+
+void prepare_run_dir(const RunDir& run) {
+    std::error_code ec;
+    const fs::path parent = fs::path(run.dir).parent_path();
+    if (!parent.empty() && !fs::create_directories(parent, ec) && ec)
+        throw Failure("cannot create " + parent.string() + ": " + ec.message());
+    if (::mkdir(run.dir.c_str(), 0700) != 0 && errno != EEXIST)
+        throw Failure("cannot create the run directory " + run.dir + ": " + std::strerror(errno));
+    struct stat st {};
+    if (::stat(run.dir.c_str(), &st) != 0)
+        throw Failure("cannot use the run directory " + run.dir + ": " + std::strerror(errno));
+    if (!S_ISDIR(st.st_mode)) throw Failure("the run directory " + run.dir + " is not a directory");
+    if (st.st_uid != ::geteuid())
+        throw Failure("the run directory " + run.dir + " belongs to uid " + std::to_string(st.st_uid) +
+                      ", not to you (uid " + std::to_string(::geteuid()) +
+                      "); it holds the hub's secrets: pass a directory of your own with --dir");
+    if ((st.st_mode & 07777) == 0700) return;
+    if (!empty_or_run_dir(run))
+        throw Failure("the run directory " + run.dir + " has mode " + octal_mode(st.st_mode) +
+                      " and holds other files; the hub keeps secrets there, so pass a new directory " +
+                      "or make this one private (chmod 700)");
+    if (::chmod(run.dir.c_str(), 0700) != 0)
+        throw Failure("cannot make the run directory " + run.dir +
+                      " private (mode 0700): " + std::strerror(errno));
+}
+
+void make_private(const std::string& path) {
+    struct stat st {};
+    if (::lstat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode) || (st.st_mode & 07777) == 0600) return;
+    if (::chmod(path.c_str(), 0600) != 0)
+        throw Failure("cannot make " + path + " private (mode 0600): " + std::strerror(errno));
+}
+
+std::vector<std::string> secret_files(const RunDir& run) {
+    std::vector<std::string> files;
+    for (const char* name :
+         {"admin.token", "hub.db", "hub.db-wal", "hub.db-shm", "hub.db-journal", "mosquitto.db"})
+        files.push_back(run.file(name));
+    return files;
+}
+
 std::string read_file(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
     std::ostringstream text;
@@ -38,12 +99,19 @@ std::string read_file(const std::string& path) {
 
 void write_file(const std::string& path, const std::string& text, mode_t mode) {
     const std::string tmp = path + ".tmp";
-    {
-        std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-        out << text;
-        if (!out.flush()) throw Failure("cannot write " + tmp + ": " + std::strerror(errno));
+    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+    if (fd < 0) throw Failure("cannot write " + tmp + ": " + std::strerror(errno));
+    // fchmod as well: a leftover temporary file keeps its old mode through O_CREAT.
+    bool written = ::fchmod(fd, mode) == 0;
+    for (std::size_t done = 0; written && done < text.size();) {
+        const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+        if (n < 0 && errno == EINTR) continue;
+        written = n > 0;
+        if (written) done += static_cast<std::size_t>(n);
     }
-    ::chmod(tmp.c_str(), mode);
+    const int err = errno;
+    ::close(fd);
+    if (!written) throw Failure("cannot write " + tmp + ": " + std::strerror(err));
     if (std::rename(tmp.c_str(), path.c_str()) != 0)
         throw Failure("cannot write " + path + ": " + std::strerror(errno));
 }

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace enos::hub {
 
@@ -34,8 +35,20 @@ struct HubInfo {
     pid_t broker_pid = 0, simulator_pid = 0;
 };
 
+/// Creates the run directory with mode 0700, or tightens an existing one of ours to 0700: it holds
+/// the admin token, private keys and hub.db (issued device secrets). Refuses a path that is not a
+/// directory or belongs to another user.
+void prepare_run_dir(const RunDir& run);
+/// Makes an existing file readable and writable by its owner only (0600); absent files are skipped.
+void make_private(const std::string& path);
+/// The run directory's files that hold secrets: the admin token, the simulator's store (activation
+/// and registration secrets, with its WAL files) and the broker's saved session (the retained
+/// activation messages). Certificates' keys live in certs/.
+std::vector<std::string> secret_files(const RunDir& run);
+
 std::string read_file(const std::string& path);
-/// Writes through a temporary file and a rename, so readers never see half a file.
+/// Writes through a temporary file and a rename, so readers never see half a file. The file has
+/// `mode` from its creation on.
 void write_file(const std::string& path, const std::string& text, mode_t mode = 0644);
 /// The last lines of a log file, indented, for error messages.
 std::string log_tail(const std::string& path, std::size_t lines = 8);

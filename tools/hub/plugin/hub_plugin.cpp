@@ -164,6 +164,7 @@ int HubPlugin::on_acl_check(const mosquitto_evt_acl_check& event) {
         const Identity& who = session->who;
         const auto subs = who.gateway ? sub_sessions_.find(who.key()) : sub_sessions_.end();
         reason = check_topic(who, access, topic, subs == sub_sessions_.end() ? nullptr : &subs->second);
+        if (reason.empty() && access == Access::publish) reason = check_retain(who, event.retain);
         if (reason.empty()) return MOSQ_ERR_SUCCESS;
     }
     mosquitto_log_printf(MOSQ_LOG_NOTICE, "enos-hub: denied %s of '%s' for %s (client '%s'): %s",

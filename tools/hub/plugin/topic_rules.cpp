@@ -77,4 +77,9 @@ std::string check_topic(const Identity& who, Access access, std::string_view top
     return "unknown role";
 }
 
+std::string check_retain(const Identity& who, bool retain) {
+    if (!retain || who.role == Role::admin) return {};
+    return "retained publishes are refused (devices never set retain)";
+}
+
 } // namespace enos::hub::plugin

@@ -28,4 +28,9 @@ using SubDeviceSet = std::set<std::string, std::less<>>;
 std::string check_topic(const Identity& who, Access access, std::string_view topic,
                         const SubDeviceSet* logged_in_sub_devices);
 
+/// Empty when a publish with this retain flag is allowed. Devices never retain (docs/protocol.md
+/// §1.1), and a retained message would reach whoever subscribes later; only the admin identity may
+/// (the simulator retains thing.activate.info, which the device subscribes to after its CONNACK).
+std::string check_retain(const Identity& who, bool retain);
+
 } // namespace enos::hub::plugin

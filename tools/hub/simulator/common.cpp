@@ -4,10 +4,14 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <sys/random.h>
+
+#include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
-#include <random>
 #include <sstream>
 
 namespace enos::hub::sim {
@@ -67,14 +71,39 @@ std::int64_t now_ms() {
     return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
 }
 
+void random_bytes(void* out, std::size_t n) {
+    auto* p = static_cast<unsigned char*>(out);
+    while (n > 0) {
+        const ssize_t got = ::getrandom(p, n, 0);
+        if (got < 0 && errno == EINTR) continue;
+        if (got <= 0) {
+            std::fprintf(stderr, "enos-hub: getrandom failed: %s\n", std::strerror(errno));
+            std::abort();
+        }
+        p += got;
+        n -= static_cast<std::size_t>(got);
+    }
+}
+
 std::string random_token(std::size_t n) {
     static constexpr char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-    thread_local std::mt19937_64 rng{std::random_device{}()};
-    std::uniform_int_distribution<std::size_t> pick(0, sizeof(alphabet) - 2);
-    std::string out(n, ' ');
-    for (char& c : out)
-        c = alphabet[pick(rng)];
+    constexpr unsigned letters = sizeof(alphabet) - 1;
+    constexpr unsigned usable = 256 / letters * letters; // bytes at or above this would favour some letters
+    std::string out;
+    out.reserve(n);
+    unsigned char pool[64];
+    while (out.size() < n) {
+        random_bytes(pool, sizeof pool);
+        for (unsigned char byte : pool)
+            if (byte < usable && out.size() < n) out.push_back(alphabet[byte % letters]);
+    }
     return out;
+}
+
+std::string random_hex(std::size_t bytes) {
+    std::string raw(bytes, '\0');
+    random_bytes(raw.data(), raw.size());
+    return to_hex(raw);
 }
 
 std::string to_hex(std::string_view bytes) {

@@ -38,8 +38,14 @@ std::string run_dir_or_default(const std::optional<std::string>& dir);
 Result<HubEndpoint> read_hub_endpoint(const std::string& dir);
 
 std::int64_t now_ms();
-/// `n` random characters from [A-Za-z0-9] (secrets, generated device keys, message ids).
+/// `n` bytes from the kernel's CSPRNG (getrandom); aborts if the kernel cannot give them, since a
+/// guessable secret is worse than none.
+void random_bytes(void* out, std::size_t n);
+/// `n` random characters from [A-Za-z0-9], uniformly from the kernel's CSPRNG (device secrets,
+/// generated device keys, client ids).
 std::string random_token(std::size_t n);
+/// `bytes` random bytes as lower-case hex (the admin token).
+std::string random_hex(std::size_t bytes);
 std::string to_hex(std::string_view bytes);
 /// Hex digits (either case, even count, no separators) to bytes.
 Result<std::string> from_hex(std::string_view hex);

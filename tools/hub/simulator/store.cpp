@@ -3,8 +3,14 @@
 
 #include <sqlite3.h>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 
 namespace enos::hub::sim {
 
@@ -80,9 +86,27 @@ void report(const Status& s) {
     if (!s) std::fprintf(stderr, "enos-hub simulate: store: %s\n", s.error().message().c_str());
 }
 
+/// The store holds issued device secrets: it is created with mode 0600 (SQLite gives its WAL and
+/// journal files the database file's mode), and one left looser by an older hub is tightened.
+Status make_private(const std::string& path) {
+    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) return Error{errc::store_error, "cannot create store " + path + ": " + std::strerror(errno)};
+    const bool tightened = ::fchmod(fd, 0600) == 0;
+    const int err = errno;
+    ::close(fd);
+    if (!tightened)
+        return Error{errc::store_error, "cannot make store " + path + " private: " + std::strerror(err)};
+    for (const char* suffix : {"-wal", "-shm", "-journal"})
+        if (::chmod((path + suffix).c_str(), 0600) != 0 && errno != ENOENT)
+            return Error{errc::store_error,
+                         "cannot make " + path + suffix + " private: " + std::strerror(errno)};
+    return {};
+}
+
 } // namespace
 
 Result<std::unique_ptr<Store>> Store::open(const std::string& path) {
+    if (auto s = make_private(path); !s) return s.error();
     auto db = Database::open(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
     if (!db) return db.error();
     // WAL: the query command and the broker plugin read while the simulator writes.

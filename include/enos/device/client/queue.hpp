@@ -8,7 +8,11 @@
 //   number, kind, flags, method) followed by topic, caller id and payload. Records are appended to
 //   segments: 64 KiB heap blocks in memory mode, files of `segment_bytes` with a store directory.
 //   A segment is freed (block released, file deleted) once every record in it has left the queue
-//   (delivered or dropped), so space comes back without ever rewriting data.
+//   (delivered or dropped), so space comes back without ever rewriting data. On a full disk under
+//   drop_oldest the oldest segment file also gives back the whole file-system blocks its departed
+//   records held (a hole punched at its start, the new start recorded in the file's name first),
+//   so the policy drops about as many messages as the new one needs: at most one block's worth
+//   more, never a whole segment.
 //   Why segments: appends are sequential writes, nothing is updated in place (a torn write can only
 //   damage the tail), and reclaiming is a file delete instead of a compaction.
 // * Memory mode costs ~47 bytes per queued message beyond its topic and payload (the record
@@ -28,8 +32,9 @@
 //   atomically (write, sync, rename) on the same interval and when the queue closes. Losing the
 //   latest watermark only means some delivered messages are sent once more after a restart; it can
 //   never lose one.
-// * Recovery at start-up scans every segment in order and keeps each record whose header, length
-//   and CRC are intact and whose sequence number follows the previous one. At the first damaged
+// * Recovery at start-up scans every segment in order, from its head (0, or the offset its name
+//   records after a full disk), and keeps each record whose header, length and CRC are intact and
+//   whose sequence number follows the previous one. At the first damaged
 //   record (truncated header or body, bad CRC, impossible header) the segment is truncated there;
 //   the following segments are still read, each record checked on its own, since a damaged middle
 //   segment says nothing about the ones written after it. Garbage never crashes it: every length is
