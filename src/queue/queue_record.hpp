@@ -39,9 +39,10 @@ inline constexpr std::size_t max_record_topic = 0xFFFF;
 inline constexpr std::size_t max_record_id = 0xFF;
 inline constexpr std::size_t max_record_body = max_record_topic + max_record_id + limits::max_payload_bytes;
 // Sequence numbers (and the delivered watermark) stay below this: a queue numbering a billion
-// messages a second would take 146 years to reach it. A higher one read from a store is damage,
-// and would make the next number wrap to 0 and the records after it look out of order.
-inline constexpr std::uint64_t max_record_sequence = std::uint64_t{1} << 62;
+// messages a second would take 292 years to reach it. A higher one read from a store is damage
+// (it would make the next number wrap to 0 and the records after it look out of order), and a
+// queue that recovered one just below it refuses new messages rather than number past it.
+inline constexpr std::uint64_t max_record_sequence = std::uint64_t{1} << 63;
 
 struct RecordHeader {
     std::uint32_t crc = 0;
