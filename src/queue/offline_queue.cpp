@@ -151,6 +151,9 @@ struct OfflineQueue::Impl {
                 return reject(Error{errc::queue_full, "offline queue full (" + usage() + ")"}, message);
             evict("offline queue full", notices);
         }
+        if (last_sequence + 1 >= max_record_sequence) // only after recovering a store made that way
+            return reject(Error{errc::store_error, "sequence numbers used up; move the store's files away"},
+                          message);
         RecordHeader header;
         header.sequence = last_sequence + 1;
         header.topic_size = static_cast<std::uint16_t>(message.topic.size());

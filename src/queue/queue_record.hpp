@@ -38,6 +38,11 @@ inline constexpr std::uint8_t record_flag_keep_topic = 2;
 inline constexpr std::size_t max_record_topic = 0xFFFF;
 inline constexpr std::size_t max_record_id = 0xFF;
 inline constexpr std::size_t max_record_body = max_record_topic + max_record_id + limits::max_payload_bytes;
+// Sequence numbers (and the delivered watermark) stay below this: a queue numbering a billion
+// messages a second would take 292 years to reach it. A higher one read from a store is damage
+// (it would make the next number wrap to 0 and the records after it look out of order), and a
+// queue that recovered one just below it refuses new messages rather than number past it.
+inline constexpr std::uint64_t max_record_sequence = std::uint64_t{1} << 63;
 
 struct RecordHeader {
     std::uint32_t crc = 0;
@@ -134,7 +139,7 @@ inline RecordHeader decode_record_header(const unsigned char* in) noexcept {
 /// Sizes that no writer produces: checked before the body length is trusted.
 inline bool plausible(const RecordHeader& h) noexcept {
     return h.kind == record_kind_message && h.body_size <= max_record_body &&
-           std::size_t{h.topic_size} + h.id_size <= h.body_size;
+           std::size_t{h.topic_size} + h.id_size <= h.body_size && h.sequence < max_record_sequence;
 }
 
 /// CRC of a record: the encoded header after its crc field, then the body pieces.

@@ -56,6 +56,9 @@ std::string errno_text(int err) {
     return std::generic_category().message(err);
 }
 
+// Segment numbers run from 1 to this; the next number must still be a segment name recovery reads.
+constexpr std::uint32_t max_segment_id = 0xFFFFFFFE;
+
 constexpr char watermark_magic[8] = {'E', 'N', 'O', 'S', 'D', 'L', 'V', '1'};
 constexpr std::size_t watermark_size = 20; // magic, sequence, CRC-32C of the first 16 bytes
 
@@ -89,7 +92,7 @@ std::optional<SegmentName> parse_segment_name(std::string_view name) {
     if (name.size() != 16 && name.size() != 25) return std::nullopt;
     if (name.substr(name.size() - 4) != ".seg") return std::nullopt;
     const auto id = parse_digits(name.substr(0, 12));
-    if (!id || *id == 0 || *id >= 0xFFFFFFFFu) return std::nullopt;
+    if (!id || *id == 0 || *id > max_segment_id) return std::nullopt;
     SegmentName parsed{static_cast<std::uint32_t>(*id), 0};
     if (name.size() == 25) {
         const auto head = name[12] == '-' ? parse_digits(name.substr(13, 8)) : std::nullopt;
@@ -363,7 +366,8 @@ private:
         unsigned char raw[watermark_size + 1];
         const ssize_t n = read_all(fd.get(), reinterpret_cast<char*>(raw), sizeof raw, 0);
         if (n != static_cast<ssize_t>(watermark_size) || std::memcmp(raw, watermark_magic, 8) != 0 ||
-            record_bytes::get32(raw + 16) != Crc32c{}.update(raw, 16).value()) {
+            record_bytes::get32(raw + 16) != Crc32c{}.update(raw, 16).value() ||
+            record_bytes::get64(raw + 8) >= max_record_sequence) {
             log(LogLevel::warn, "offline store '" + dir_ +
                                     "': delivered watermark unreadable; every stored message will be sent "
                                     "(some perhaps a second time)");
@@ -495,6 +499,9 @@ private:
 
     Status start_segment() {
         const std::uint32_t id = next_id_;
+        if (id == 0 || id > max_segment_id) // a file recovery would not read: refuse, never lose
+            return Error{errc::store_error,
+                         "offline store '" + dir_ + "' has used up its segment numbers; move its files away"};
         const std::string path = segment_path(id);
         Fd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
         if (!fd) return io_error(errno, "creating", path);

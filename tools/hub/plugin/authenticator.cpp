@@ -1,6 +1,5 @@
 #include "authenticator.hpp"
 
-#include <enos/device/core/credentials.hpp>
 #include <enos/device/core/sign.hpp>
 
 namespace enos::hub::plugin {
@@ -36,26 +35,10 @@ AuthResult Authenticator::authenticate(const AuthRequest& request, ConnectLimite
         return AuthResult{std::move(admin), {}};
     }
 
-    auto fields = dev::parse_mqtt_client_id(request.client_id);
-    if (!fields) return refuse("malformed client id: " + fields.error().detail);
-    auto user = dev::parse_mqtt_username(request.username);
-    if (!user) return refuse("malformed username: " + user.error().detail);
-
-    Identity who;
-    who.product_key = std::move(user->product_key);
-    who.device_key = std::move(user->device_key);
-    who.raw_client_id = fields->raw_client_id;
-    who.secure_mode = fields->secure_mode;
-    const bool channel = who.device_key == dev::integration_device_key;
-    switch (fields->secure_mode) {
-    case 2: who.role = Role::device; break;
-    case 3: who.role = Role::activation; break;
-    case 4: who.role = Role::integration; break;
-    default: return refuse("securemode " + std::to_string(fields->secure_mode) + " is not 2, 3 or 4");
-    }
-    if (channel != (who.role == Role::integration))
-        return refuse(channel ? "username %channel%&pk is only for securemode 4"
-                              : "securemode 4 needs the username %channel%&" + who.product_key);
+    auto claim = parse_login_claim(request.client_id, request.username);
+    if (!claim) return refuse(claim.error().detail);
+    Identity who = std::move(claim->identity);
+    const dev::ClientIdFields& fields = claim->fields;
 
     // Only identities the registry knows are counted, so junk logins cannot grow the limiter's table.
     if (who.role == Role::integration ? registry_.find_product(who.product_key) == nullptr
@@ -68,10 +51,10 @@ AuthResult Authenticator::authenticate(const AuthRequest& request, ConnectLimite
     if (!secret.refusal.empty()) return refuse(secret.refusal);
 
     const std::string expected =
-        dev::sign({fields->raw_client_id, who.device_key, who.product_key, fields->timestamp}, secret.value,
-                  fields->method);
+        dev::sign({fields.raw_client_id, who.device_key, who.product_key, fields.timestamp}, secret.value,
+                  fields.method);
     if (!dev::signature_equals(request.password, expected))
-        return refuse("signature mismatch for " + who.key() + " (" + fields->method_name +
+        return refuse("signature mismatch for " + who.key() + " (" + fields.method_name +
                       "): wrong secret, or the password was signed over another clientId/timestamp");
 
     if (const Device* d = registry_.find_device(who.product_key, who.device_key)) who.gateway = d->gateway;

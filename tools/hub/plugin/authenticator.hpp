@@ -6,6 +6,7 @@
 #include "activation_store.hpp"
 #include "connect_limiter.hpp"
 #include "identity.hpp"
+#include "login_claim.hpp"
 
 #include "../registry.hpp"
 
