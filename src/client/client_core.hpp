@@ -171,6 +171,8 @@ private:
     void on_reply(const ArrivedTopic& arrived, const std::string& topic, const std::string& payload);
     void handle_command(const ArrivedTopic& arrived, const std::string& topic, const std::string& payload);
     Slot find_handler(const Command& command) const;
+    /// Fills `command` from its envelope; false when it was refused (and answered if possible).
+    bool read_envelope(const ArrivedTopic& arrived, const std::string& reply_topic, Command& command);
     /// Queues a command for handle_command() within the bound on queued commands; false if dropped.
     bool queue_command(const ArrivedTopic& arrived, const std::string& topic, const std::string& payload);
     void refuse_oversized_command(const ArrivedTopic& arrived, const std::string& topic,

@@ -89,6 +89,16 @@ std::string method_problem(const ArrivedTopic& arrived, const std::string& metho
     return "method " + shown + " does not match the topic (expected '" + expected + "')";
 }
 
+/// A command as far as its topic tells.
+Command command_on(const ArrivedTopic& arrived, const std::string& topic) {
+    Command command;
+    command.kind = command_kind(arrived.kind);
+    command.topic = topic;
+    command.product_key = arrived.product_key;
+    command.device_key = arrived.device_key;
+    return command;
+}
+
 std::string handler_failure(std::string_view what) {
     return "command handler execution failed, " + std::string(what);
 }
@@ -112,44 +122,43 @@ ClientCore::Slot ClientCore::find_handler(const Command& command) const {
     }
 }
 
+bool ClientCore::read_envelope(const ArrivedTopic& arrived, const std::string& reply_topic,
+                               Command& command) {
+    Result<Request> request = decode_request(command.payload);
+    if (!request) {
+        command.id = find_request_id(command.payload);
+        refuse_command(command, reply_topic, payload_format_code,
+                       "malformed command: " + request.error().message());
+        return false;
+    }
+    command.id = std::move(request->id);
+    command.method = std::move(request->method);
+    command.params_json = std::move(request->params_json);
+    if (std::string why = method_problem(arrived, command.method); !why.empty()) {
+        refuse_command(command, reply_topic, method_mismatch_code, why);
+        return false;
+    }
+    if (std::string why = params_problem(command.kind, command.params_json); !why.empty()) {
+        refuse_command(command, reply_topic, bad_params_code, why);
+        return false;
+    }
+    if (command.kind == CommandKind::service) command.service_id = arrived.service_id;
+    if (command.kind == CommandKind::rrpc) {
+        command.message_id = arrived.message_id;
+        command.service_id = command.method.substr(std::string_view("thing.service.").size());
+    }
+    if (command.kind == CommandKind::sub_device_disable || command.kind == CommandKind::sub_device_delete)
+        end_sub_device_sessions(command.params_json);
+    return true;
+}
+
 void ClientCore::handle_command(const ArrivedTopic& arrived, const std::string& topic,
                                 const std::string& payload) {
-    Command command;
-    command.kind = command_kind(arrived.kind);
-    command.topic = topic;
-    command.product_key = arrived.product_key;
-    command.device_key = arrived.device_key;
+    Command command = command_on(arrived, topic);
     command.payload = payload;
     const std::string reply_topic = command_reply_topic(arrived);
 
-    if (command.kind != CommandKind::raw_down) {
-        Result<Request> request = decode_request(payload);
-        if (!request) {
-            command.id = find_request_id(payload);
-            refuse_command(command, reply_topic, payload_format_code,
-                           "malformed command: " + request.error().message());
-            return;
-        }
-        command.id = std::move(request->id);
-        command.method = std::move(request->method);
-        command.params_json = std::move(request->params_json);
-        if (std::string why = method_problem(arrived, command.method); !why.empty()) {
-            refuse_command(command, reply_topic, method_mismatch_code, why);
-            return;
-        }
-        if (std::string why = params_problem(command.kind, command.params_json); !why.empty()) {
-            refuse_command(command, reply_topic, bad_params_code, why);
-            return;
-        }
-        if (command.kind == CommandKind::service) command.service_id = arrived.service_id;
-        if (command.kind == CommandKind::rrpc) {
-            command.message_id = arrived.message_id;
-            constexpr std::string_view prefix = "thing.service.";
-            command.service_id = command.method.substr(prefix.size());
-        }
-        if (command.kind == CommandKind::sub_device_disable || command.kind == CommandKind::sub_device_delete)
-            end_sub_device_sessions(command.params_json);
-    }
+    if (command.kind != CommandKind::raw_down && !read_envelope(arrived, reply_topic, command)) return;
 
     const Slot slot = find_handler(command);
     if (!slot) {
@@ -227,11 +236,7 @@ bool ClientCore::queue_command(const ArrivedTopic& arrived, const std::string& t
 
 void ClientCore::refuse_oversized_command(const ArrivedTopic& arrived, const std::string& topic,
                                           const std::string& id, std::size_t size) {
-    Command command;
-    command.kind = command_kind(arrived.kind);
-    command.topic = topic;
-    command.product_key = arrived.product_key;
-    command.device_key = arrived.device_key;
+    Command command = command_on(arrived, topic);
     command.id = id;
     refuse_command(command, command_reply_topic(arrived), too_large_code,
                    "command too large: " + size_text(size));
