@@ -181,6 +181,7 @@ ClientStats ClientCore::stats() const {
     s.commands_unhandled = counters_.commands_unhandled;
     s.commands_failed = counters_.commands_failed;
     s.commands_malformed = counters_.commands_malformed;
+    s.commands_dropped = counters_.commands_dropped;
     s.messages_ignored = counters_.messages_ignored;
     if (offline_) s.queue = offline_->stats();
     std::lock_guard lock(mutex_);
@@ -885,24 +886,26 @@ void ClientCore::on_message(const std::string& topic, const std::string& payload
         log(LogLevel::debug, "ignored a message on " + topic);
         return;
     }
-    switch (arrived->kind) {
-    case DownKind::reply: on_reply(*arrived, topic, payload); return;
-    case DownKind::activate_info: {
-        std::lock_guard lock(mutex_);
-        activation_payload_ = payload;
+    if (arrived->kind == DownKind::reply) {
+        on_reply(*arrived, topic, payload); // matched by topic and id, so a foreign one stays unmatched
+        return;
     }
+    if (!addressed_to_us(*arrived)) { // a broker that delivers other devices' topics
+        ++counters_.messages_ignored;
+        log(LogLevel::warn, "ignored a command for another device on " + topic);
+        return;
+    }
+    if (arrived->kind == DownKind::activate_info) {
+        {
+            std::lock_guard lock(mutex_);
+            activation_payload_ = payload;
+        }
         changed_.notify_all();
         return;
-    default: break;
     }
     ++counters_.commands_received;
-    std::weak_ptr<ClientCore> weak = weak_from_this();
-    Dispatcher::Task task = [weak, arrived = std::move(*arrived), topic, payload] {
-        if (auto core = weak.lock()) core->handle_command(arrived, topic, payload);
-    };
-    // User code never runs on the transport's thread: once the dispatcher stopped, commands are dropped.
-    if (!dispatcher_->post(std::move(task)))
-        log(LogLevel::warn, "command on " + topic + " dropped: the client is closing");
+    if (queue_command(*arrived, topic, payload) && dropping_commands_.exchange(false))
+        log(LogLevel::info, "commands are queued again");
 }
 
 void ClientCore::on_reply(const ArrivedTopic& arrived, const std::string& topic, const std::string& payload) {
@@ -935,6 +938,7 @@ void ClientCore::on_reply(const ArrivedTopic& arrived, const std::string& topic,
     }
     sync_coalescing();
     ++counters_.replies_received;
+    if (response.code == 200) follow_sub_device_sessions(arrived.reply_to, response.data_json);
     if (response.code != 200)
         done(Error{make_cloud_error(response.code), response.message});
     else

@@ -22,6 +22,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -116,7 +117,7 @@ private:
         std::atomic<std::uint64_t> connects{0}, connection_losses{0}, requests_sent{0}, replies_received{0},
             requests_timed_out{0}, requests_failed{0}, late_replies{0}, unmatched_replies{0},
             commands_received{0}, commands_replied{0}, commands_unhandled{0}, commands_failed{0},
-            commands_malformed{0}, messages_ignored{0};
+            commands_malformed{0}, commands_dropped{0}, messages_ignored{0};
     };
     using Failed = std::vector<std::pair<Completion, Error>>;
     using Events = ConnectionMachine::Events;
@@ -169,6 +170,20 @@ private:
     void on_reply(const ArrivedTopic& arrived, const std::string& topic, const std::string& payload);
     void handle_command(const ArrivedTopic& arrived, const std::string& topic, const std::string& payload);
     Slot find_handler(const Command& command) const;
+    /// Fills `command` from its envelope; false when it was refused (and answered if possible).
+    bool read_envelope(const ArrivedTopic& arrived, const std::string& reply_topic, Command& command);
+    /// Queues a command for handle_command() within the bound on queued commands; false if dropped.
+    bool queue_command(const ArrivedTopic& arrived, const std::string& topic, const std::string& payload);
+    void refuse_oversized_command(const ArrivedTopic& arrived, const std::string& topic,
+                                  const std::string& id, std::size_t size);
+    /// Answers (when the id is known) and counts a command that is not handed to a handler.
+    void refuse_command(const Command& command, const std::string& reply_topic, int code,
+                        const std::string& reason);
+    /// This device, or a sub-device logged in through it: commands for anyone else are ignored.
+    bool addressed_to_us(const ArrivedTopic& arrived) const;
+    /// Follows sub-device logins and logouts from their successful replies.
+    void follow_sub_device_sessions(UpMethod method, const std::string& data_json);
+    void end_sub_device_sessions(const std::string& params_json);
 
     /// Runs a task on the dispatcher (`batched`: see Dispatcher::post); inline when the dispatcher
     /// has stopped (only user threads get there: the transport is closed before the dispatcher stops).
@@ -202,6 +217,11 @@ private:
     std::unordered_map<std::string, Slot> services_;
     Slot rrpc_;
     std::map<CommandKind, Slot> commands_;
+
+    mutable std::mutex sub_devices_mutex_;
+    std::set<std::string> sub_devices_;                ///< "pk/dk" of sub-devices logged in through us
+    std::atomic<std::size_t> queued_command_bytes_{0}; ///< commands waiting for the dispatcher
+    std::atomic<bool> dropping_commands_{false};       ///< the queue bound was hit (logged once per burst)
 
     std::unique_ptr<OfflineSender> offline_; ///< null when the offline queue is disabled
 

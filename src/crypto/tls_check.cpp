@@ -115,9 +115,8 @@ int check_pair(const mbedtls_pk_context& pub, const mbedtls_pk_context& prv) {
 } // namespace
 
 Status check_tls_files(const TlsOptions& tls, std::time_t now) {
-    if (tls.verify_server && tls.ca_file.empty())
-        return Error{errc::invalid_argument,
-                     "tls.ca_file is required to verify the broker (or turn tls.verify_server off)"};
+    if (!tls.insecure_skip_server_verification && tls.ca_file.empty())
+        return Error{errc::invalid_argument, "tls.ca_file is required to verify the broker"};
     if (!tls.ca_file.empty()) {
         Certificate ca;
         if (Status s = load_certificates(ca, tls.ca_file, "CA certificate"); !s) return s;

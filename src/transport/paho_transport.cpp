@@ -180,6 +180,18 @@ void PahoTransport::release_retired(std::chrono::milliseconds bound) {
     }
 }
 
+void PahoTransport::warn_if_insecure(const TransportConnectParams& params) const {
+    const TlsOptions& tls = params.tls;
+    if (tls.insecure_skip_server_verification)
+        log_(LogLevel::warn, "INSECURE: the broker's certificate is not verified at all "
+                             "(tls.insecure_skip_server_verification): anyone on the path to " +
+                                 params.server_url + " can read and change this connection");
+    else if (tls.insecure_skip_hostname_check)
+        log_(LogLevel::warn,
+             "INSECURE: the broker's certificate is not checked against the host of " + params.server_url +
+                 " (tls.insecure_skip_hostname_check): any certificate of the CA is accepted");
+}
+
 void PahoTransport::connect(const TransportConnectParams& params, Done done) {
     std::uint64_t generation;
     {
@@ -197,6 +209,7 @@ void PahoTransport::connect(const TransportConnectParams& params, Done done) {
     attempt->done = std::move(done);
     attempt->server_url = params.server_url;
     attempt->ssl = params.server_url.compare(0, 6, "ssl://") == 0;
+    if (attempt->ssl) warn_if_insecure(params);
     if (params.tcp_nodelay) {
         if (Result<BrokerAddress> broker = resolve_broker(params.server_url)) {
             attempt->gate = std::make_unique<ConnectGate>(params.connect_timeout);
@@ -236,8 +249,9 @@ void PahoTransport::connect(const TransportConnectParams& params, Done done) {
         if (attempt->ssl) {
             mqtt::ssl_options ssl;
             if (!params.tls.ca_file.empty()) ssl.set_trust_store(params.tls.ca_file);
-            ssl.set_enable_server_cert_auth(params.tls.verify_server);
-            ssl.set_verify(params.tls.verify_server && params.tls.verify_hostname);
+            const bool check_chain = !params.tls.insecure_skip_server_verification;
+            ssl.set_enable_server_cert_auth(check_chain);
+            ssl.set_verify(check_chain && !params.tls.insecure_skip_hostname_check);
             if (!params.tls.cert_file.empty()) {
                 ssl.set_key_store(params.tls.cert_file);
                 ssl.set_private_key(params.tls.key_file);
@@ -450,8 +464,8 @@ Error PahoTransport::explain_connect_failure(const TransportConnectParams& param
             errc::tls_error,
             "the broker at " + url +
                 " is reachable but the TLS handshake failed: check that tls.ca_file holds the CA of the "
-                "broker's certificate, that the certificate names the host of server_url (or turn "
-                "tls.verify_hostname off), and that a client certificate is given if the broker wants one"};
+                "broker's certificate, that the certificate names the host of server_url, and that a "
+                "client certificate is given if the broker wants one"};
     return Error{errc::connect_failed,
                  "the broker at " + url +
                      " accepted TCP but closed the connection without an MQTT answer (a TLS "

@@ -63,6 +63,8 @@ private:
     std::shared_ptr<mqtt::async_client> current(std::uint64_t& generation);
     /// The link's socket is gone (or going): coalescing no longer touches it.
     void forget_socket();
+    /// Says at every TLS connect that the broker is not (fully) verified, if so configured.
+    void warn_if_insecure(const TransportConnectParams& params) const;
 
     Logger log_;
     std::unique_ptr<Listener> listener_;

@@ -226,6 +226,62 @@ TEST_CASE("client: a flood of malformed commands leaves the client healthy", "[i
     CHECK(client.connected());
 }
 
+TEST_CASE("client: hostile commands through enos-hub get error codes; a 10 MB raw reply is never sent",
+          "[integration][client]") {
+    const HubProcess& h = hub();
+    DeviceClient client = connected_client(options_for(h, "pkTest", "dev8", "devSecret8"));
+    std::atomic<int> handled{0};
+    client.on_service("ping", [&](const ServiceCall&) {
+        ++handled;
+        return CommandReply::ok_json(R"("pong")");
+    });
+    client.on_command(CommandKind::measurepoint_set, [&](const Command&) {
+        ++handled;
+        return CommandReply::ok();
+    });
+    client.on_command(CommandKind::raw_down, [&](const Command&) {
+        return CommandReply::bytes(std::string(10 * 1024 * 1024, 'r'));
+    });
+    Cloud cloud(h);
+    const std::string ping = "/sys/pkTest/dev8/thing/service/ping";
+    const std::string mp_set = "/sys/pkTest/dev8/thing/service/measurepoint/set";
+    struct Case {
+        std::string topic, payload;
+        int code;
+    };
+    const std::vector<Case> cases = {
+        {ping, command_json("h1", "thing.service.ping", std::string(500, '[') + std::string(500, ']')), 1220},
+        {ping, command_json("h2", "thing.service.ping", "{\"a\":\"\xed\xa0\x80\"}"), 1220}, // a surrogate
+        {ping,
+         command_json("h3", "thing.service.ping", R"({"blob":")" + std::string(600 * 1024, 'b') + "\"}"),
+         1008},
+        {mp_set, command_json("h4", "thing.service.measurepoint.set", "5"), 460},
+        {ping, command_json("h5", "thing.service.reboot", "{}"), 1260},
+    };
+    for (const Case& c : cases) {
+        INFO(c.payload.substr(0, 60));
+        auto reply = cloud.command(c.topic, c.payload, c.topic + "_reply");
+        REQUIRE(reply);
+        CHECK(reply->id == c.payload.substr(7, 2));
+        CHECK(reply->code == c.code);
+    }
+    CHECK(handled == 0);
+
+    // The raw reply is refused before it is published: the ping after it is answered, the raw not.
+    const std::string raw_reply = "/sys/pkTest/dev8/thing/model/down_raw_reply";
+    REQUIRE(cloud.probe.subscribe(raw_reply, 1) == 1);
+    REQUIRE(cloud.probe.publish("/sys/pkTest/dev8/thing/model/down_raw", std::string("\x01\x02", 2), 1));
+    auto pong = cloud.command(ping, command_json("after", "thing.service.ping", "{}"), ping + "_reply");
+    REQUIRE(pong);
+    CHECK(pong->data_json == R"("pong")");
+    CHECK(eventually([&] { return client.stats().commands_failed == 1; }));
+    for (const ReceivedMessage& m : cloud.probe.received())
+        CHECK(m.topic != raw_reply);
+    auto stats = client.stats();
+    CHECK(stats.commands_malformed == cases.size());
+    CHECK(client.connected());
+}
+
 TEST_CASE("client: a handler may make a blocking request", "[integration][client]") {
     const HubProcess& h = hub();
     DeviceClient client = connected_client(options_for(h, "pkTest", "dev1", "devSecret1"));

@@ -7,7 +7,10 @@
 #include <enos/device.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <future>
+#include <map>
+#include <mutex>
 #include <stdexcept>
 #include <thread>
 
@@ -395,4 +398,363 @@ TEST_CASE("commands: destroying the client while a handler runs is bounded", "[u
         started->get_future().wait();
     } // returns after shutdown_timeout although the handler still runs
     release->set_value();
+}
+
+namespace {
+
+/// Log lines of a client, kept for checks.
+struct CapturedLog {
+    std::mutex mutex;
+    std::vector<std::string> lines;
+    LogSink sink() {
+        return [this](LogLevel level, std::string_view text) {
+            std::lock_guard lock(mutex);
+            lines.push_back(std::string(to_string(level)) + ": " + std::string(text));
+        };
+    }
+    bool contains(const std::string& part) {
+        std::lock_guard lock(mutex);
+        return std::any_of(lines.begin(), lines.end(),
+                           [&](const std::string& l) { return l.find(part) != std::string::npos; });
+    }
+};
+
+ClientOptions logged_options(CapturedLog& log) {
+    ClientOptions options = ClientRig::default_options();
+    options.log_sink = log.sink();
+    options.log_level = LogLevel::trace;
+    return options;
+}
+
+/// A command whose params hold a string of `bytes` characters.
+std::string command_of_size(const std::string& id, const std::string& method, std::size_t bytes) {
+    return command_json(id, method, R"({"blob":")" + std::string(bytes, 'p') + "\"}");
+}
+
+} // namespace
+
+TEST_CASE("commands: hostile commands with a readable id are answered with an error code, never handled",
+          "[unit][client]") {
+    struct Case {
+        std::string name, topic, payload;
+        int code;
+        std::string reason; ///< part of the reply's message
+    };
+    const std::string deep = std::string(300, '[') + std::string(300, ']');
+    const std::string sp = "/sys/pk/dk/thing/service/setPower";
+    const std::string mp_set = "/sys/pk/dk/thing/service/measurepoint/set";
+    const std::string mp_get = "/sys/pk/dk/thing/service/measurepoint/get";
+    const std::vector<Case> cases = {
+        {"too deep", sp, command_json("c1", "thing.service.setPower", deep), 1220, "deeper"},
+        {"too deep before the id", sp,
+         R"({"params":)" + deep + R"(,"id":"c2","method":"thing.service.setPower"})", 1220, "deeper"},
+        {"invalid UTF-8", sp, command_json("c3", "thing.service.setPower", "{\"a\":\"\xc3\x28\"}"), 1220,
+         "encoding"},
+        {"too large", sp, command_of_size("c4", "thing.service.setPower", limits::max_payload_bytes), 1008,
+         "too large"},
+        {"too large, just", sp,
+         command_of_size("c5", "thing.service.setPower",
+                         limits::max_payload_bytes -
+                             command_of_size("c5", "thing.service.setPower", 0).size()),
+         1008, "too large"},
+        {"method of another service", sp, command_json("c6", "thing.service.reboot", "{}"), 1260, "reboot"},
+        {"service method on measurepoint set", mp_set, command_json("c7", "thing.service.setPower", "{}"),
+         1260, "thing.service.measurepoint.set"},
+        {"unknown method", "/sys/pk/dk/thing/enable", command_json("c8", "thing.explode", "{}"), 1260,
+         "thing.enable"},
+        {"rrpc without a service method", "/sys/pk/dk/rrpc/request/m1",
+         command_json("c9", "combine.enable", "{}"), 1260, "service method"},
+        {"measurepoint set with params 5", mp_set, command_json("c10", "thing.service.measurepoint.set", "5"),
+         460, "object"},
+        {"measurepoint set without params", mp_set,
+         R"({"id":"c11","method":"thing.service.measurepoint.set"})", 460, "object"},
+        {"measurepoint get with an object", mp_get,
+         command_json("c12", "thing.service.measurepoint.get", "{}"), 460, "array"},
+        {"service with an array", sp, command_json("c13", "thing.service.setPower", "[1]"), 460, "object"},
+        {"sub-device notice with an object", "/ext/session/pk/dk/combine/enable",
+         command_json("c14", "combine.enable", "{}"), 460, "array"},
+    };
+    std::atomic<int> handled{0};
+    ClientRig rig;
+    rig.client.on_service(std::string(any_service), [&](const ServiceCall&) {
+        ++handled;
+        return CommandReply::ok();
+    });
+    for (CommandKind kind : {CommandKind::measurepoint_set, CommandKind::measurepoint_get,
+                             CommandKind::device_enable, CommandKind::sub_device_enable})
+        rig.client.on_command(kind, [&](const Command&) {
+            ++handled;
+            return CommandReply::ok();
+        });
+    rig.client.on_rrpc([&](const RrpcCall&) {
+        ++handled;
+        return CommandReply::ok();
+    });
+    REQUIRE(rig.client.connect());
+    std::map<std::string, std::size_t> seen_on; // replies so far per reply topic
+    for (const Case& c : cases) {
+        INFO(c.name);
+        rig.broker->deliver(c.topic, c.payload);
+        const std::string reply_topic =
+            c.topic.find("/rrpc/") != std::string::npos ? "/sys/pk/dk/rrpc/response/m1" : c.topic + "_reply";
+        Reply reply = reply_on(rig, reply_topic, seen_on[reply_topic]++);
+        CHECK(reply.id == "c" + std::to_string(&c - cases.data() + 1));
+        CHECK(reply.code == c.code);
+        CHECK(reply.message.find(c.reason) != std::string::npos);
+    }
+    // The counter follows the publish, which the test may have seen first.
+    CHECK(eventually([&] { return rig.client.stats().commands_replied == cases.size(); }));
+    CHECK(rig.client.stats().commands_malformed == cases.size());
+    CHECK(handled == 0);
+
+    // The same commands done right reach the handlers.
+    rig.broker->deliver(mp_set, command_json("ok1", "thing.service.measurepoint.set", R"({"t":1})"));
+    rig.broker->deliver(sp, command_json("ok2", "thing.service.setPower", R"({"a":"\u00e9"})"));
+    REQUIRE(eventually([&] { return handled == 2; }));
+}
+
+TEST_CASE("commands: hostile commands without a readable id are counted and logged without their contents",
+          "[unit][client]") {
+    CapturedLog log;
+    ClientRig rig(logged_options(log));
+    std::atomic<int> handled{0};
+    rig.client.on_service("setPower", [&](const ServiceCall&) {
+        ++handled;
+        return CommandReply::ok();
+    });
+    REQUIRE(rig.client.connect());
+    const std::vector<std::string> junk = {
+        R"({"method":"thing.service.setPower","params":{"secretish":"Xyzzy-1"}})",
+        "{\"id\":\"\xff\",\"params\":\"Xyzzy-2\"}",
+        R"({"id":1.5,"params":"Xyzzy-3"})",
+        R"({"params":")" + std::string(limits::max_payload_bytes, 'x') + R"(","id":"late"})",
+        std::string(limits::max_payload_bytes * 2, '['),
+    };
+    for (const std::string& j : junk)
+        rig.broker->deliver(service_topic, j);
+    REQUIRE(eventually([&] { return rig.client.stats().commands_malformed == junk.size(); }));
+    CHECK(rig.client.stats().commands_replied == 0);
+    CHECK(FakeBroker::count_on(rig.broker->published(), service_reply) == 0);
+    CHECK(handled == 0);
+    CHECK(log.contains("no readable id, not answered"));
+    CHECK_FALSE(log.contains("Xyzzy"));
+    CHECK_FALSE(log.contains("xxxxxxxx"));
+}
+
+TEST_CASE("commands: a raw-down handler's reply of 10 MB is never published", "[unit][client]") {
+    CapturedLog log;
+    ClientRig rig(logged_options(log));
+    std::atomic<std::size_t> reply_size{10 * 1024 * 1024};
+    rig.client.on_command(CommandKind::raw_down, [&](const Command&) {
+        return CommandReply::bytes(std::string(reply_size.load(), 'r'));
+    });
+    REQUIRE(rig.client.connect());
+    const std::string raw_topic = "/sys/pk/dk/thing/model/down_raw";
+    const std::string raw_reply = "/sys/pk/dk/thing/model/down_raw_reply";
+    rig.broker->deliver(raw_topic, std::string("\x01\x02", 2));
+    REQUIRE(eventually([&] { return rig.client.stats().commands_failed == 1; }));
+    CHECK(FakeBroker::count_on(rig.broker->published(), raw_reply) == 0);
+    CHECK(log.contains("error: reply to the raw command on " + raw_topic + " not sent"));
+    CHECK(log.contains("10485760 bytes"));
+
+    // Exactly at the limit is too large as well (a payload must be smaller); one byte less goes out.
+    reply_size = limits::max_payload_bytes;
+    rig.broker->deliver(raw_topic, std::string("\x03", 1));
+    REQUIRE(eventually([&] { return rig.client.stats().commands_failed == 2; }));
+    reply_size = limits::max_payload_bytes - 1;
+    rig.broker->deliver(raw_topic, std::string("\x04", 1));
+    auto sent = rig.broker->wait_for_topic(raw_reply);
+    REQUIRE(sent);
+    CHECK(sent->payload.size() == limits::max_payload_bytes - 1);
+    CHECK(FakeBroker::count_on(rig.broker->published(), raw_reply) == 1);
+    CHECK(eventually([&] { return rig.client.stats().commands_replied == 1; }));
+}
+
+TEST_CASE("commands: a handler reply of 512 KB or more is replaced by a 1102 failure", "[unit][client]") {
+    CapturedLog log;
+    ClientRig rig(logged_options(log));
+    const std::string big = "\"" + std::string(limits::max_payload_bytes, 'd') + "\"";
+    rig.client.on_service("dump", [&](const ServiceCall&) { return CommandReply::ok_json(big); });
+    rig.client.on_rrpc([&](const RrpcCall&) { return CommandReply::ok_json(big); });
+    rig.client.on_command(CommandKind::measurepoint_get,
+                          [&](const Command&) { return CommandReply::ok_json(R"({"v":)" + big + "}"); });
+    rig.client.on_command(CommandKind::measurepoint_set, [&](const Command&) {
+        return CommandReply::error(2001, std::string(limits::max_payload_bytes, 'm'));
+    });
+    rig.client.on_service_async(
+        "later", [&](const ServiceCall&, Responder r) { r.reply(CommandReply::ok_json(big)); });
+    REQUIRE(rig.client.connect());
+    const std::vector<std::pair<std::string, std::string>> commands = {
+        {"/sys/pk/dk/thing/service/dump", command_json("1", "thing.service.dump", "{}")},
+        {"/sys/pk/dk/rrpc/request/m9", command_json("2", "thing.service.dump", "{}")},
+        {"/sys/pk/dk/thing/service/measurepoint/get",
+         command_json("3", "thing.service.measurepoint.get", "[]")},
+        {"/sys/pk/dk/thing/service/measurepoint/set",
+         command_json("4", "thing.service.measurepoint.set", "{}")},
+        {"/sys/pk/dk/thing/service/later", command_json("5", "thing.service.later", "{}")},
+    };
+    for (const auto& [topic, payload] : commands) {
+        INFO(topic);
+        rig.broker->deliver(topic, payload);
+        const std::string reply_topic =
+            topic.find("/rrpc/") != std::string::npos ? "/sys/pk/dk/rrpc/response/m9" : topic + "_reply";
+        auto message = rig.broker->wait_for_topic(reply_topic);
+        REQUIRE(message);
+        CHECK(message->payload.size() < 1000);
+        auto reply = decode_reply(message->payload);
+        REQUIRE(reply);
+        CHECK(reply->id == payload.substr(7, 1));
+        CHECK(reply->code == 1102);
+        CHECK(reply->message.find("its reply could not be encoded") != std::string::npos);
+        CHECK(reply->message.find("bytes") != std::string::npos);
+    }
+    CHECK(rig.client.stats().commands_failed == commands.size());
+    CHECK(log.contains("error: reply to the command on /sys/pk/dk/thing/service/dump (id '1') replaced by"));
+}
+
+TEST_CASE("commands: commands for other devices are ignored and counted, never handled", "[unit][client]") {
+    std::atomic<int> handled{0};
+    ClientRig rig;
+    rig.client.on_service(std::string(any_service), [&](const ServiceCall& c) {
+        ++handled;
+        return CommandReply::ok_json("\"" + c.product_key + "/" + c.device_key + "\"");
+    });
+    rig.client.on_command(CommandKind::raw_down, [&](const Command&) {
+        ++handled;
+        return CommandReply::bytes("x");
+    });
+    REQUIRE(rig.client.connect());
+    const std::vector<std::string> foreign = {
+        "/sys/pk/other/thing/service/setPower", "/sys/otherPk/dk/thing/service/setPower",
+        "/sys/otherPk/other/rrpc/request/m1",   "/sys/pk/other/thing/model/down_raw",
+        "/ext/session/pk/other/combine/enable", "/ext/session/pk/other/thing/activate/info",
+    };
+    for (const std::string& topic : foreign)
+        rig.broker->deliver(topic, command_json("f", "thing.service.setPower", "{}"));
+    auto stats = rig.client.stats();
+    CHECK(stats.messages_ignored == foreign.size()); // counted on delivery, before any queueing
+    CHECK(stats.commands_received == 0);
+
+    // A command for this device after them is handled: nothing of theirs was queued before it.
+    rig.broker->deliver(service_topic, command_json("own", "thing.service.setPower", "{}"));
+    Reply reply = reply_on(rig, service_reply);
+    CHECK(reply.data_json == R"("pk/dk")");
+    CHECK(handled == 1);
+    CHECK(rig.broker->published().size() == 1);
+}
+
+TEST_CASE("commands: a sub-device logged in through the gateway gets its commands, until it logs out",
+          "[unit][client]") {
+    std::atomic<int> handled{0};
+    ClientRig rig;
+    rig.client.on_service("setPower", [&](const ServiceCall& c) {
+        ++handled;
+        return CommandReply::ok_json("\"" + c.product_key + "/" + c.device_key + "\"");
+    });
+    REQUIRE(rig.client.connect());
+    const std::string sub_topic = "/sys/subPk/subDk/thing/service/setPower";
+    const std::string sub_reply = sub_topic + "_reply";
+    rig.broker->deliver(sub_topic, command_json("before", "thing.service.setPower", "{}"));
+    CHECK(rig.client.stats().messages_ignored == 1);
+
+    // Log in: the sub-device's commands are the gateway's to answer.
+    up::SubDeviceLogin request;
+    request.device.product_key = "subPk";
+    request.device.device_key = "subDk";
+    request.device.secret = "subSecret";
+    auto login = std::async(std::launch::async, [&] { return rig.client.send(request); });
+    auto sent = rig.broker->wait_for_topic("/ext/session/pk/dk/combine/login");
+    REQUIRE(sent);
+    rig.broker->deliver("/ext/session/pk/dk/combine/login_reply",
+                        reply_json(request_id(*sent), 200, R"({"productKey":"subPk","deviceKey":"subDk"})"));
+    REQUIRE(login.get());
+    rig.broker->deliver(sub_topic, command_json("during", "thing.service.setPower", "{}"));
+    Reply reply = reply_on(rig, sub_reply);
+    CHECK(reply.id == "during");
+    CHECK(reply.data_json == R"("subPk/subDk")");
+
+    // A forged (unmatched) login reply opens nothing.
+    rig.broker->deliver("/ext/session/pk/dk/combine/login_reply",
+                        reply_json("999", 200, R"({"productKey":"subPk","deviceKey":"forged"})"));
+    rig.broker->deliver("/sys/subPk/forged/thing/service/setPower",
+                        command_json("forged", "thing.service.setPower", "{}"));
+    CHECK(rig.client.stats().messages_ignored == 2);
+
+    // Log out: its commands are foreign again.
+    auto logout = std::async(std::launch::async, [&] {
+        return rig.client.send(up::SubDeviceLogout{"subPk", "subDk"});
+    });
+    sent = rig.broker->wait_for_topic("/ext/session/pk/dk/combine/logout");
+    REQUIRE(sent);
+    rig.broker->deliver("/ext/session/pk/dk/combine/logout_reply",
+                        reply_json(request_id(*sent), 200, R"({"productKey":"subPk","deviceKey":"subDk"})"));
+    REQUIRE(logout.get());
+    rig.broker->deliver(sub_topic, command_json("after", "thing.service.setPower", "{}"));
+    CHECK(rig.client.stats().messages_ignored == 3);
+    CHECK(handled == 1);
+}
+
+TEST_CASE("commands: replies with unknown ids are counted as unmatched and kept nowhere", "[unit][client]") {
+    ClientRig rig;
+    REQUIRE(rig.client.connect());
+    constexpr int strays = 20000;
+    for (int i = 0; i < strays; ++i)
+        rig.broker->deliver("/sys/pk/dk/thing/measurepoint/post_reply",
+                            reply_json("stray-" + std::to_string(i)));
+    rig.broker->deliver("/sys/pk/dk/thing/measurepoint/post_reply", "{not json");
+    auto stats = rig.client.stats();
+    CHECK(stats.unmatched_replies == strays + 1);
+    CHECK(stats.pending_requests == 0);
+    CHECK(stats.replies_received == 0);
+
+    // A real request still gets its own reply.
+    auto posted = std::async(std::launch::async, [&] {
+        return rig.client.send(up::MeasurepointPost{{{"temp", 1}}});
+    });
+    auto sent = rig.broker->wait_for_topic("/sys/pk/dk/thing/measurepoint/post");
+    REQUIRE(sent);
+    rig.broker->deliver("/sys/pk/dk/thing/measurepoint/post_reply", reply_json(request_id(*sent)));
+    CHECK(posted.get());
+    CHECK(rig.client.stats().unmatched_replies == strays + 1);
+}
+
+TEST_CASE("commands: commands waiting for a stuck handler are bounded; the excess is dropped and counted",
+          "[unit][client]") {
+    CapturedLog log;
+    auto options = logged_options(log);
+    options.shutdown_timeout = 200ms;
+    auto started = std::make_shared<std::promise<void>>();
+    auto release = std::make_shared<std::promise<void>>();
+    auto release_future = std::make_shared<std::shared_future<void>>(release->get_future().share());
+    std::atomic<int> handled{0};
+    ClientRig rig(options);
+    rig.client.on_service("slow", [&, started, release_future](const ServiceCall& c) {
+        if (c.id == "0") {
+            started->set_value();
+            release_future->wait();
+        }
+        ++handled;
+        return CommandReply::ok();
+    });
+    REQUIRE(rig.client.connect());
+    const std::string topic = "/sys/pk/dk/thing/service/slow";
+    rig.broker->deliver(topic, command_json("0", "thing.service.slow", "{}"));
+    started->get_future().wait(); // the dispatcher is stuck from here on
+    constexpr int flood = 100;
+    const std::size_t size = 400 * 1024;
+    for (int i = 1; i <= flood; ++i)
+        rig.broker->deliver(topic, command_of_size(std::to_string(i), "thing.service.slow", size));
+    auto stats = rig.client.stats();
+    CHECK(stats.commands_received == flood + 1);
+    // 16 MiB of 400 KiB commands: 40 wait, the other 60 are dropped.
+    CHECK(stats.commands_dropped == 60);
+    CHECK(log.contains("warn: commands dropped: more than 16777216 bytes"));
+    release->set_value();
+    REQUIRE(eventually([&] { return rig.client.stats().commands_replied == 41; }));
+    CHECK(handled == 41);
+
+    // Once the queue drained, commands are taken again.
+    rig.broker->deliver(topic, command_json("again", "thing.service.slow", "{}"));
+    REQUIRE(eventually([&] { return rig.client.stats().commands_replied == 42; }));
+    CHECK(log.contains("commands are queued again"));
 }

@@ -3,6 +3,8 @@
 #include <enos/device/core/payload.hpp>
 
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "support/catch.hpp"
 
@@ -169,6 +171,58 @@ TEST_CASE("decode_request refuses malformed envelopes", "[unit]") {
           errc::wrong_type);
     CHECK(decode_request("[]").code() == errc::wrong_type);
     CHECK(decode_request("{\"id\":\"1\",").code() == errc::malformed_json);
+}
+
+TEST_CASE("decode_request refuses hostile commands: too deep, invalid UTF-8, too large", "[unit]") {
+    const std::string head = R"({"id":"h1","method":"thing.service.x","params":)";
+    const std::string deep = head + std::string(200, '[') + std::string(200, ']') + "}";
+    auto r = decode_request(deep);
+    CHECK(r.code() == errc::input_too_large);
+    CHECK(detail_mentions(r, "nested deeper than"));
+    r = decode_request(head + "{\"a\":\"\xff\xfe\"}}");
+    CHECK(r.code() == errc::malformed_json);
+    CHECK(detail_mentions(r, "encoding"));
+    r = decode_request(head + "\"" + std::string(limits::max_payload_bytes, 'a') + "\"}");
+    CHECK(r.code() == errc::input_too_large);
+    CHECK(detail_mentions(r, "bytes"));
+}
+
+TEST_CASE("find_request_id reads the id of commands decode_request refuses", "[unit]") {
+    const std::string deep = std::string(5000, '[') + std::string(5000, ']');
+    const std::string big(limits::max_payload_bytes + 1000, 'a');
+    // What cannot be decoded, each with the id that can still be echoed.
+    const std::vector<std::pair<std::string, std::string>> readable = {
+        {R"({"id":"7","params":{}})", "7"},                             // no method
+        {R"({"id":42,"method":5})", "42"},                              // numeric id, bad method
+        {R"({"id":"d1","method":"m","params":)" + deep + "}", "d1"},    // too deep after the id
+        {R"({"params":)" + deep + R"(,"id":"d2"})", "d2"},              // too deep before the id
+        {"{\"params\":\"\xff\",\"id\":\"u1\",\"method\":\"m\"}", "u1"}, // invalid UTF-8 before the id
+        {R"({"id":"big","params":")" + big + R"("})", "big"},           // too large
+        {R"({"x":{"id":"inner"},"id":"outer")", "outer"},               // truncated; nested ids don't count
+        {R"({"id":"first","id":"second"})", "first"},                   // the first, as decode_request
+    };
+    for (const auto& [payload, id] : readable) {
+        INFO(payload.substr(0, 80));
+        CHECK(find_request_id(payload) == id);
+    }
+    // Nothing to echo.
+    const std::vector<std::string> unreadable = {"",
+                                                 "[]",
+                                                 R"(["id","x"])",
+                                                 R"({"id":{}})",
+                                                 R"({"id":["1"]})",
+                                                 R"({"id":1.5})",
+                                                 R"({"id":null})",
+                                                 R"({"id":true})",
+                                                 "{\"id\":\"\xff\"}",
+                                                 R"({"method":"m","params":{"id":"nested"}})",
+                                                 R"({"params":")" + big +
+                                                     R"(","id":"late"})", // id beyond the limit
+                                                 deep};
+    for (const std::string& payload : unreadable) {
+        INFO(payload.substr(0, 80));
+        CHECK(find_request_id(payload).empty());
+    }
 }
 
 TEST_CASE("request and reply envelopes round trip", "[unit]") {

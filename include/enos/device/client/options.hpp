@@ -15,14 +15,19 @@
 
 namespace enos::device {
 
-/// TLS settings, used when server_url starts with ssl://. All files are PEM.
+/// TLS settings, used when server_url starts with ssl://. All files are PEM. The broker's
+/// certificate chain and host name are always verified unless an insecure_ option says otherwise;
+/// the client then logs a warning at every connect.
 struct TlsOptions {
-    std::string ca_file;         ///< CA certificate(s) that signed the broker's certificate
-    bool verify_server = true;   ///< check the broker's certificate chain against ca_file
-    bool verify_hostname = true; ///< also check that the certificate names the host of server_url
-    std::string cert_file;       ///< mutual TLS: the device certificate
-    std::string key_file;        ///< mutual TLS: the device's private key
-    std::string key_password;    ///< if key_file is encrypted (a secret: never logged)
+    std::string ca_file; ///< CA certificate(s) that signed the broker's certificate
+    /// INSECURE: accept any certificate from the broker (no chain check, no host name check), so
+    /// anyone on the path can read and change the traffic. For a lab broker only.
+    bool insecure_skip_server_verification = false;
+    /// INSECURE: check the chain but not that the certificate names the host of server_url.
+    bool insecure_skip_hostname_check = false;
+    std::string cert_file;    ///< mutual TLS: the device certificate
+    std::string key_file;     ///< mutual TLS: the device's private key
+    std::string key_password; ///< if key_file is encrypted (a secret: never logged)
 };
 
 /// Receives the device secret during dynamic activation (securemode 3, docs/protocol.md §1.8). It runs on

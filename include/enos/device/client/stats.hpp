@@ -21,8 +21,13 @@ struct ClientStats {
     std::uint64_t commands_replied = 0;   ///< command replies published (any code)
     std::uint64_t commands_unhandled = 0; ///< answered 1101: no handler
     std::uint64_t commands_failed = 0;    ///< answered 1102: handler threw, failed or never replied
-    std::uint64_t commands_malformed = 0; ///< undecodable (answered with an error when an id was readable)
-    std::uint64_t messages_ignored = 0;   ///< arrived on a topic the client does not handle
+    std::uint64_t commands_malformed = 0; ///< refused before any handler: undecodable, too large, method
+                                          ///< not that of the topic, params of the wrong type (answered
+                                          ///< with an error code when an id was readable)
+    std::uint64_t commands_dropped = 0;   ///< not queued: too many commands waiting for the handlers
+    std::uint64_t messages_ignored = 0;   ///< arrived on a topic the client does not handle, or a
+                                          ///< command for a device other than this one and its
+                                          ///< logged-in sub-devices
     std::size_t pending_requests = 0;     ///< waiting for their reply right now
     QueueStats queue;                     ///< the offline queue (all zero when it is disabled)
 };

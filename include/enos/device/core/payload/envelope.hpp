@@ -219,6 +219,71 @@ inline Status read_id(const Value* id, std::string& out) {
     return {};
 }
 
+/// Whether `s` is well-formed UTF-8 (RFC 3629).
+inline bool is_valid_utf8(std::string_view s) noexcept {
+    const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+    const auto* end = p + s.size();
+    while (p != end) {
+        const std::size_t n = utf8_sequence_length(p, end);
+        if (n == 0) return false;
+        p += n;
+    }
+    return true;
+}
+
+/// A RapidJSON SAX handler that looks only for the first top-level "id" and stops there. It keeps
+/// nothing else and has no depth limit of its own (the parse is iterative), so it also reads the id
+/// of a command that is too deep for decode_request().
+class RequestIdScanner {
+public:
+    const std::string& id() const noexcept { return id_; }
+
+    bool Null() { return other(); }
+    bool Bool(bool) { return other(); }
+    bool Int(int n) { return number(std::to_string(n)); }
+    bool Uint(unsigned n) { return number(std::to_string(n)); }
+    bool Int64(std::int64_t n) { return number(std::to_string(n)); }
+    bool Uint64(std::uint64_t n) { return number(std::to_string(n)); }
+    bool Double(double) { return other(); }
+    bool RawNumber(const char*, rapidjson::SizeType, bool) { return false; }
+    bool String(const char* s, rapidjson::SizeType n, bool) {
+        if (!at_id()) return true;
+        if (is_valid_utf8(std::string_view(s, n))) id_.assign(s, n); // else it cannot be echoed
+        return false;
+    }
+    bool Key(const char* s, rapidjson::SizeType n, bool) {
+        key_is_id_ = depth_ == 1 && std::string_view(s, n) == "id";
+        return true;
+    }
+    bool StartObject() { return open(true); }
+    bool EndObject(rapidjson::SizeType) { return close(); }
+    bool StartArray() { return open(false); }
+    bool EndArray(rapidjson::SizeType) { return close(); }
+
+private:
+    bool at_id() const noexcept { return depth_ == 1 && key_is_id_; }
+    bool number(std::string text) {
+        if (!at_id()) return true;
+        id_ = std::move(text);
+        return false;
+    }
+    bool other() { return !at_id(); } // an id of another type cannot be echoed: stop
+    bool open(bool object) {
+        if (at_id() || (depth_ == 0 && !object)) return false;
+        ++depth_;
+        return true;
+    }
+    bool close() {
+        --depth_;
+        key_is_id_ = false;
+        return true;
+    }
+
+    std::string id_;
+    std::size_t depth_ = 0;
+    bool key_is_id_ = false;
+};
+
 /// A whole string of decimal digits with an optional '-', within the int64 range.
 inline bool parse_decimal(std::string_view text, std::int64_t& out) noexcept {
     const char* end = text.data() + text.size();
@@ -291,6 +356,19 @@ inline Result<Request> decode_request(std::string_view payload) {
     if (Status s = flag("skipInvalidMeasurepoints", request.skip_invalid_measurepoints); !s) return s.error();
     request.params_json = envelope.json("params");
     return request;
+}
+
+/// The "id" of a request that decode_request() refused, so that the refusal can still be answered:
+/// the first top-level "id" when it is a string (valid UTF-8) or an integer, read from at most the
+/// first limits::max_payload_bytes bytes without building anything; empty when there is none. It
+/// reads through invalid UTF-8 and any nesting before the id, and stops at the id.
+inline std::string find_request_id(std::string_view payload) {
+    payload = payload.substr(0, limits::max_payload_bytes);
+    detail::RequestIdScanner scanner;
+    rapidjson::MemoryStream stream(payload.data(), payload.size());
+    rapidjson::Reader reader;
+    (void)reader.Parse<rapidjson::kParseIterativeFlag>(stream, scanner); // stops early by design
+    return scanner.id();
 }
 
 } // namespace enos::device
