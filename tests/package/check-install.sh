@@ -6,12 +6,20 @@
 # For each: a consumer project with find_package(EnosDevice) links enos::device and enos::device_core
 # alone and runs; pkg-config resolves enos-device.pc and a program built from its flags alone runs.
 # Then every example builds standalone against the static package.
+# A sanitizer build (asan/tsan presets) installs instrumented objects: whatever links the static
+# package gets the same -fsanitize flags, as a user's sanitizer build would. The shared library is
+# built here without them (its consumers need none).
 #   check-install.sh <build dir> <source dir>
 set -euo pipefail
 build_dir=$1 source_dir=$2
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 quiet() { "$@" >"$work/log" 2>&1 || { cat "$work/log"; exit 1; }; }
+
+sanitize=$(sed -n 's/^ENOS_DEVICE_SANITIZE:STRING=//p' "$build_dir/CMakeCache.txt")
+static_flags=${sanitize:+-fsanitize=$sanitize}
+# The flags a consumer of one kind of package builds with.
+flags_for() { [[ $1 == static ]] && echo "$static_flags" || true; }
 
 cmake --install "$build_dir" --prefix "$work/static" >/dev/null
 
@@ -31,7 +39,8 @@ for kind in static shared; do
   [[ -f "$prefix/include/enos/device/client/export.hpp" ]]
 
   quiet cmake -S "$source_dir/tests/package/consumer" -B "$work/consumer-$kind" -G Ninja \
-    -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_BUILD_TYPE=Release
+    -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_BUILD_TYPE=Release \
+    -DCMAKE_CXX_FLAGS="$(flags_for $kind)" -DCMAKE_EXE_LINKER_FLAGS="$(flags_for $kind)"
   quiet cmake --build "$work/consumer-$kind"
   "$work/consumer-$kind/consumer"
   "$work/consumer-$kind/consumer-core-only"
@@ -44,7 +53,7 @@ for kind in static shared; do
   pc_dir=$(dirname "$(find "$prefix" -name enos-device.pc | head -n 1)")
   flags=$(PKG_CONFIG_PATH="$pc_dir" pkg-config --cflags --libs enos-device)
   # shellcheck disable=SC2086 # the flags are words
-  quiet c++ -std=c++17 -o "$work/pc-consumer-$kind" "$source_dir/tests/package/consumer/main.cpp" $flags \
+  quiet c++ -std=c++17 $(flags_for $kind) -o "$work/pc-consumer-$kind" "$source_dir/tests/package/consumer/main.cpp" $flags \
     -Wl,-rpath,"$(PKG_CONFIG_PATH="$pc_dir" pkg-config --variable=libdir enos-device)"
   "$work/pc-consumer-$kind" >/dev/null
   echo "$kind: pkg-config enos-device: $flags"
@@ -54,7 +63,8 @@ for example in "$source_dir"/examples/*/; do
   [[ -f "$example/CMakeLists.txt" ]] || continue
   name=$(basename "$example")
   quiet cmake -S "$example" -B "$work/examples/$name" -G Ninja \
-    -DCMAKE_PREFIX_PATH="$work/static" -DCMAKE_BUILD_TYPE=Release
+    -DCMAKE_PREFIX_PATH="$work/static" -DCMAKE_BUILD_TYPE=Release \
+    -DCMAKE_CXX_FLAGS="$static_flags" -DCMAKE_EXE_LINKER_FLAGS="$static_flags"
   quiet cmake --build "$work/examples/$name"
   echo "example $name builds against the installed package"
 done
