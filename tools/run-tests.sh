@@ -5,16 +5,16 @@
 # UndefinedBehaviorSanitizer (asan preset), and the client, queue, transport and gateway tests with
 # ThreadSanitizer (tsan preset, tests/sanitizers/tsan-tests.sh); ENOS_SANITIZERS=0 skips both.
 # Last it cross-compiles the library and unit tests for aarch64 and runs them under qemu
-# (tools/cross-test.sh; ENOS_CROSS=0 skips that step). Each stage prints its wall time.
+# (tools/cross-test.sh; ENOS_CROSS=0 skips that step). Each stage prints its wall and CPU time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc)
 
+# Runs a stage and prints its wall time and the CPU time of everything it ran.
 timed() {
-  local name=$1 start=$SECONDS
+  local TIMEFORMAT="run-tests: $1: %0R s wall, %0U s user + %0S s system CPU"
   shift
-  "$@"
-  echo "run-tests: $name took $((SECONDS - start)) s"
+  time "$@"
 }
 
 build_and_test() {
