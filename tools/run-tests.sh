@@ -1,19 +1,46 @@
 #!/usr/bin/env bash
 # One command: install what is missing, build everything, run the whole test suite (unit tests and
 # integration tests against real enos-hub brokers that the tests start on free ports themselves),
-# then run the fuzz targets for a bounded time (tools/run-fuzz.sh, about 3 minutes; ENOS_FUZZ=0 skips
-# it), then cross-compile the library and unit tests for aarch64 and run them under qemu
-# (tools/cross-test.sh; ENOS_CROSS=0 skips that step).
+# then the sanitizer stages: the whole suite again built with AddressSanitizer and
+# UndefinedBehaviorSanitizer (asan preset), and the client, queue, transport and gateway tests with
+# ThreadSanitizer (tsan preset, tests/sanitizers/tsan-tests.sh); ENOS_SANITIZERS=0 skips both.
+# Then the fuzz targets run for a bounded time each (tools/run-fuzz.sh; ENOS_FUZZ=0 skips them).
+# Last it cross-compiles the library and unit tests for aarch64 and runs them under qemu
+# (tools/cross-test.sh; ENOS_CROSS=0 skips that step). Each stage prints its wall and CPU time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+jobs=$(nproc)
+
+# Runs a stage and prints its wall time and the CPU time of everything it ran.
+timed() {
+  local TIMEFORMAT="run-tests: $1: %0R s wall, %0U s user + %0S s system CPU"
+  shift
+  time "$@"
+}
+
+build_and_test() {
+  local preset=$1
+  cmake --preset "$preset" -DENOS_DEVICE_WERROR=ON
+  cmake --build --preset "$preset" -j "$jobs"
+  ctest --preset "$preset" -j "$jobs" --timeout 300
+}
+
+tsan_stage() {
+  cmake --preset tsan -DENOS_DEVICE_WERROR=ON
+  cmake --build --preset tsan -j "$jobs"
+  tests/sanitizers/tsan-tests.sh -j "$jobs" --timeout 600
+}
+
 tools/install-deps.sh
 preset="${ENOS_PRESET:-default}"
-cmake --preset "$preset" -DENOS_DEVICE_WERROR=ON
-cmake --build --preset "$preset" -j "$(nproc)"
-ctest --preset "$preset" -j "$(nproc)" --timeout 300
+timed "$preset" build_and_test "$preset"
+if [[ "${ENOS_SANITIZERS:-1}" != 0 && $preset == default ]]; then
+  timed asan build_and_test asan
+  timed tsan tsan_stage
+fi
 if [[ "${ENOS_FUZZ:-1}" != 0 ]]; then
-  tools/run-fuzz.sh
+  timed fuzz tools/run-fuzz.sh
 fi
 if [[ "${ENOS_CROSS:-1}" != 0 ]]; then
-  tools/cross-test.sh
+  timed cross tools/cross-test.sh
 fi

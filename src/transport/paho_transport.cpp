@@ -46,6 +46,7 @@ Error library_error(const std::exception& e) {
 struct PahoTransport::ConnectAttempt {
     Done done;
     std::string server_url;
+    std::uint64_t generation = 0;
     bool ssl = false;
     std::unique_ptr<ConnectGate> gate; ///< held from the socket snapshot until CONNACK
     std::optional<BrokerAddress> broker;
@@ -208,6 +209,7 @@ void PahoTransport::connect(const TransportConnectParams& params, Done done) {
     auto attempt = std::make_shared<ConnectAttempt>();
     attempt->done = std::move(done);
     attempt->server_url = params.server_url;
+    attempt->generation = generation;
     attempt->ssl = params.server_url.compare(0, 6, "ssl://") == 0;
     if (attempt->ssl) warn_if_insecure(params);
     if (params.tcp_nodelay) {
@@ -286,20 +288,25 @@ void PahoTransport::connect(const TransportConnectParams& params, Done done) {
     }
 }
 
+Status PahoTransport::adopt_socket(const ConnectAttempt& attempt) {
+    // Runs on Paho's thread in the CONNACK callback: Paho cannot close the socket meanwhile.
+    Result<SocketRef> found = find_new_socket(attempt.sockets_before, *attempt.broker);
+    if (!found) return found.error();
+    Result<SocketHandle> handle = SocketHandle::duplicate(*found);
+    if (!handle) return handle.error();
+    std::lock_guard lock(mutex_);
+    if (attempt.generation != generation_) return {}; // superseded: this link is being closed
+    std::lock_guard socket_lock(socket_mutex_);
+    if (Status set = handle->set_nodelay(!coalescing_); !set) return set;
+    socket_ = std::move(*handle);
+    return {};
+}
+
 void PahoTransport::on_connect_result(const std::shared_ptr<ConnectAttempt>& attempt,
                                       const mqtt::token* token, bool ok) {
     if (ok) {
         if (attempt->broker) {
-            Status set;
-            if (Result<SocketRef> found = find_new_socket(attempt->sockets_before, *attempt->broker);
-                !found) {
-                set = found.error();
-            } else {
-                std::lock_guard lock(socket_mutex_);
-                set = set_nodelay(*found, !coalescing_);
-                if (set) socket_ = *found;
-            }
-            if (!set)
+            if (Status set = adopt_socket(*attempt); !set)
                 log_(LogLevel::warn,
                      "TCP_NODELAY not set, small messages may wait up to ~40 ms: " + set.error().detail);
         }
@@ -437,7 +444,7 @@ Status PahoTransport::publish(const std::string& topic, const std::string& paylo
 
 void PahoTransport::forget_socket() {
     std::lock_guard lock(socket_mutex_);
-    socket_.reset();
+    socket_ = SocketHandle{}; // closes our duplicate; the socket itself is Paho's to close
 }
 
 void PahoTransport::set_coalescing(const std::atomic<bool>& wanted) {
@@ -446,7 +453,7 @@ void PahoTransport::set_coalescing(const std::atomic<bool>& wanted) {
     if (coalescing_ == on) return;
     coalescing_ = on;
     // Only fails on a socket already closed, which has nothing left to send.
-    if (socket_) static_cast<void>(set_nodelay(*socket_, !on));
+    if (socket_) static_cast<void>(socket_.set_nodelay(!on));
 }
 
 Error PahoTransport::explain_connect_failure(const TransportConnectParams& params, const Error& failure,

@@ -12,7 +12,6 @@
 #include <functional>
 #include <memory>
 #include <mutex>
-#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -56,6 +55,8 @@ private:
     void on_message(std::uint64_t generation, const std::string& topic, const std::string& payload);
     void on_connection_lost(std::uint64_t generation, const std::string& cause);
     void on_connect_result(const std::shared_ptr<ConnectAttempt>& attempt, const mqtt::token* token, bool ok);
+    /// Finds the new link's socket and turns Nagle's algorithm off on it (see tcp_nodelay.hpp).
+    Status adopt_socket(const ConnectAttempt& attempt);
     /// Takes the current client out of service; it is destroyed by release_retired().
     void retire_current_locked();
     /// Destroys retired clients once no Paho callback runs (never called on a Paho thread).
@@ -81,8 +82,8 @@ private:
     std::uint64_t next_op_ = 1;
     std::unordered_map<std::uint64_t, Op> ops_;
 
-    std::mutex socket_mutex_;         ///< a leaf lock: guards socket_ and coalescing_
-    std::optional<SocketRef> socket_; ///< the current link's socket, when it could be identified
+    std::mutex socket_mutex_; ///< a leaf lock: guards socket_ and coalescing_
+    SocketHandle socket_;     ///< the current link's socket, when it could be identified
     bool coalescing_ = false;
 };
 
