@@ -50,6 +50,7 @@ struct PahoTransport::ConnectAttempt {
     std::unique_ptr<ConnectGate> gate; ///< held from the socket snapshot until CONNACK
     std::optional<BrokerAddress> broker;
     std::vector<unsigned long> sockets_before;
+    std::chrono::seconds keep_alive{0};
 };
 
 class PahoTransport::CallbackScope {
@@ -197,6 +198,7 @@ void PahoTransport::connect(const TransportConnectParams& params, Done done) {
     attempt->done = std::move(done);
     attempt->server_url = params.server_url;
     attempt->ssl = params.server_url.compare(0, 6, "ssl://") == 0;
+    attempt->keep_alive = params.keep_alive;
     if (params.tcp_nodelay) {
         if (Result<BrokerAddress> broker = resolve_broker(params.server_url)) {
             attempt->gate = std::make_unique<ConnectGate>(params.connect_timeout);
@@ -283,7 +285,10 @@ void PahoTransport::on_connect_result(const std::shared_ptr<ConnectAttempt>& att
             } else {
                 std::lock_guard lock(socket_mutex_);
                 set = set_nodelay(*found, !coalescing_);
-                if (set) socket_ = *found;
+                if (set) {
+                    socket_ = *found;
+                    watchdog_.watch(*found, attempt->keep_alive);
+                }
             }
             if (!set)
                 log_(LogLevel::warn,
@@ -424,6 +429,7 @@ Status PahoTransport::publish(const std::string& topic, const std::string& paylo
 void PahoTransport::forget_socket() {
     std::lock_guard lock(socket_mutex_);
     socket_.reset();
+    watchdog_.forget();
 }
 
 void PahoTransport::set_coalescing(const std::atomic<bool>& wanted) {
@@ -473,11 +479,10 @@ void PahoTransport::on_connection_lost(std::uint64_t generation, const std::stri
     }
     forget_socket();
     fail_ops_of(generation);
+    std::string why = watchdog_.take_reason();
+    if (why.empty()) why = cause.empty() ? "the broker closed the connection" : "connection lost: " + cause;
     try {
-        if (events_.connection_lost)
-            events_.connection_lost(Error{errc::disconnected, cause.empty()
-                                                                  ? "the broker closed the connection"
-                                                                  : "connection lost: " + cause});
+        if (events_.connection_lost) events_.connection_lost(Error{errc::disconnected, why});
     } catch (...) {
     }
 }
