@@ -174,7 +174,8 @@ void PahoTransport::release_retired(std::chrono::milliseconds bound) {
     for (auto& client : doomed) {
         try {
             client->disable_callbacks();
-            if (client->is_connected()) client->disconnect(0)->wait_for(std::chrono::milliseconds(100));
+            if (client->is_connected())
+                client->disconnect(0)->wait_for(std::min(bound, std::chrono::milliseconds(100)));
         } catch (...) {
         }
         client.reset();
@@ -334,6 +335,14 @@ void PahoTransport::on_connect_result(const std::shared_ptr<ConnectAttempt>& att
 }
 
 void PahoTransport::disconnect(std::chrono::milliseconds timeout) {
+    using std::chrono::milliseconds;
+    // Destroying the process's last Paho client stops Paho's threads, which it polls in 100 ms
+    // steps: that much of the bound is kept for the end.
+    const auto deadline = std::chrono::steady_clock::now() + timeout - std::min(timeout, milliseconds(150));
+    const auto left = [&] {
+        return std::max(milliseconds(0), std::chrono::duration_cast<milliseconds>(
+                                             deadline - std::chrono::steady_clock::now()));
+    };
     std::shared_ptr<mqtt::async_client> client;
     std::uint64_t generation;
     {
@@ -345,16 +354,17 @@ void PahoTransport::disconnect(std::chrono::milliseconds timeout) {
     }
     if (client) {
         try {
+            // Paho checks its own timeout only every few seconds (a tenth of the keep-alive, at
+            // most 5 s): on a stalled link its report can come late, so the wait stops at ours.
             if (client->is_connected())
-                client->disconnect(static_cast<int>(timeout.count()))
-                    ->wait_for(timeout + std::chrono::milliseconds(100));
+                client->disconnect(static_cast<int>(timeout.count() * 3 / 4))->wait_for(left());
         } catch (...) {
             // Already gone: nothing to close.
         }
     }
     client.reset();
     fail_ops_of(generation);
-    release_retired(timeout);
+    release_retired(left());
 }
 
 Status PahoTransport::subscribe(const std::vector<std::string>& topics, int qos, SubscribeDone done) {
