@@ -363,6 +363,9 @@ void FaultProxy::run() {
                 (link.up.eof && link.up.queue.empty()) || (link.down.eof && link.down.queue.empty());
             if (drained || (link.cut_after_connack && link.down.sent >= connack_bytes)) link.close();
         }
+        // Counted before the lock is released: poll() may not return for a long time.
+        open_links_ = static_cast<std::size_t>(
+            std::count_if(links.begin(), links.end(), [](const Link& l) { return !l.closed; }));
     }
     for (Link& link : links)
         link.close();
