@@ -2,13 +2,15 @@
 // open) sooner than Paho does.
 //
 // Paho sends PINGREQ once a keep-alive interval passed without traffic, checked every tenth of the
-// keep-alive (at most every 5 s), and gives up on a missing PINGRESP only a further interval or more
-// later: up to about 2.5 keep-alives after the link went silent. A healthy broker answers every
-// PINGREQ, so on a live link some data always arrives within a keep-alive plus Paho's check step
-// plus a round trip. The watchdog reads how long the kernel has received nothing on the socket
+// keep-alive (at most every 5 s), and gives up on a missing PINGRESP only 1.5 intervals after that:
+// measured, 154 s after the last byte with a 60 s keep-alive (11 s with 4 s). A healthy broker
+// answers every PINGREQ, so on a live link some data always arrives within a keep-alive plus Paho's
+// check step plus a round trip. The watchdog reads how long the kernel has received nothing on the socket
 // (TCP_INFO) and, past `limit`, shuts the socket down: Paho then sees the connection end and
 // reports the loss through its usual path. With limit = 1.3 keep-alives and a check every
-// 1/20 keep-alive, a silent link is given up within 1.35 keep-alives of its last byte.
+// 1/20 keep-alive, a silent link is given up within 1.35 keep-alives of its last byte (measured:
+// 80 s with a 60 s keep-alive). It needs the link's socket, which the transport finds when
+// tcp_nodelay is on (the default); without it Paho's own detection is all there is.
 #pragma once
 
 #include "transport/tcp_nodelay.hpp"
