@@ -51,6 +51,7 @@ struct PahoTransport::ConnectAttempt {
     std::unique_ptr<ConnectGate> gate; ///< held from the socket snapshot until CONNACK
     std::optional<BrokerAddress> broker;
     std::vector<unsigned long> sockets_before;
+    std::chrono::seconds keep_alive{0};
 };
 
 class PahoTransport::CallbackScope {
@@ -174,7 +175,8 @@ void PahoTransport::release_retired(std::chrono::milliseconds bound) {
     for (auto& client : doomed) {
         try {
             client->disable_callbacks();
-            if (client->is_connected()) client->disconnect(0)->wait_for(std::chrono::milliseconds(100));
+            if (client->is_connected())
+                client->disconnect(0)->wait_for(std::min(bound, std::chrono::milliseconds(100)));
         } catch (...) {
         }
         client.reset();
@@ -212,6 +214,7 @@ void PahoTransport::connect(const TransportConnectParams& params, Done done) {
     attempt->generation = generation;
     attempt->ssl = params.server_url.compare(0, 6, "ssl://") == 0;
     if (attempt->ssl) warn_if_insecure(params);
+    attempt->keep_alive = params.keep_alive;
     if (params.tcp_nodelay) {
         if (Result<BrokerAddress> broker = resolve_broker(params.server_url)) {
             attempt->gate = std::make_unique<ConnectGate>(params.connect_timeout);
@@ -299,6 +302,7 @@ Status PahoTransport::adopt_socket(const ConnectAttempt& attempt) {
     std::lock_guard socket_lock(socket_mutex_);
     if (Status set = handle->set_nodelay(!coalescing_); !set) return set;
     socket_ = std::move(*handle);
+    watchdog_.watch(*found, attempt.keep_alive);
     return {};
 }
 
@@ -350,6 +354,14 @@ void PahoTransport::on_connect_result(const std::shared_ptr<ConnectAttempt>& att
 }
 
 void PahoTransport::disconnect(std::chrono::milliseconds timeout) {
+    using std::chrono::milliseconds;
+    // Destroying the process's last Paho client stops Paho's threads, which it polls in 100 ms
+    // steps: that much of the bound is kept for the end.
+    const auto deadline = std::chrono::steady_clock::now() + timeout - std::min(timeout, milliseconds(150));
+    const auto left = [&] {
+        return std::max(milliseconds(0), std::chrono::duration_cast<milliseconds>(
+                                             deadline - std::chrono::steady_clock::now()));
+    };
     std::shared_ptr<mqtt::async_client> client;
     std::uint64_t generation;
     {
@@ -361,16 +373,17 @@ void PahoTransport::disconnect(std::chrono::milliseconds timeout) {
     }
     if (client) {
         try {
+            // Paho checks its own timeout only every few seconds (a tenth of the keep-alive, at
+            // most 5 s): on a stalled link its report can come late, so the wait stops at ours.
             if (client->is_connected())
-                client->disconnect(static_cast<int>(timeout.count()))
-                    ->wait_for(timeout + std::chrono::milliseconds(100));
+                client->disconnect(static_cast<int>(timeout.count() * 3 / 4))->wait_for(left());
         } catch (...) {
             // Already gone: nothing to close.
         }
     }
     client.reset();
     fail_ops_of(generation);
-    release_retired(timeout);
+    release_retired(left());
 }
 
 Status PahoTransport::subscribe(const std::vector<std::string>& topics, int qos, SubscribeDone done) {
@@ -445,6 +458,7 @@ Status PahoTransport::publish(const std::string& topic, const std::string& paylo
 void PahoTransport::forget_socket() {
     std::lock_guard lock(socket_mutex_);
     socket_ = SocketHandle{}; // closes our duplicate; the socket itself is Paho's to close
+    watchdog_.forget();
 }
 
 void PahoTransport::set_coalescing(const std::atomic<bool>& wanted) {
@@ -494,11 +508,10 @@ void PahoTransport::on_connection_lost(std::uint64_t generation, const std::stri
     }
     forget_socket();
     fail_ops_of(generation);
+    std::string why = watchdog_.take_reason();
+    if (why.empty()) why = cause.empty() ? "the broker closed the connection" : "connection lost: " + cause;
     try {
-        if (events_.connection_lost)
-            events_.connection_lost(Error{errc::disconnected, cause.empty()
-                                                                  ? "the broker closed the connection"
-                                                                  : "connection lost: " + cause});
+        if (events_.connection_lost) events_.connection_lost(Error{errc::disconnected, why});
     } catch (...) {
     }
 }

@@ -2,6 +2,7 @@
 // stops here; every Paho callback is guarded so none runs into a closed transport.
 #pragma once
 
+#include "transport/link_watchdog.hpp"
 #include "transport/tcp_nodelay.hpp"
 
 #include "transport/transport.hpp"
@@ -85,6 +86,7 @@ private:
     std::mutex socket_mutex_; ///< a leaf lock: guards socket_ and coalescing_
     SocketHandle socket_;     ///< the current link's socket, when it could be identified
     bool coalescing_ = false;
+    LinkWatchdog watchdog_; ///< watches socket_ for a half-open link
 };
 
 } // namespace enos::device::detail
