@@ -8,10 +8,11 @@ if(NOT RAPIDJSON_INCLUDE_DIRS)
   find_path(RAPIDJSON_INCLUDE_DIRS rapidjson/document.h REQUIRED)
 endif()
 
-# The compiled library: Paho MQTT C++ (over the async C client with OpenSSL) and mbedTLS
-# (cmake/FindMbedTLS.cmake).
+# The compiled library: Paho MQTT C++ (over the async C client with OpenSSL), mbedTLS
+# (cmake/FindMbedTLS.cmake) and zlib (GZIP payload compression).
 find_package(PahoMqttCpp REQUIRED)
 find_package(MbedTLS REQUIRED)
+find_package(ZLIB REQUIRED)
 
 # The whole mbedTLS stack under one name, for the project's own tests (digests against mbedTLS).
 if(NOT TARGET enos_device_mbedtls)

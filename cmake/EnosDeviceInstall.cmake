@@ -31,15 +31,16 @@ install(FILES
 
 # pkg-config. A shared library keeps Paho and mbedTLS to itself (Libs.private, for --static); a
 # static one needs them on every link line. Neither Paho nor Debian's mbedTLS 2.28 has a .pc file,
-# so they are named by -l (with -L when they are outside the linker's default directories).
+# so they are named by -l (with -L when they are outside the linker's default directories); zlib
+# too, like them.
 set(enos_pc_deps "")
-foreach(library ${MbedTLS_mbedx509_LIBRARY} ${MbedTLS_mbedcrypto_LIBRARY})
+foreach(library ${MbedTLS_mbedx509_LIBRARY} ${MbedTLS_mbedcrypto_LIBRARY} ${ZLIB_LIBRARIES})
   get_filename_component(dir ${library} DIRECTORY)
   if(dir AND NOT dir IN_LIST CMAKE_CXX_IMPLICIT_LINK_DIRECTORIES AND NOT "-L${dir}" IN_LIST enos_pc_deps)
     list(APPEND enos_pc_deps "-L${dir}")
   endif()
 endforeach()
-list(APPEND enos_pc_deps -lpaho-mqttpp3 -lpaho-mqtt3as -lmbedx509 -lmbedcrypto)
+list(APPEND enos_pc_deps -lpaho-mqttpp3 -lpaho-mqtt3as -lmbedx509 -lmbedcrypto -lz)
 list(JOIN enos_pc_deps " " enos_pc_deps)
 set(ENOS_PC_CFLAGS "")
 if(ENOS_DEVICE_SHARED)

@@ -137,6 +137,10 @@ Status DeviceClient::send_body_nowait(RequestBody body, const SendOptions& optio
     return core_->send_nowait(std::move(*request));
 }
 
+std::int64_t DeviceClient::wall_clock_ms() const {
+    return core_ ? core_->wall_clock_ms() : detail::wall_clock_ms();
+}
+
 void DeviceClient::fail_async(ResponseCallback callback, Error error) {
     if (core_)
         core_->fail_async(std::move(callback), std::move(error));

@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
   build-essential cmake ninja-build pkg-config
-  libpaho-mqttpp-dev libpaho-mqtt-dev libssl-dev libmbedtls-dev rapidjson-dev catch2
+  libpaho-mqttpp-dev libpaho-mqtt-dev libssl-dev libmbedtls-dev rapidjson-dev zlib1g-dev catch2
   mosquitto mosquitto-dev libmosquitto-dev libsqlite3-dev openssl
   libspdlog-dev
   clang libclang-rt-14-dev # tools/run-fuzz.sh: libFuzzer (libclang_rt.fuzzer) and the sanitizers

@@ -32,6 +32,7 @@ class EnosDeviceConan(ConanFile):
     def requirements(self):
         self.requires("paho-mqtt-cpp/1.2.0")
         self.requires("mbedtls/2.28.4")
+        self.requires("zlib/1.3.1")
         self.requires("rapidjson/cci.20230929", transitive_headers=True)
 
     def layout(self):

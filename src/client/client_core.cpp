@@ -5,6 +5,7 @@
 #include "client/pipeline_tuning.hpp"
 
 #include "crypto/tls_check.hpp"
+#include "transport/gzip_transport.hpp"
 
 #include <enos/device/core/payload.hpp>
 #include <enos/device/core/topics.hpp>
@@ -14,6 +15,21 @@
 namespace enos::device::detail {
 
 // ---- construction and teardown ----------------------------------------------------------------
+
+namespace {
+
+/// What a transport wrapper logs through, before the core exists.
+GzipTransport::Logger transport_logger(const ClientOptions& options) {
+    return [sink = options.log_sink, level = options.log_level](LogLevel l, const std::string& text) {
+        if (l < level || l == LogLevel::off || !sink) return;
+        try {
+            sink(l, text);
+        } catch (...) {
+        }
+    };
+}
+
+} // namespace
 
 ClientCore::ClientCore(ClientOptions options, std::unique_ptr<Transport> transport,
                        std::shared_ptr<const Clock> clock)
@@ -58,6 +74,8 @@ Result<std::shared_ptr<ClientCore>> ClientCore::create(ClientOptions options,
                                                        std::unique_ptr<Transport> transport,
                                                        std::shared_ptr<const Clock> clock) {
     if (Status s = validate(options); !s) return s.error();
+    if (options.compression == PayloadCompression::gzip)
+        transport = std::make_unique<GzipTransport>(std::move(transport), transport_logger(options));
     std::shared_ptr<ClientCore> core(
         new ClientCore(std::move(options), std::move(transport), std::move(clock)));
     std::weak_ptr<ClientCore> weak = core;
@@ -227,6 +245,8 @@ Result<TransportConnectParams> ClientCore::connect_params_locked(bool activation
     in.method = options_.sign_method;
     in.hex_case = options_.hex_case;
     in.client_id = options_.client_id;
+    in.timestamp = std::to_string(wall_clock_ms());
+    if (options_.compression == PayloadCompression::gzip) in.extra_info = "{compress=GZIP}";
     Result<ConnectCredentials> credentials = make_connect_credentials(in);
     if (!credentials) return credentials.error();
     TransportConnectParams p;

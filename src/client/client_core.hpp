@@ -71,6 +71,10 @@ public:
     ConnectionState state() const;
     ClientStats stats() const;
     const ClientOptions& options() const noexcept { return options_; }
+    /// Now in ms since the epoch from ClientOptions::wall_clock (the system clock when unset).
+    std::int64_t wall_clock_ms() const {
+        return options_.wall_clock ? options_.wall_clock() : detail::wall_clock_ms();
+    }
     void set_connection_handler(ConnectionHandler handler);
 
     void set_service_handler(std::string service_id, HandlerSlot slot);

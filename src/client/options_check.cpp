@@ -48,6 +48,8 @@ Status validate(const ClientOptions& o) {
         o.retry_after_refusal < std::chrono::milliseconds(0))
         return Error{errc::invalid_argument, "timeouts must be positive"};
     if (o.max_inflight < 1) return Error{errc::invalid_argument, "max_inflight must be at least 1"};
+    if (o.compression != PayloadCompression::none && o.compression != PayloadCompression::gzip)
+        return Error{errc::invalid_argument, "compression must be none or gzip"};
     if (Status s = check_secrets(o); !s) return s;
     // The credentials are rebuilt at every connect; check once now that they can be built at all.
     CredentialInput in;

@@ -26,6 +26,7 @@ const std::vector<enos::tools::Subcommand> commands = {
     {"raw-down", enos::hub::inject_main, "send a pass-through (raw) command"},
     {"ota-upgrade", enos::hub::inject_main, "push an OTA upgrade to a device"},
     {"subdevice", enos::hub::inject_main, "notify a gateway: subdevice enable|disable|delete"},
+    {"traffic-control", enos::hub::inject_main, "ask a device to send less (traffic control)"},
     {"query", enos::hub::query_main, "print stored rows: measurepoints|events|attributes|tags|topology|ota"},
 };
 

@@ -5,6 +5,8 @@
 namespace enos::hub::plugin {
 
 namespace dev = enos::device;
+using dev::errc;
+using dev::Error;
 
 namespace {
 
@@ -22,6 +24,31 @@ bool token_equals(std::string_view a, std::string_view b) {
 }
 
 } // namespace
+
+Result<bool> announces_gzip(std::string_view raw_client_id) {
+    // "{k=v,k=v}" at the end of the raw client id; only the key compress matters here.
+    const std::size_t open = raw_client_id.find('{');
+    if (open == std::string_view::npos || raw_client_id.back() != '}') return false;
+    std::string_view items = raw_client_id.substr(open + 1, raw_client_id.size() - open - 2);
+    bool gzip = false;
+    while (!items.empty()) {
+        const std::size_t comma = items.find(',');
+        const std::string_view item = items.substr(0, comma);
+        items = comma == std::string_view::npos ? std::string_view() : items.substr(comma + 1);
+        if (item.substr(0, 9) != "compress=") continue;
+        const std::string_view value = item.substr(9);
+        if (value == "GZIP") {
+            gzip = true;
+        } else if (value == "LZ4" || value == "LZO") {
+            return Error{errc::invalid_argument, "payload compression " + std::string(value) +
+                                                     " is not supported by enos-hub (GZIP or DEFAULT only)"};
+        } else if (value != "DEFAULT") {
+            return Error{errc::invalid_argument, "unknown payload compression '" +
+                                                     std::string(value.substr(0, 16)) + "' in the client id"};
+        }
+    }
+    return gzip;
+}
 
 AuthResult Authenticator::authenticate(const AuthRequest& request, ConnectLimiter::Clock::time_point now,
                                        std::string& store_error) {
@@ -57,6 +84,9 @@ AuthResult Authenticator::authenticate(const AuthRequest& request, ConnectLimite
         return refuse("signature mismatch for " + who.key() + " (" + fields.method_name +
                       "): wrong secret, or the password was signed over another clientId/timestamp");
 
+    auto gzip = announces_gzip(fields.raw_client_id);
+    if (!gzip) return refuse(gzip.error().detail);
+    who.gzip = *gzip;
     if (const Device* d = registry_.find_device(who.product_key, who.device_key)) who.gateway = d->gateway;
     return AuthResult{std::move(who), {}};
 }

@@ -16,6 +16,10 @@
 
 namespace enos::hub::plugin {
 
+/// Whether the raw client id announces {…,compress=GZIP,…} (docs/protocol.md §1.6). DEFAULT or no
+/// announcement is false; LZ4, LZO and unknown values are refused with the reason.
+Result<bool> announces_gzip(std::string_view raw_client_id);
+
 struct AuthRequest {
     std::string_view client_id, username, password;
 };

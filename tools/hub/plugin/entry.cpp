@@ -27,11 +27,10 @@ struct PluginState {
 };
 
 // The events the plugin handles, each forwarded to the matching HubPlugin member.
-template <class Event, int (HubPlugin::*Handler)(const Event&)>
-int forward(int, void* event_data, void* userdata) {
+template <class Event, auto Handler> int forward(int, void* event_data, void* userdata) {
     auto* state = static_cast<PluginState*>(userdata);
     try {
-        return (state->hub.get()->*Handler)(*static_cast<const Event*>(event_data));
+        return (state->hub.get()->*Handler)(*static_cast<Event*>(event_data));
     } catch (const std::exception& e) {
         mosquitto_log_printf(MOSQ_LOG_ERR, "enos-hub: internal error: %s", e.what());
     } catch (...) {

@@ -8,7 +8,11 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include "transport/gzip_codec.hpp"
+#include <enos/device/core/credentials.hpp>
+
 #include <charconv>
+#include <cstring>
 #include <vector>
 
 namespace enos::hub::plugin {
@@ -60,6 +64,21 @@ std::string sub_device_key(const rapidjson::Value& v) {
         return {};
     return std::string(pk->value.GetString(), pk->value.GetStringLength()) + "/" +
            std::string(dk->value.GetString(), dk->value.GetStringLength());
+}
+
+// A compressing device's publish may inflate to more than the platform's 512 KB, so that the
+// simulator can answer 1008 as for a plain one; beyond this it is dropped unread.
+constexpr std::size_t max_inflated_bytes = 1024 * 1024;
+
+// Hands mosquitto a new payload; it frees the old one. Zero-terminated, as mosquitto keeps its own.
+bool replace_payload(mosquitto_evt_message& event, const std::string& bytes) {
+    void* copy = mosquitto_malloc(bytes.size() + 1);
+    if (copy == nullptr) return false;
+    std::memcpy(copy, bytes.data(), bytes.size());
+    static_cast<char*>(copy)[bytes.size()] = '\0';
+    event.payload = copy;
+    event.payloadlen = static_cast<std::uint32_t>(bytes.size());
+    return true;
 }
 
 } // namespace
@@ -138,10 +157,12 @@ int HubPlugin::on_basic_auth(const mosquitto_evt_basic_auth& event) {
     sessions_[event.client] = session;
     if (session.who.role != Role::admin) {
         ++open_connections_[session.who.key()];
+        if (session.who.gzip) ++gzip_connections_[session.who.key()];
         publish_event(connect_event_topic, session.who, session.connection_id);
     }
-    mosquitto_log_printf(MOSQ_LOG_INFO, "enos-hub: %s logged in (securemode %d, client '%s')",
-                         describe(session.who).c_str(), session.who.secure_mode, excerpt(client_id).c_str());
+    mosquitto_log_printf(MOSQ_LOG_INFO, "enos-hub: %s logged in (securemode %d, client '%s'%s)",
+                         describe(session.who).c_str(), session.who.secure_mode, excerpt(client_id).c_str(),
+                         session.who.gzip ? ", GZIP payloads" : "");
     return MOSQ_ERR_SUCCESS;
 }
 
@@ -174,14 +195,62 @@ int HubPlugin::on_acl_check(const mosquitto_evt_acl_check& event) {
     return MOSQ_ERR_ACL_DENIED;
 }
 
-int HubPlugin::on_message(const mosquitto_evt_message& event) {
-    // Only the simulator (admin) speaks for the cloud; a device cannot forge its own login reply.
+int HubPlugin::on_message(mosquitto_evt_message& event) {
     const Session* session = session_of(event.client);
-    if (!session || session->who.role != Role::admin || !event.topic) return MOSQ_ERR_SUCCESS;
-    if (std::string_view(event.topic).rfind("/ext/session/", 0) != 0) return MOSQ_ERR_SUCCESS;
-    follow_sub_device_sessions(event.topic,
-                               std::string_view(static_cast<const char*>(event.payload), event.payloadlen));
+    if (!session || !event.topic || event.payloadlen == 0) return MOSQ_ERR_SUCCESS;
+    if (session->who.role != Role::admin)
+        return session->who.gzip ? inflate_from_device(event, *session) : MOSQ_ERR_SUCCESS;
+    // Only the simulator (admin) speaks for the cloud; a device cannot forge its own login reply.
+    if (std::string_view(event.topic).rfind("/ext/session/", 0) == 0)
+        follow_sub_device_sessions(
+            event.topic, std::string_view(static_cast<const char*>(event.payload), event.payloadlen));
+    if (!gzip_connections_.empty() && receives_gzip(event.topic)) return deflate_for_device(event);
     return MOSQ_ERR_SUCCESS;
+}
+
+int HubPlugin::inflate_from_device(mosquitto_evt_message& event, const Session& session) const {
+    const std::string_view payload(static_cast<const char*>(event.payload), event.payloadlen);
+    auto plain = device::detail::gzip_decompress(payload, max_inflated_bytes);
+    if (!plain) {
+        mosquitto_log_printf(MOSQ_LOG_NOTICE,
+                             "enos-hub: dropped publish of '%s' (%u bytes) from %s: the client id announced "
+                             "GZIP but the payload does not inflate: %s",
+                             excerpt(event.topic).c_str(), event.payloadlen, describe(session.who).c_str(),
+                             plain.error().detail.c_str());
+        return MOSQ_ERR_ACL_DENIED; // acknowledged (QoS 1) and delivered to no one
+    }
+    if (!replace_payload(event, *plain)) return MOSQ_ERR_NOMEM;
+    return MOSQ_ERR_SUCCESS;
+}
+
+int HubPlugin::deflate_for_device(mosquitto_evt_message& event) const {
+    const std::string_view payload(static_cast<const char*>(event.payload), event.payloadlen);
+    auto compressed = device::detail::gzip_compress(payload);
+    if (!compressed || !replace_payload(event, *compressed)) {
+        mosquitto_log_printf(MOSQ_LOG_WARNING, "enos-hub: cannot compress the publish on '%s'",
+                             excerpt(event.topic).c_str());
+        return MOSQ_ERR_NOMEM;
+    }
+    return MOSQ_ERR_SUCCESS;
+}
+
+bool HubPlugin::receives_gzip(std::string_view topic) const {
+    // /sys/{pk}/{dk}/..., /ext/session/{pk}/{dk}/... and /sys/{pk}/integration/...
+    const auto levels = split(topic);
+    const bool sys = levels.size() >= 4 && levels[0].empty() && levels[1] == "sys";
+    const bool ext = levels.size() >= 5 && levels[0].empty() && levels[1] == "ext" && levels[2] == "session";
+    if (!sys && !ext) return false;
+    const std::string pk(levels[sys ? 2 : 3]), dk(levels[sys ? 3 : 4]);
+    std::vector<std::string> owners{pk + "/" + dk};
+    if (sys && dk == "integration") owners.push_back(pk + "/" + std::string(device::integration_device_key));
+    for (const std::string& owner : owners) {
+        if (gzip_connections_.count(owner) != 0) return true;
+        for (const auto& entry : gzip_connections_) { // a sub-device behind a compressing gateway
+            const auto subs = sub_sessions_.find(entry.first);
+            if (subs != sub_sessions_.end() && subs->second.count(owner) != 0) return true;
+        }
+    }
+    return false;
 }
 
 void HubPlugin::follow_sub_device_sessions(std::string_view topic, std::string_view payload) {
@@ -241,6 +310,7 @@ void HubPlugin::forget(const mosquitto* client) {
     // A device that reconnects with the same client id replaces its old connection; the device only
     // counts as gone (sub-devices logged out, simulator told) when its last connection closes.
     const std::string key = session.who.key();
+    if (session.who.gzip && --gzip_connections_[key] <= 0) gzip_connections_.erase(key);
     if (--open_connections_[key] > 0) return;
     open_connections_.erase(key);
     sub_sessions_.erase(key);

@@ -46,7 +46,11 @@ public:
 
     int on_basic_auth(const mosquitto_evt_basic_auth& event);
     int on_acl_check(const mosquitto_evt_acl_check& event);
-    int on_message(const mosquitto_evt_message& event);
+    /// Follows sub-device sessions in the cloud's replies, and applies GZIP at the broker boundary
+    /// (docs/protocol.md §5.6): a compressing device's publishes are inflated before anyone reads
+    /// them (one that does not inflate is dropped and logged), and what the cloud publishes to it
+    /// (its own topics, its sub-devices' while it is their gateway) is compressed.
+    int on_message(mosquitto_evt_message& event);
     int on_disconnect(const mosquitto_evt_disconnect& event);
 
 private:
@@ -60,6 +64,10 @@ private:
     void forget(const mosquitto* client);
     void follow_sub_device_sessions(std::string_view topic, std::string_view payload);
     void publish_event(const char* topic, const Identity& who, std::uint64_t connection_id) const;
+    int inflate_from_device(mosquitto_evt_message& event, const Session& session) const;
+    int deflate_for_device(mosquitto_evt_message& event) const;
+    /// Whether a message on `topic` goes to a connection that announced GZIP.
+    bool receives_gzip(std::string_view topic) const;
 
     Registry registry_;
     PluginOptions options_;
@@ -69,6 +77,7 @@ private:
     std::unordered_map<const mosquitto*, Session> sessions_;
     std::unordered_map<std::string, int> open_connections_;      ///< identity key -> live connections
     std::unordered_map<std::string, SubDeviceSet> sub_sessions_; ///< gateway key -> logged-in sub-devices
+    std::unordered_map<std::string, int> gzip_connections_;      ///< identity key -> live GZIP connections
     std::uint64_t next_connection_id_ = 1;
 };
 

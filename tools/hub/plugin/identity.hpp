@@ -18,6 +18,9 @@ struct Identity {
     std::string raw_client_id;           ///< the part of the MQTT client id before the first '|'
     int secure_mode = 0;
     bool gateway = false;
+    /// The client id announced {compress=GZIP} (docs/protocol.md §1.6): every payload of this
+    /// connection is gzip in both directions.
+    bool gzip = false;
 
     /// "pk/dk": the key of the per-device state (rate limit, connection count, sub-device sessions).
     std::string key() const { return product_key + "/" + device_key; }

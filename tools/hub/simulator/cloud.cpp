@@ -2,6 +2,7 @@
 #include "cloud.hpp"
 #include "cloud_detail.hpp"
 
+#include "transport/gzip_codec.hpp"
 #include <enos/device/core/limits.hpp>
 
 #include <cstdio>
@@ -169,8 +170,20 @@ void Cloud::on_message(std::string_view topic, std::string_view payload) {
         if (device::is_raw(up->method)) return on_raw(*up, topic, payload);
         return on_request(*up, topic, payload);
     }
-    if (auto command = device::parse_arrived_topic(topic))
+    if (auto command = device::parse_arrived_topic(topic)) {
+        // The plugin compresses the cloud's commands to a gateway that announced GZIP as they pass
+        // the broker, so the simulator overhears them compressed.
+        if (device::detail::looks_like_gzip(payload)) {
+            auto plain = device::detail::gzip_decompress(payload, device::limits::max_payload_bytes);
+            if (!plain) {
+                std::fprintf(stderr, "enos-hub simulate: undecodable GZIP command on %.*s ignored: %s\n",
+                             static_cast<int>(topic.size()), topic.data(), plain.error().detail.c_str());
+                return;
+            }
+            return on_sub_device_command(command->kind, *plain);
+        }
         return on_sub_device_command(command->kind, payload);
+    }
     if (auto answered = device::parse_command_reply_topic(topic);
         answered && answered->kind == device::DownKind::activate_info)
         return on_activation_reply(answered->product_key, answered->device_key, payload);
@@ -182,7 +195,7 @@ void Cloud::on_request(const device::UpstreamTopic& topic, std::string_view topi
     if (payload.size() >= device::limits::max_payload_bytes)
         return reply(topic_text, peek_id(payload),
                      Answer::fail(code_too_large, "Msg size is too large, discard the message"));
-    Call call;  // member-wise, which keeps g++ 12's -O3 maybe-uninitialized false positive away
+    Call call; // member-wise, which keeps g++ 12's -O3 maybe-uninitialized false positive away
     call.topic = topic;
     call.received_at = now_ms();
     if (Status s = decode(payload, call); !s) {

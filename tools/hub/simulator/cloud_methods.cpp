@@ -573,6 +573,15 @@ Answer Cloud::report_network_status(const Call& call) {
     const Value* report_time = field(call.params, "reportTime");
     if (report_time == nullptr || !report_time->is_int())
         return Answer::fail(code_bad_params, "params.reportTime must be an integer (epoch milliseconds)");
+    const Value* collect_time = field(call.params, "collectTime");
+    if (collect_time != nullptr && !collect_time->is_int())
+        return Answer::fail(code_bad_params, "params.collectTime must be an integer (epoch milliseconds)");
+    for (const char* name : {"rssi", "snr", "packetLossRate"})
+        if (const Value* v = field(call.params, name); v != nullptr && !v->is_number())
+            return Answer::fail(code_bad_params, std::string("params.") + name + " must be a number");
+    for (const char* name : {"networkType", "errorInfo"})
+        if (const Value* v = field(call.params, name); v != nullptr && !v->is_string())
+            return Answer::fail(code_bad_params, std::string("params.") + name + " must be a string");
     store_.record_network_status({call.topic.product_key, call.topic.device_key},
                                  device::to_json(call.params), report_time->as_int(), call.received_at,
                                  call.request.id);
@@ -594,11 +603,22 @@ Answer Cloud::post_connection_state(const Call& call) {
                                                      "(disconnected) or 3 (unknown)");
     }
     const Value* full = field(call.params, "isFull");
+    if (full != nullptr && !full->is_bool())
+        return Answer::fail(code_bad_params, "params.isFull must be a boolean");
     const Value* relations = field(call.params, "relations");
     if (relations != nullptr && !relations->is_object())
         return Answer::fail(code_bad_params, "params.relations must be an object");
     if (relations != nullptr && !relations->as_object().empty() && !(full != nullptr && full->as_bool()))
         return Answer::fail(code_bad_params, "params.relations is only allowed when isFull is true");
+    if (relations != nullptr)
+        for (const auto& [parent, children] : relations->as_object()) {
+            bool names = children.is_array();
+            for (std::size_t i = 0; names && i < children.as_array().size(); ++i)
+                names = children.as_array()[i].is_string();
+            if (!names)
+                return Answer::fail(code_bad_params,
+                                    "params.relations." + parent + " must be an array of child node ids");
+        }
     const Value* report_time = field(call.params, "reportTime");
     std::optional<std::int64_t> t;
     if (report_time != nullptr && report_time->is_int()) t = report_time->as_int();

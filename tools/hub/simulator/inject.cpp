@@ -1,7 +1,7 @@
 // The downstream commands: `enos-hub invoke|rrpc|set-measurepoints|get-measurepoints|raw-down|
-// ota-upgrade|subdevice`. Each connects as the hub's privileged identity, subscribes to where the
-// device answers, publishes the command with a fresh id, prints the device's reply as one JSON line
-// and records command and reply in the store.
+// ota-upgrade|subdevice|traffic-control`. Each connects as the hub's privileged identity, subscribes to where
+// the device answers, publishes the command with a fresh id, prints the device's reply as one JSON line and
+// records command and reply in the store.
 #include "simulator.hpp"
 
 #include "common.hpp"
@@ -52,6 +52,7 @@ const CommandInfo command_infos[] = {
     {"subdevice",
      "enos-hub subdevice enable|disable|delete --pk GWPK --dk GWDK --sub-pk PK --sub-dk DK",
      {"--sub-pk", "--sub-dk"}},
+    {"traffic-control", "enos-hub traffic-control --pk PK --dk DK [--params JSON]", {"--params"}},
 };
 
 /// What one command sends and where its answer comes back.
@@ -162,6 +163,12 @@ Result<Command> build(const std::string& word, const std::string& sub_op, const 
         params = Value(std::move(p));
         method = device::command_method(DownKind::ota_upgrade);
         c.topic = device::command_topic(DownKind::ota_upgrade, pk, dk);
+    } else if (word == "traffic-control") {
+        auto p = json_option(o, "params", true, "{}");
+        if (!p) return p.error();
+        params = std::move(*p);
+        method = device::command_method(DownKind::traffic_control);
+        c.topic = device::command_topic(DownKind::traffic_control, pk, dk);
     } else { // subdevice
         const DownKind kind = sub_op == "enable"    ? DownKind::sub_device_enable
                               : sub_op == "disable" ? DownKind::sub_device_disable

@@ -157,20 +157,20 @@ public:
     // no id, so only one raw request per device waits at a time), up::JsonRequest{method, params}, ...
 
     template <class Request> Result<Response> send(const Request& request, const SendOptions& options = {}) {
-        Result<RequestBody> body = encode_body(request, detail::wall_clock_ms());
+        Result<RequestBody> body = encode_body(request, wall_clock_ms());
         if (!body) return body.error();
         return send_body(std::move(*body), options);
     }
 
     template <class Request>
     void send_async(const Request& request, ResponseCallback callback, const SendOptions& options = {}) {
-        Result<RequestBody> body = encode_body(request, detail::wall_clock_ms());
+        Result<RequestBody> body = encode_body(request, wall_clock_ms());
         if (!body) return fail_async(std::move(callback), body.error());
         send_body_async(std::move(*body), std::move(callback), options);
     }
 
     template <class Request> Status send_nowait(const Request& request, const SendOptions& options = {}) {
-        Result<RequestBody> body = encode_body(request, detail::wall_clock_ms());
+        Result<RequestBody> body = encode_body(request, wall_clock_ms());
         if (!body) return body.error();
         return send_body_nowait(std::move(*body), options);
     }
@@ -183,6 +183,8 @@ private:
     Result<Response> send_body(RequestBody body, const SendOptions& options);
     void send_body_async(RequestBody body, ResponseCallback callback, const SendOptions& options);
     Status send_body_nowait(RequestBody body, const SendOptions& options);
+    /// Now in ms since the epoch, from ClientOptions::wall_clock: what stamps unset times.
+    std::int64_t wall_clock_ms() const;
     /// Runs the callback with `error` on the dispatcher, like every other outcome.
     void fail_async(ResponseCallback callback, Error error);
 

@@ -9,6 +9,7 @@
 #include <enos/device/core/sign.hpp>
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <string_view>
@@ -34,6 +35,16 @@ struct TlsOptions {
 /// the thread that called connect(), before the activation is acknowledged to the cloud: return an
 /// error if the secret could not be stored, and the activation is not acknowledged.
 using DeviceSecretHandler = std::function<Status(std::string_view device_secret)>;
+
+/// Payload compression (docs/protocol.md §1.6, §5.6). The broker learns it from the client id, and
+/// then expects and sends every payload of the connection compressed.
+enum class PayloadCompression {
+    none, ///< plain JSON (the default; what every EnOS broker accepts)
+    gzip, ///< GZIP (RFC 1952, zlib): announced as {compress=GZIP} after the raw client id
+};
+
+/// Milliseconds since the Unix epoch (UTC).
+using WallClock = std::function<std::int64_t()>;
 
 struct ClientOptions {
     /// Broker address: tcp://host:port or ssl://host:port (EnOS: 11883 plain, 18883 TLS).
@@ -95,6 +106,18 @@ struct ClientOptions {
     bool tcp_nodelay = true;
 
     TlsOptions tls;
+
+    /// Compress every payload in both directions. Only for brokers that support it (EnOS ≥ the
+    /// release of Java SDK 2.2.10, and enos-hub): one that does not would read the compressed
+    /// bytes as malformed JSON. The 512 KB limit applies to the payload before compression.
+    PayloadCompression compression = PayloadCompression::none;
+
+    /// The one source of every timestamp the client writes: measure point, event and log "time",
+    /// reportTime, sub-device sign timestamps and the CONNECT timestamp. Empty: the system clock.
+    /// Called on the threads that send and connect; it must be thread-safe and must not throw.
+    /// Deadlines, timeouts and reconnect delays never use it (they run on the steady clock), so a
+    /// clock that jumps moves timestamps only. See docs/client.md, "Time".
+    WallClock wall_clock;
 
     /// Where requests wait while the link is down (queue.hpp): in memory by default (100,000
     /// messages / 16 MiB, oldest dropped first); set store_directory to keep them across a crash.

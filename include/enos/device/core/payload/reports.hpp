@@ -2,6 +2,7 @@
 // device logs, network status and the edge connectivity graph.
 #pragma once
 
+#include <enos/device/core/detail/json_fields.hpp>
 #include <enos/device/core/detail/payload_writer.hpp>
 #include <enos/device/core/payload/request.hpp>
 #include <enos/device/core/value.hpp>
@@ -27,7 +28,7 @@ struct ConnectionNode {
 
 namespace up {
 
-/// thing.tsltemplate.get: the reply's data is the thing model (opaque JSON).
+/// thing.tsltemplate.get: the reply's data is the thing model (decode_tsl_template_reply).
 struct TslTemplateGet {
     static constexpr UpMethod method = UpMethod::tsl_template_get;
     bool write_body(detail::PayloadWriter& w, std::int64_t) const {
@@ -97,8 +98,12 @@ struct NetworkStatusReport {
     }
 };
 
-/// connection.state.post: the connectivity of the nodes behind an edge or gateway; "relations" is
-/// always written (empty when there are none).
+/// connection.state.post (§3.15): the connectivity of the nodes behind an edge or gateway. A full
+/// report (is_full) is the whole graph and may carry relations; a change report lists only the
+/// nodes whose state changed and must not. "relations" is always written (empty when there are
+/// none), as the reference SDK does. Checked before anything is sent: node ids non-empty and
+/// unique, states 1..3, and every node id named in relations one of the report's nodes (a full
+/// graph names each node it links).
 struct ConnectionStatePost {
     static constexpr UpMethod method = UpMethod::connection_state_post;
     bool is_full = false; ///< the full graph (relations are allowed only then) or just changes
@@ -108,9 +113,11 @@ struct ConnectionStatePost {
     bool write_body(detail::PayloadWriter& w, std::int64_t now_ms) const {
         if (!is_full && !relations.empty())
             return w.fail(errc::invalid_argument,
-                          "field 'params.relations' is only allowed in a full report (isFull)");
+                          "field 'params.relations' is only allowed in a full report (isFull true); a "
+                          "change report lists nodes only");
         const std::int64_t report_time = report_time_ms.value_or(now_ms);
         if (report_time < 0) return w.fail(errc::invalid_argument, "field 'params.reportTime' is negative");
+        if (!check_nodes(w) || !check_relations(w)) return false;
         w.raw(",\"params\":{\"isFull\":");
         w.boolean(is_full);
         w.raw(",\"nodes\":[");
@@ -142,8 +149,64 @@ struct ConnectionStatePost {
         w.raw('}');
         return true;
     }
+
+private:
+    bool has_node(const std::string& id) const {
+        for (const ConnectionNode& node : nodes)
+            if (node.node_id == id) return true;
+        return false;
+    }
+    bool check_nodes(detail::PayloadWriter& w) const {
+        for (std::size_t i = 0; i < nodes.size(); ++i) {
+            const int state = static_cast<int>(nodes[i].state);
+            const std::string where = "field 'params.nodes[" + std::to_string(i) + "]";
+            if (nodes[i].node_id.empty()) return w.fail(errc::missing_argument, where + ".nodeId' is empty");
+            if (state < 1 || state > 3)
+                return w.fail(errc::invalid_argument, where + ".state' is " + std::to_string(state) +
+                                                          "; it must be 1 (connected), 2 (disconnected) "
+                                                          "or 3 (unknown)");
+            for (std::size_t j = 0; j < i; ++j)
+                if (nodes[j].node_id == nodes[i].node_id)
+                    return w.fail(errc::invalid_argument, where + ".nodeId' repeats node '" +
+                                                              nodes[i].node_id + "' of params.nodes[" +
+                                                              std::to_string(j) + "]");
+        }
+        return true;
+    }
+    bool check_relations(detail::PayloadWriter& w) const {
+        for (const auto& [parent, children] : relations) {
+            if (!parent.empty() && !has_node(parent))
+                return w.fail(errc::invalid_argument, "field 'params.relations' names parent node '" +
+                                                          parent + "', which is not in params.nodes");
+            for (const std::string& child : children)
+                if (!child.empty() && !has_node(child))
+                    return w.fail(errc::invalid_argument, "field 'params.relations' names child node '" +
+                                                              child + "' of '" + parent +
+                                                              "', which is not in params.nodes");
+        }
+        return true;
+    }
 };
 
 } // namespace up
+
+/// The thing model of a thing.tsltemplate.get reply: identifier -> definition per map. The
+/// definitions are platform-defined objects, kept as JSON values; a map the reply leaves out is empty.
+struct TslTemplate {
+    Points attributes;    ///< tslAttributeMap
+    Points measurepoints; ///< tslMeasurepointMap
+    Points events;        ///< tslEventMap
+    Points services;      ///< tslServiceMap
+};
+
+/// "data" of a thing.tsltemplate.get reply.
+inline Result<TslTemplate> decode_tsl_template_reply(std::string_view data_json) {
+    return detail::decode_object<TslTemplate>(data_json, "data", [](detail::ObjectReader& r, TslTemplate& t) {
+        r.optional("tslAttributeMap", t.attributes)
+            .optional("tslMeasurepointMap", t.measurepoints)
+            .optional("tslEventMap", t.events)
+            .optional("tslServiceMap", t.services);
+    });
+}
 
 } // namespace enos::device
