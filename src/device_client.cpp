@@ -114,6 +114,16 @@ void DeviceClient::on_command_async(CommandKind kind, AsyncCommandHandler handle
     if (core_) core_->set_command_handler(kind, {nullptr, std::move(handler)});
 }
 
+// ---- firmware version ------------------------------------------------------------------------------
+
+void DeviceClient::set_firmware_version(std::string version) {
+    if (core_) core_->set_firmware_version(std::move(version));
+}
+
+std::string DeviceClient::firmware_version() const {
+    return core_ ? core_->firmware_version() : std::string();
+}
+
 // ---- requests --------------------------------------------------------------------------------------
 
 Result<Response> DeviceClient::send_body(RequestBody body, const SendOptions& options) {

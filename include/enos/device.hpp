@@ -8,6 +8,7 @@
 #include <enos/device/client/connection.hpp>
 #include <enos/device/client/log.hpp>
 #include <enos/device/client/options.hpp>
+#include <enos/device/client/ota.hpp>
 #include <enos/device/client/queue.hpp>
 #include <enos/device/client/stats.hpp>
 #include <enos/device/client/version.hpp>

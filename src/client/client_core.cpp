@@ -140,6 +140,7 @@ void ClientCore::emit(Events& events) {
         post([weak, event] {
             auto core = weak.lock();
             if (!core) return;
+            if (event.kind == ConnectionEventKind::connected) core->inform_firmware_version();
             std::shared_ptr<const ConnectionHandler> handler;
             {
                 std::lock_guard lock(core->handlers_mutex_);

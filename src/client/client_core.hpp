@@ -100,6 +100,12 @@ public:
                             const CommandReply& reply);
     void log(LogLevel level, const std::string& message) const;
 
+    // firmware version (ota_inform.cpp)
+    void set_firmware_version(std::string version);
+    std::string firmware_version() const;
+    /// After a connect: reports the firmware version with ota.device.inform (ClientOptions::ota).
+    void inform_firmware_version();
+
 private:
     ClientCore(ClientOptions options, std::unique_ptr<Transport> transport,
                std::shared_ptr<const Clock> clock);
@@ -228,6 +234,9 @@ private:
     std::atomic<bool> dropping_commands_{false};       ///< the queue bound was hit (logged once per burst)
 
     std::unique_ptr<OfflineSender> offline_; ///< null when the offline queue is disabled
+
+    mutable std::mutex firmware_mutex_;
+    std::optional<std::string> firmware_version_; ///< set_firmware_version; else options_.ota's
 
     friend struct ResponderState;
     class SenderHost; ///< the OfflineHost the offline sender gets (client_core.cpp)

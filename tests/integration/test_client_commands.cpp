@@ -226,7 +226,7 @@ TEST_CASE("client: a flood of malformed commands leaves the client healthy", "[i
     CHECK(client.connected());
 }
 
-TEST_CASE("client: hostile commands through enos-hub get error codes; a 10 MB raw reply is never sent",
+TEST_CASE("client: hostile commands through enos-hub get error codes, a 10 MB raw reply is never sent",
           "[integration][client]") {
     const HubProcess& h = hub();
     DeviceClient client = connected_client(options_for(h, "pkTest", "dev8", "devSecret8"));

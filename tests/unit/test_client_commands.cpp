@@ -718,7 +718,7 @@ TEST_CASE("commands: replies with unknown ids are counted as unmatched and kept 
     CHECK(rig.client.stats().unmatched_replies == strays + 1);
 }
 
-TEST_CASE("commands: commands waiting for a stuck handler are bounded; the excess is dropped and counted",
+TEST_CASE("commands: commands waiting for a stuck handler are bounded, the excess is dropped and counted",
           "[unit][client]") {
     CapturedLog log;
     auto options = logged_options(log);

@@ -5,14 +5,21 @@
 #include "simulator.hpp"
 
 #include "common.hpp"
+#include "file_service.hpp"
 #include "mqtt_client.hpp"
 #include "store.hpp"
 
+#include <enos/device/core/detail/hex.hpp>
+#include <enos/device/core/detail/md5.hpp>
+#include <enos/device/core/detail/sha256.hpp>
 #include <enos/device/core/payload/envelope.hpp>
 #include <enos/device/core/topics.hpp>
 #include <enos/device/core/value.hpp>
 
+#include <cctype>
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
 #include <optional>
 #include <random>
 #include <unistd.h>
@@ -46,9 +53,11 @@ const CommandInfo command_infos[] = {
     {"get-measurepoints", "enos-hub get-measurepoints --pk PK --dk DK --names a,b,...", {"--names"}},
     {"raw-down", "enos-hub raw-down --pk PK --dk DK --hex HEX", {"--hex"}},
     {"ota-upgrade",
-     "enos-hub ota-upgrade --pk PK --dk DK --version V --file-url U --file-size N [--sign S --sign-method "
-     "md5]",
-     {"--version", "--file-url", "--file-size", "--sign", "--sign-method"}},
+     "enos-hub ota-upgrade --pk PK --dk DK --version V (--file PATH | --file-url U --file-size N)\n"
+     "       [--sign S] [--sign-method md5|sha256]\n"
+     "  --file puts PATH on the hub's file service (RUNDIR/file-service.url) and sends its path, size and\n"
+     "  digest (default md5); --file-url, --file-size and --sign then override what is sent",
+     {"--version", "--file", "--file-url", "--file-size", "--sign", "--sign-method"}},
     {"subdevice",
      "enos-hub subdevice enable|disable|delete --pk GWPK --dk GWDK --sub-pk PK --sub-dk DK",
      {"--sub-pk", "--sub-dk"}},
@@ -61,7 +70,9 @@ struct Command {
     std::string kind;   ///< the command word (subdevice: "subdevice-disable" etc.)
     std::string topic, reply_topic;
     std::string payload;
-    std::string request_id; ///< empty for raw-down (raw replies carry no id)
+    std::string request_id;  ///< empty for raw-down (raw replies carry no id)
+    std::string file_source; ///< ota-upgrade --file: copied to the file service at file_path
+    std::string file_path;   ///< its path on the file service
 };
 
 struct UsageError {
@@ -83,6 +94,82 @@ Result<Value> json_option(const tools::ParsedArgs& o, const char* name, bool obj
     if (object_required && !value->is_object())
         return Error{errc::invalid_argument, std::string("--") + name + " must be a JSON object"};
     return value;
+}
+
+/// "1.2/rc" -> "1.2_rc": one safe path level of the file service.
+std::string path_level(const std::string& text) {
+    std::string out;
+    for (char ch : text.substr(0, 64))
+        out +=
+            (std::isalnum(static_cast<unsigned char>(ch)) || ch == '.' || ch == '-' || ch == '_') ? ch : '_';
+    return out.empty() ? "_" : out;
+}
+
+/// Size and hex digest of a file (md5 or sha256).
+Result<std::pair<std::int64_t, std::string>> file_digest(const std::string& path, const std::string& method) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return Error{errc::invalid_argument, "--file: cannot read " + path};
+    device::detail::Md5 md5;
+    device::detail::Sha256 sha256;
+    std::int64_t size = 0;
+    char buffer[64 * 1024];
+    while (in.read(buffer, sizeof buffer) || in.gcount() > 0) {
+        const std::string_view chunk(buffer, static_cast<std::size_t>(in.gcount()));
+        md5.update(chunk);
+        sha256.update(chunk);
+        size += static_cast<std::int64_t>(chunk.size());
+    }
+    if (in.bad()) return Error{errc::invalid_argument, "--file: cannot read " + path};
+    return std::pair{size, method == "sha256" ? device::detail::to_hex(sha256.finish(), false)
+                                              : device::detail::to_hex(md5.finish(), false)};
+}
+
+/// The params of ota.device.upgrade: from --file (put on the file service) and the overrides.
+Result<Value> ota_params(const tools::ParsedArgs& o, Command& c) {
+    const auto version = o.value("--version"), file = o.value("--file");
+    std::optional<std::string> url = o.value("--file-url"), size = o.value("--file-size"),
+                               sign = o.value("--sign");
+    const std::string sign_method = o.value("--sign-method").value_or("md5");
+    if (!version || version->empty()) return Error{errc::missing_argument, "--version is required"};
+    if (file) {
+        if (sign_method != "md5" && sign_method != "sha256")
+            return Error{errc::invalid_argument, "--sign-method must be md5 or sha256 with --file"};
+        auto digest = file_digest(*file, sign_method);
+        if (!digest) return digest.error();
+        const std::size_t slash = file->find_last_of('/');
+        c.file_source = *file;
+        c.file_path = "/ota/" + c.pk + "/" + c.dk + "/" + path_level(*version) + "-" + random_token(6) + "/" +
+                      path_level(slash == std::string::npos ? *file : file->substr(slash + 1));
+        if (!url) url = c.file_path;
+        if (!size) size = std::to_string(digest->first);
+        if (!sign) sign = digest->second;
+    } else if (!url || url->empty() || !size) {
+        return Error{errc::missing_argument, "--file, or --file-url and --file-size, are required"};
+    } else if (o.has("--sign-method") && !sign) {
+        return Error{errc::invalid_argument, "--sign-method needs --sign"};
+    }
+    auto bytes = parse_integer(*size, "--file-size", 0, INT64_MAX);
+    if (!bytes) return bytes.error();
+    Value::Object p{{"version", *version}};
+    if (sign) {
+        p.emplace_back("sign", *sign);
+        p.emplace_back("signMethod", sign_method);
+    }
+    p.emplace_back("fileUrl", *url);
+    p.emplace_back("fileSize", *bytes);
+    return Value(std::move(p));
+}
+
+/// Copies --file under RUNDIR/files at its path on the file service.
+Status publish_file(const HubEndpoint& hub, const Command& c) {
+    const std::string target = file_service_root(hub.dir) + c.file_path;
+    std::error_code ec;
+    std::filesystem::create_directories(target.substr(0, target.find_last_of('/')), ec);
+    if (!ec)
+        std::filesystem::copy_file(c.file_source, target, std::filesystem::copy_options::overwrite_existing,
+                                   ec);
+    if (ec) return Error{errc::invalid_argument, "cannot copy --file to " + target + ": " + ec.message()};
+    return {};
 }
 
 /// Builds the command from the options; errors are usage errors.
@@ -146,21 +233,9 @@ Result<Command> build(const std::string& word, const std::string& sub_op, const 
         c.request_id.clear();
         return c;
     } else if (word == "ota-upgrade") {
-        const auto version = o.value("--version"), url = o.value("--file-url"), size = o.value("--file-size");
-        if (!version || version->empty() || !url || url->empty() || !size)
-            return Error{errc::missing_argument, "--version, --file-url and --file-size are required"};
-        auto bytes = parse_integer(*size, "--file-size", 0, INT64_MAX);
-        if (!bytes) return bytes.error();
-        Value::Object p{{"version", *version}};
-        if (auto sign = o.value("--sign")) {
-            p.emplace_back("sign", *sign);
-            p.emplace_back("signMethod", o.value("--sign-method").value_or("md5"));
-        } else if (o.has("--sign-method")) {
-            return Error{errc::invalid_argument, "--sign-method needs --sign"};
-        }
-        p.emplace_back("fileUrl", *url);
-        p.emplace_back("fileSize", *bytes);
-        params = Value(std::move(p));
+        auto p = ota_params(o, c);
+        if (!p) return p.error();
+        params = std::move(*p);
         method = device::command_method(DownKind::ota_upgrade);
         c.topic = device::command_topic(DownKind::ota_upgrade, pk, dk);
     } else if (word == "traffic-control") {
@@ -274,6 +349,11 @@ int inject_main(int argc, char** argv) {
         return exit_unreachable;
     }
     if (port) hub->port = *port;
+    if (!command->file_source.empty())
+        if (Status s = publish_file(*hub, *command); !s) {
+            std::fprintf(stderr, "enos-hub %s: %s\n", word.c_str(), s.error().message().c_str());
+            return exit_failure;
+        }
 
     std::optional<std::string> reply;
     MqttClient client([&](std::string_view topic, std::string_view payload) {

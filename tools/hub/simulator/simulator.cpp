@@ -6,6 +6,7 @@
 
 #include "cloud.hpp"
 #include "common.hpp"
+#include "file_service.hpp"
 #include "mqtt_client.hpp"
 #include "store.hpp"
 
@@ -13,6 +14,7 @@
 #include <cstdio>
 #include <fstream>
 #include <poll.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace enos::hub {
@@ -110,6 +112,19 @@ int simulator_main(int argc, char** argv) {
     }
     (*store)->start();
 
+    // Firmware for OTA tests: RUNDIR/files over HTTP, its address in RUNDIR/file-service.url.
+    ::mkdir(file_service_root(dir).c_str(), 0755);
+    auto files = FileService::start(file_service_root(dir), log_line);
+    if (!files) {
+        log_line(files.error().message());
+        return exit_failure;
+    }
+    {
+        const std::string url_path = file_service_url_path(dir), temporary = url_path + ".tmp";
+        std::ofstream(temporary, std::ios::trunc) << (*files)->url() << '\n';
+        std::rename(temporary.c_str(), url_path.c_str());
+    }
+
     const std::vector<std::string> topics = Cloud::subscriptions();
     const std::string where = hub->host + ":" + std::to_string(hub->port);
     bool ready = false;     // announced at least once
@@ -155,6 +170,7 @@ int simulator_main(int argc, char** argv) {
     client.close();
     (*store)->stop();
     ::unlink((dir + "/simulator.ready").c_str());
+    ::unlink(file_service_url_path(dir).c_str());
     return exit_ok;
 }
 

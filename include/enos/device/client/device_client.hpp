@@ -61,6 +61,7 @@
 namespace enos::device {
 
 class DeviceClient;
+class OtaUpdater;
 namespace detail {
 class ClientCore;
 void run_due_timers(DeviceClient& client);
@@ -151,6 +152,13 @@ public:
     void on_command(CommandKind kind, CommandHandler handler);
     void on_command_async(CommandKind kind, AsyncCommandHandler handler);
 
+    // --- firmware version (docs/client.md "OTA"; upgrades: ota.hpp) ----------------------------
+
+    /// The version reported with ota.device.inform after every connect (ClientOptions::ota). Does
+    /// not send anything itself: send up::OtaInform to report it now.
+    void set_firmware_version(std::string version);
+    std::string firmware_version() const;
+
     // --- requests (docs/protocol.md §3) ---------------------------------------------------------
     // `request` is any type of enos::device::up: up::MeasurepointPost{points}, up::EventPost{id, values},
     // up::AttributeQuery{names}, up::RawPost{bytes} (reply bytes in Response::raw; raw replies carry
@@ -189,6 +197,8 @@ private:
     void fail_async(ResponseCallback callback, Error error);
 
     friend void detail::run_due_timers(DeviceClient& client);
+    friend class OtaUpdater; // drives requests and its command handler through the core
+
     std::shared_ptr<detail::ClientCore> core_;
 };
 

@@ -31,6 +31,15 @@ struct TlsOptions {
     std::string key_password; ///< if key_file is encrypted (a secret: never logged)
 };
 
+/// The firmware version the client reports (ClientOptions::ota; OTA upgrades: ota.hpp).
+struct OtaOptions {
+    /// The version running now; empty: nothing is reported until DeviceClient::set_firmware_version.
+    std::string firmware_version;
+    /// Report it with ota.device.inform after every successful connect and reconnect: EnOS targets
+    /// upgrade jobs only at devices that reported a version.
+    bool inform_on_connect = true;
+};
+
 /// Receives the device secret during dynamic activation (securemode 3, docs/protocol.md §1.8). It runs on
 /// the thread that called connect(), before the activation is acknowledged to the cloud: return an
 /// error if the secret could not be stored, and the activation is not acknowledged.
@@ -122,6 +131,9 @@ struct ClientOptions {
     /// Where requests wait while the link is down (queue.hpp): in memory by default (100,000
     /// messages / 16 MiB, oldest dropped first); set store_directory to keep them across a crash.
     OfflineQueueOptions offline_queue;
+
+    /// The firmware version reported with ota.device.inform (docs/client.md "OTA").
+    OtaOptions ota;
 
     LogSink log_sink; ///< empty: no logging
     LogLevel log_level = LogLevel::info;
