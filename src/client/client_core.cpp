@@ -379,6 +379,11 @@ void ClientCore::on_transport_connected(std::uint64_t session, Status status) {
                 reply_topics.push_back(topic);
         }
     }
+    {
+        // A new session has no sub-device logged in: their commands count again after a login.
+        std::lock_guard lock(sub_devices_mutex_);
+        sub_devices_.clear();
+    }
     const std::size_t command_count = topics.size();
     topics.insert(topics.end(), reply_topics.begin(), reply_topics.end());
     if (topics.empty()) {

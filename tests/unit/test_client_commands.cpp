@@ -694,6 +694,37 @@ TEST_CASE("commands: a sub-device logged in through the gateway gets its command
     CHECK(handled == 1);
 }
 
+TEST_CASE("commands: a sub-device's commands are foreign again once the gateway reconnected", "[unit][client]") {
+    std::atomic<int> handled{0};
+    ClientRig rig;
+    rig.client.on_service("setPower", [&](const ServiceCall&) {
+        ++handled;
+        return CommandReply::ok();
+    });
+    REQUIRE(rig.client.connect());
+    up::SubDeviceLogin request;
+    request.device.product_key = "subPk";
+    request.device.device_key = "subDk";
+    request.device.secret = "subSecret";
+    auto login = std::async(std::launch::async, [&] { return rig.client.send(request); });
+    auto sent = rig.broker->wait_for_topic("/ext/session/pk/dk/combine/login");
+    REQUIRE(sent);
+    rig.broker->deliver("/ext/session/pk/dk/combine/login_reply",
+                        reply_json(request_id(*sent), 200, R"({"productKey":"subPk","deviceKey":"subDk"})"));
+    REQUIRE(login.get());
+
+    // The platform ends sub-device sessions with the gateway's link: a new link starts with none.
+    rig.broker->lose_link("broker went away");
+    REQUIRE(eventually([&] { return rig.client.state() == ConnectionState::waiting_retry; }));
+    rig.advance(std::chrono::minutes(1));
+    REQUIRE(rig.broker->wait_connects(2));
+    REQUIRE(eventually([&] { return rig.client.connected(); }));
+    rig.broker->deliver("/sys/subPk/subDk/thing/service/setPower",
+                        command_json("after-reconnect", "thing.service.setPower", "{}"));
+    CHECK(rig.client.stats().messages_ignored == 1);
+    CHECK(handled == 0);
+}
+
 TEST_CASE("commands: replies with unknown ids are counted as unmatched and kept nowhere", "[unit][client]") {
     ClientRig rig;
     REQUIRE(rig.client.connect());

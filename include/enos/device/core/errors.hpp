@@ -139,16 +139,19 @@ public:
 
 } // namespace detail
 
+// The categories are never destroyed: a thread still running while exit() destroys statics (a
+// detached dispatcher, a Paho callback) may still turn an error_code into text.
+
 /// Category of errc. (One object per process, also across a shared enos::device.)
 ENOS_DEVICE_VISIBLE inline const std::error_category& device_category() noexcept {
-    static const detail::DeviceCategory category;
-    return category;
+    static const auto* category = new detail::DeviceCategory;
+    return *category;
 }
 
 /// Category of the codes in EnOS replies; the error value is the code itself (e.g. 1204).
 ENOS_DEVICE_VISIBLE inline const std::error_category& cloud_category() noexcept {
-    static const detail::CloudCategory category;
-    return category;
+    static const auto* category = new detail::CloudCategory;
+    return *category;
 }
 
 inline std::error_code make_error_code(errc e) noexcept {
