@@ -643,6 +643,20 @@ TEST_CASE("commands: commands for other devices are ignored and counted, never h
     CHECK(rig.broker->published().size() == 1);
 }
 
+/// Logs sub-device subPk/subDk in through the rig's gateway, the broker answering 200.
+static void log_in_sub_device(ClientRig& rig) {
+    up::SubDeviceLogin request;
+    request.device.product_key = "subPk";
+    request.device.device_key = "subDk";
+    request.device.secret = "subSecret";
+    auto login = std::async(std::launch::async, [&] { return rig.client.send(request); });
+    auto sent = rig.broker->wait_for_topic("/ext/session/pk/dk/combine/login");
+    REQUIRE(sent);
+    rig.broker->deliver("/ext/session/pk/dk/combine/login_reply",
+                        reply_json(request_id(*sent), 200, R"({"productKey":"subPk","deviceKey":"subDk"})"));
+    REQUIRE(login.get());
+}
+
 TEST_CASE("commands: a sub-device logged in through the gateway gets its commands, until it logs out",
           "[unit][client]") {
     std::atomic<int> handled{0};
@@ -658,16 +672,7 @@ TEST_CASE("commands: a sub-device logged in through the gateway gets its command
     CHECK(rig.client.stats().messages_ignored == 1);
 
     // Log in: the sub-device's commands are the gateway's to answer.
-    up::SubDeviceLogin request;
-    request.device.product_key = "subPk";
-    request.device.device_key = "subDk";
-    request.device.secret = "subSecret";
-    auto login = std::async(std::launch::async, [&] { return rig.client.send(request); });
-    auto sent = rig.broker->wait_for_topic("/ext/session/pk/dk/combine/login");
-    REQUIRE(sent);
-    rig.broker->deliver("/ext/session/pk/dk/combine/login_reply",
-                        reply_json(request_id(*sent), 200, R"({"productKey":"subPk","deviceKey":"subDk"})"));
-    REQUIRE(login.get());
+    log_in_sub_device(rig);
     rig.broker->deliver(sub_topic, command_json("during", "thing.service.setPower", "{}"));
     Reply reply = reply_on(rig, sub_reply);
     CHECK(reply.id == "during");
@@ -684,7 +689,7 @@ TEST_CASE("commands: a sub-device logged in through the gateway gets its command
     auto logout = std::async(std::launch::async, [&] {
         return rig.client.send(up::SubDeviceLogout{"subPk", "subDk"});
     });
-    sent = rig.broker->wait_for_topic("/ext/session/pk/dk/combine/logout");
+    auto sent = rig.broker->wait_for_topic("/ext/session/pk/dk/combine/logout");
     REQUIRE(sent);
     rig.broker->deliver("/ext/session/pk/dk/combine/logout_reply",
                         reply_json(request_id(*sent), 200, R"({"productKey":"subPk","deviceKey":"subDk"})"));
@@ -702,16 +707,7 @@ TEST_CASE("commands: a sub-device's commands are foreign again once the gateway 
         return CommandReply::ok();
     });
     REQUIRE(rig.client.connect());
-    up::SubDeviceLogin request;
-    request.device.product_key = "subPk";
-    request.device.device_key = "subDk";
-    request.device.secret = "subSecret";
-    auto login = std::async(std::launch::async, [&] { return rig.client.send(request); });
-    auto sent = rig.broker->wait_for_topic("/ext/session/pk/dk/combine/login");
-    REQUIRE(sent);
-    rig.broker->deliver("/ext/session/pk/dk/combine/login_reply",
-                        reply_json(request_id(*sent), 200, R"({"productKey":"subPk","deviceKey":"subDk"})"));
-    REQUIRE(login.get());
+    log_in_sub_device(rig);
 
     // The platform ends sub-device sessions with the gateway's link: a new link starts with none.
     rig.broker->lose_link("broker went away");
