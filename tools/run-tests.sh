@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# One command: install what is missing, build everything, run the whole test suite (unit tests and
-# integration tests against real enos-hub brokers that the tests start on free ports themselves),
-# then the sanitizer stages: the whole suite again built with AddressSanitizer and
-# UndefinedBehaviorSanitizer (asan preset), and the client, queue, transport and gateway tests with
-# ThreadSanitizer (tsan preset, tests/sanitizers/tsan-tests.sh); ENOS_SANITIZERS=0 skips both.
-# Then the fuzz targets run for a bounded time each (tools/run-fuzz.sh; ENOS_FUZZ=0 skips them).
-# Last it cross-compiles the library and unit tests for aarch64 and runs them under qemu
-# (tools/cross-test.sh; ENOS_CROSS=0 skips that step). Each stage prints its wall and CPU time.
+# One command: install what is missing, build everything and run the whole test suite (unit tests,
+# integration tests against real enos-hub brokers that the tests start on free ports themselves, the
+# package test, the fuzz corpora) once, built with AddressSanitizer and UndefinedBehaviorSanitizer
+# (asan preset, warnings as errors). Then the client, queue, transport and gateway tests with
+# ThreadSanitizer (tsan preset, RelWithDebInfo: tests/sanitizers/tsan-tests.sh), the fuzz targets for
+# a bounded time each (tools/run-fuzz.sh; ENOS_FUZZ=0 skips them) and, last, the library and unit
+# tests cross-compiled for aarch64 and run under qemu (tools/cross-test.sh; ENOS_CROSS=0 skips it).
+# ENOS_SANITIZERS=0 runs the whole suite in the default preset instead of both sanitizer stages;
+# ENOS_PRESET=name runs it in that preset. Each stage prints its wall and CPU time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc)
@@ -32,11 +33,13 @@ tsan_stage() {
 }
 
 tools/install-deps.sh
-preset="${ENOS_PRESET:-default}"
-timed "$preset" build_and_test "$preset"
-if [[ "${ENOS_SANITIZERS:-1}" != 0 && $preset == default ]]; then
+# Every test runs once, in the most demanding build: the suite is not repeated per configuration.
+if [[ -z "${ENOS_PRESET:-}" && "${ENOS_SANITIZERS:-1}" != 0 ]]; then
   timed asan build_and_test asan
   timed tsan tsan_stage
+else
+  preset="${ENOS_PRESET:-default}"
+  timed "$preset" build_and_test "$preset"
 fi
 if [[ "${ENOS_FUZZ:-1}" != 0 ]]; then
   timed fuzz tools/run-fuzz.sh

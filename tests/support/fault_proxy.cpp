@@ -350,7 +350,9 @@ void FaultProxy::run() {
             counter += written;
             if (chunk.bytes.empty()) d.queue.pop_front();
         };
-        for (std::size_t i = 0; i < links.size(); ++i) {
+        // Only the links that were polled: accept_new() may have appended some since.
+        const std::size_t polled = (fds.size() - 2) / 2;
+        for (std::size_t i = 0; i < polled; ++i) {
             Link& link = links[i];
             const short client_revents = fds[2 + 2 * i].revents, broker_revents = fds[3 + 2 * i].revents;
             if (link.closed || link.mode == Mode::stall) continue;
