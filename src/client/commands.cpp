@@ -244,7 +244,6 @@ void ClientCore::refuse_oversized_command(const ArrivedTopic& arrived, const std
 
 void ClientCore::refuse_command(const Command& command, const std::string& reply_topic, int code,
                                 const std::string& reason) {
-    ++counters_.commands_malformed;
     const bool answerable = !command.id.empty() && command.kind != CommandKind::raw_down;
     // The reason names the problem, never the payload's contents.
     std::string outcome = " (answered " + std::to_string(code) + ")";
@@ -254,6 +253,7 @@ void ClientCore::refuse_command(const Command& command, const std::string& reply
         outcome = " (no readable id, not answered)";
     log(LogLevel::warn, "refused the command on " + command.topic + ": " + reason + outcome);
     if (answerable) send_command_reply(command, reply_topic, CommandReply::error(code, reason));
+    ++counters_.commands_malformed; // last: whoever sees the count finds the log line and the reply
 }
 
 bool ClientCore::addressed_to_us(const ArrivedTopic& arrived) const {
@@ -303,10 +303,11 @@ void ClientCore::send_command_reply(const Command& command, const std::string& r
             return;
         }
         if (reply.raw->size() >= limits::max_payload_bytes) {
-            // Raw replies have no envelope to carry an error code: nothing is sent.
-            ++counters_.commands_failed;
+            // Raw replies have no envelope to carry an error code: nothing is sent. Logged before
+            // it is counted, so whoever sees the count also finds the reason in the log.
             log(LogLevel::error, "reply to the raw command on " + command.topic +
                                      " not sent: the handler's reply is " + size_text(reply.raw->size()));
+            ++counters_.commands_failed;
             return;
         }
         body = *reply.raw;
