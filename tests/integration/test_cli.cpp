@@ -3,6 +3,7 @@
 #include "support/catch.hpp"
 #include "support/hub.hpp"
 #include "support/ports.hpp"
+#include "cli_binary.hpp"
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
 
@@ -22,22 +23,6 @@ using namespace enos::test;
 using enos::device::Value;
 
 namespace {
-
-/// The enos-device binary: $ENOS_DEVICE_CLI, else the one of this build tree.
-std::string cli_binary() {
-    if (const char* env = std::getenv("ENOS_DEVICE_CLI")) return env;
-#ifdef ENOS_DEVICE_CLI
-    return ENOS_DEVICE_CLI;
-#else
-    // <build>/tests/integration/enos-integration-tests -> <build>/tools/cli/enos-device
-    char self[4096];
-    const ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    std::string path(self, n > 0 ? static_cast<std::size_t>(n) : 0);
-    for (int i = 0; i < 3; ++i)
-        path = path.substr(0, path.find_last_of('/'));
-    return path + "/tools/cli/enos-device";
-#endif
-}
 
 constexpr const char* product = "pkCli";
 

@@ -4,6 +4,7 @@
 // without a warning at every connect.
 #include "client_support.hpp"
 
+#include "cli_binary.hpp"
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
 
@@ -20,21 +21,6 @@ using namespace enos::test;
 using namespace enos::test::client;
 
 namespace {
-
-/// The enos-device of this build tree.
-std::string cli_binary() {
-#ifdef ENOS_DEVICE_CLI
-    return ENOS_DEVICE_CLI;
-#else
-    // <build>/tests/integration/enos-integration-tests -> <build>/tools/cli/enos-device
-    char self[4096];
-    const ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    std::string path(self, n > 0 ? static_cast<std::size_t>(n) : 0);
-    for (int i = 0; i < 3; ++i)
-        path = path.substr(0, path.find_last_of('/'));
-    return path + "/tools/cli/enos-device";
-#endif
-}
 
 std::string read_file(const std::string& path) {
     std::stringstream text;
