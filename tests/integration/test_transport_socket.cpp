@@ -127,6 +127,10 @@ TEST_CASE("transport: TCP_NODELAY is set on the client's socket after every conn
     ClientOptions options = options_for(h, "pkTest", "dev1", "devSecret1");
     options.log_sink = log.sink();
     options.log_level = LogLevel::debug;
+    // Three links in a row: the platform's 4-per-2-minutes rule and a growing back-off would leave a
+    // slow broker restart (a loaded machine) waiting for minutes; this test is about the socket.
+    options.reconnect_backoff.window_attempts = 0; // the hub's connect limit is off in tests
+    options.reconnect_backoff.max = 1s;
     DescriptorChurn churn;
     REQUIRE(eventually([&] { return churn.rounds() > 0; })); // running before the first connect
 
