@@ -241,8 +241,10 @@ Result<TransportConnectParams> ClientCore::connect_params_locked(bool activation
     CredentialInput in;
     in.product_key = options_.product_key;
     in.device_key = options_.device_key;
-    in.secret = activation ? options_.product_secret : device_secret_;
-    in.mode = activation ? SecureMode::dynamic_activation : SecureMode::static_secret;
+    in.secret = activation || options_.integration_channel ? options_.product_secret : device_secret_;
+    in.mode = options_.integration_channel ? SecureMode::integration
+              : activation                 ? SecureMode::dynamic_activation
+                                           : SecureMode::static_secret;
     in.method = options_.sign_method;
     in.hex_case = options_.hex_case;
     in.client_id = options_.client_id;
@@ -267,7 +269,8 @@ std::vector<std::string> ClientCore::command_topics(bool activation) const {
     const std::string& pk = options_.product_key;
     const std::string& dk = options_.device_key;
     if (activation) return {command_topic(DownKind::activate_info, pk, dk)};
-    if (!options_.subscribe_commands) return {};
+    // The integration channel receives no commands (its ACL allows only /sys/{pk}/integration/).
+    if (!options_.subscribe_commands || options_.integration_channel) return {};
     // thing/service/+ also matches the device's own ".../service/{id}_reply" publishes; those echoes
     // are recognised and dropped in on_message().
     return {command_topic(DownKind::service_invoke, pk, dk, "+"),
@@ -294,12 +297,12 @@ Status ClientCore::connect() {
 
     if (uses_tls(options_)) // certificates expire and clocks jump
         if (Status s = check_tls_files(options_.tls, std::time(nullptr)); !s) return s;
-    if (device_secret_.empty()) {
+    if (device_secret_.empty() && !options_.integration_channel) {
         Result<std::string> stored = load_device_secret(options_);
         if (!stored) return stored.error();
         device_secret_ = std::move(*stored);
     }
-    if (device_secret_.empty()) {
+    if (device_secret_.empty() && !options_.integration_channel) {
         if (Status s = activate(lock); !s) return s;
     }
     Status result = connect_once(false, lock);
@@ -370,7 +373,7 @@ void ClientCore::on_transport_connected(std::uint64_t session, Status status) {
         if (!attempt->activation) {
             // A backlog of measure points is replayed through the resume topics: their replies must
             // be subscribed before the first replay, or newer live posts would overtake it.
-            if (offline_ && offline_->stats().depth > 0 &&
+            if (offline_ && offline_->stats().depth > 0 && !options_.integration_channel &&
                 options_.offline_queue.replay_through_resume_topics)
                 for (UpMethod method : {UpMethod::measurepoint_resume, UpMethod::measurepoint_resume_batch})
                     reply_subscriptions_.try_emplace(
@@ -643,6 +646,11 @@ Result<PreparedRequest> ClientCore::prepare(RequestBody body, const SendOptions&
     r.method = body.method;
     r.event_id = std::move(body.event_id);
     r.body = std::move(body.text);
+    if (is_integration(r.method) != options_.integration_channel)
+        return Error{errc::invalid_argument,
+                     options_.integration_channel
+                         ? "the integration channel sends only integration requests (up::Integration*)"
+                         : "integration requests need a client with ClientOptions::integration_channel"};
     r.qos = options.qos < 0 ? default_qos(r.method) : options.qos;
     if (Status s = check_qos(r.qos); !s) return s.error();
     const std::string& pk = options.product_key.empty() ? options_.product_key : options.product_key;

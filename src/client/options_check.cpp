@@ -15,6 +15,16 @@ bool has_scheme(const std::string& url, std::string_view scheme) {
 }
 
 Status check_secrets(const ClientOptions& o) {
+    if (o.integration_channel) {
+        // One secret per mode: a device secret here would be a sign of a mixed-up configuration.
+        if (!o.device_secret.empty() || !o.device_secret_file.empty())
+            return Error{errc::invalid_argument,
+                         "the integration channel signs with product_secret: leave device_secret and "
+                         "device_secret_file empty"};
+        if (o.product_secret.empty())
+            return Error{errc::missing_argument, "no secret: the integration channel needs product_secret"};
+        return {};
+    }
     if (!o.device_secret.empty()) return {};
     if (o.product_secret.empty() && o.device_secret_file.empty())
         return Error{errc::missing_argument,
@@ -34,7 +44,14 @@ bool uses_tls(const ClientOptions& options) {
 
 Status validate(const ClientOptions& o) {
     if (Status s = check_key("product_key", o.product_key); !s) return s;
-    if (Status s = check_key("device_key", o.device_key); !s) return s;
+    if (o.integration_channel) {
+        if (!o.device_key.empty())
+            return Error{errc::invalid_argument,
+                         "device_key must be empty on the integration channel (it connects as %channel%; "
+                         "each record names its device)"};
+    } else if (Status s = check_key("device_key", o.device_key); !s) {
+        return s;
+    }
     if (!has_scheme(o.server_url, "tcp://") && !uses_tls(o))
         return Error{errc::invalid_argument,
                      "server_url must start with tcp:// or ssl:// (got '" + o.server_url + "')"};
@@ -56,6 +73,7 @@ Status validate(const ClientOptions& o) {
     in.product_key = o.product_key;
     in.device_key = o.device_key;
     in.secret = "x";
+    if (o.integration_channel) in.mode = SecureMode::integration;
     in.method = o.sign_method;
     in.hex_case = o.hex_case;
     in.client_id = o.client_id;

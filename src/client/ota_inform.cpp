@@ -18,7 +18,8 @@ std::string ClientCore::firmware_version() const {
 }
 
 void ClientCore::inform_firmware_version() {
-    if (!options_.ota.inform_on_connect) return;
+    // The integration channel speaks for many devices and may not use ota/ topics.
+    if (!options_.ota.inform_on_connect || options_.integration_channel) return;
     const std::string version = firmware_version();
     if (version.empty()) return;
     Result<PreparedRequest> request = [&]() -> Result<PreparedRequest> {

@@ -122,6 +122,37 @@ TEST_CASE("hub rules: device, gateway, integration and activation topics", "[int
     CHECK(allowed(admin, Access::publish, "$hub/anything"));
 }
 
+TEST_CASE("hub rules: a device publishes answers to commands but never commands or the cloud's replies",
+          "[integration][hub][rules]") {
+    const Identity gw = device("gwPk", "gw", true);
+    const SubDeviceSet subs{"subPk/sub1"};
+    for (const char* topic :
+         {"/ext/session/gwPk/gw/combine/disable_reply", "/ext/session/gwPk/gw/combine/delete_reply",
+          "/sys/gwPk/gw/thing/service/setPower_reply", "/sys/gwPk/gw/rrpc/response/42",
+          "/sys/gwPk/gw/thing/model/down_raw_reply", "/ext/session/gwPk/gw/thing/activate/info_reply",
+          "/sys/gwPk/gw/thing/measurepoint/post", "/ext/session/gwPk/gw/combine/login",
+          "/sys/subPk/sub1/thing/service/reset_reply"}) {
+        INFO(topic);
+        CHECK(allowed(gw, Access::publish, topic, &subs));
+    }
+    for (const char* topic :
+         {"/ext/session/gwPk/gw/combine/disable", "/ext/session/gwPk/gw/combine/enable",
+          "/ext/session/gwPk/gw/combine/delete", "/ext/session/gwPk/gw/combine/login_reply",
+          "/ext/session/gwPk/gw/combine/login/batch_reply", "/sys/gwPk/gw/thing/measurepoint/post_reply",
+          "/sys/gwPk/gw/thing/service/setPower", "/sys/gwPk/gw/thing/model/up_raw_reply",
+          "/sys/gwPk/gw/rrpc/request/42", "/sys/subPk/sub1/thing/measurepoint/post_reply"}) {
+        INFO(topic);
+        CHECK_FALSE(allowed(gw, Access::publish, topic, &subs));
+        CHECK(allowed(gw, Access::subscribe, topic, &subs)); // receiving them is what they are for
+    }
+    Identity channel = device("pk", "%channel%");
+    channel.role = Role::integration;
+    CHECK_FALSE(allowed(channel, Access::publish, "/sys/pk/integration/measurepoint/post_reply"));
+    Identity admin;
+    admin.role = Role::admin;
+    CHECK(allowed(admin, Access::publish, "/ext/session/gwPk/gw/combine/disable"));
+}
+
 namespace {
 
 Registry rules_registry() {

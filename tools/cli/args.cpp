@@ -4,6 +4,7 @@
 
 #include <enos/device/core/version.hpp>
 
+#include <cstdint>
 #include <cstdlib>
 #include <limits>
 #include <string_view>
@@ -41,6 +42,12 @@ const std::vector<tools::OptionSpec> option_specs = {
     valued("--time"),
     flag("--resume"),
     valued("--for-ms"),
+    valued("--sub-secret"),
+    valued("--sub-secrets"),
+    valued("--secrets-out"),
+    flag("--allow-offline-sub-device"),
+    flag("--skip-invalid-measurepoints"),
+    flag("--login"),
     final_flag("--help"),
     final_flag("-h"),
     final_flag("--version"),
@@ -74,23 +81,60 @@ constexpr CommandSpec command_specs[] = {
     {"tags", Command::tags, 0, 1},
     {"raw-up", Command::raw_up, 1, 1},
     {"serve", Command::serve, 0, 0},
+    {"register", Command::register_devices, 1, 1},
+    {"topo", Command::topo, 0, SIZE_MAX},
+    {"sub-login", Command::sub_login, 1, SIZE_MAX},
+    {"sub-logout", Command::sub_logout, 1, SIZE_MAX},
+    {"post-batch", Command::post_batch, 1, 1},
+    {"integration", Command::integration, 1, 1},
 };
+
+/// Commands with a verb as their first operand, and the verbs each takes.
+struct VerbSpec {
+    Command command;
+    std::string_view verbs[3];
+};
+constexpr VerbSpec verb_specs[] = {
+    {Command::attributes, {"query", "update", "delete"}},
+    {Command::tags, {"query", "update", "delete"}},
+    {Command::topo, {"add", "get", "delete"}},
+    {Command::integration, {"post-measurepoints", "post-events", "post-attributes"}},
+};
+
+/// Gateway commands whose sub-devices sign (topology add, login) need their secrets.
+bool signs_for_sub_devices(const Args& args) {
+    return args.command == Command::sub_login || (args.command == Command::topo && args.verb == "add") ||
+           (args.command == Command::post_batch && args.login_first);
+}
 
 // Options that only mean something to one command; elsewhere they are a mistake worth reporting.
 struct CommandOnlyOption {
     std::string_view option;
-    Command command;
+    Command commands[3]; ///< unused places repeat the first
 };
 constexpr CommandOnlyOption command_only_options[] = {
-    {"--timestamp", Command::sign},
-    {"--time", Command::post_measurepoints},
-    {"--resume", Command::post_measurepoints},
-    {"--for-ms", Command::serve},
+    // --timestamp fixes the time of a signature: the CONNECT's (sign) or the sub-devices'.
+    {"--timestamp", {Command::sign, Command::sub_login, Command::topo}},
+    {"--time", {Command::post_measurepoints, Command::post_measurepoints, Command::post_measurepoints}},
+    {"--resume", {Command::post_measurepoints, Command::post_measurepoints, Command::post_measurepoints}},
+    {"--for-ms", {Command::serve, Command::serve, Command::serve}},
+    {"--sub-secret", {Command::sub_login, Command::topo, Command::post_batch}},
+    {"--sub-secrets", {Command::sub_login, Command::topo, Command::post_batch}},
+    {"--secrets-out", {Command::register_devices, Command::register_devices, Command::register_devices}},
+    {"--allow-offline-sub-device", {Command::post_batch, Command::post_batch, Command::post_batch}},
+    {"--skip-invalid-measurepoints", {Command::post_batch, Command::post_batch, Command::post_batch}},
+    {"--login", {Command::post_batch, Command::post_batch, Command::post_batch}},
 };
 
 Result<void> check_command_only_options(const Args& args, const std::vector<std::string_view>& seen) {
     for (const auto& rule : command_only_options) {
-        if (args.command == rule.command) continue;
+        bool applies = false;
+        for (Command c : rule.commands)
+            applies |= args.command == c;
+        // post-batch signs only with --login; --timestamp then fixes the login's time.
+        if (rule.option == "--timestamp" && args.command == Command::post_batch && args.login_first)
+            applies = true;
+        if (applies) continue;
         for (auto name : seen)
             if (name == rule.option)
                 return usage(std::string(rule.option) + " is not an option of '" + args.command_name + "'");
@@ -123,6 +167,18 @@ Result<void> apply_option(Args& args, std::string_view name, const std::string& 
         args.secret_file = value;
     else if (name == "--resume")
         args.resume = true;
+    else if (name == "--sub-secret")
+        args.sub_secret = value;
+    else if (name == "--sub-secrets")
+        args.sub_secrets_file = value;
+    else if (name == "--secrets-out")
+        args.secrets_out = value;
+    else if (name == "--allow-offline-sub-device")
+        args.allow_offline_sub_device = true;
+    else if (name == "--skip-invalid-measurepoints")
+        args.skip_invalid_measurepoints = true;
+    else if (name == "--login")
+        args.login_first = true;
     else if (name == "--verbose")
         args.verbose = true;
     else if (name == "--timestamp") {
@@ -151,12 +207,26 @@ Result<void> apply_option(Args& args, std::string_view name, const std::string& 
 
 Result<void> check_identity(const Args& args) {
     if (args.product_key.empty()) return usage("--product-key is required (or set ENOS_PRODUCT_KEY)");
-    if (args.device_key.empty()) return usage("--device-key is required (or set ENOS_DEVICE_KEY)");
-    if (args.device_secret.empty() == args.product_secret.empty())
+    if (args.command == Command::integration) {
+        // The channel is the product's own identity: no device key, signed with the product secret.
+        if (args.product_secret.empty())
+            return usage("integration needs --product-secret (or ENOS_PRODUCT_SECRET): securemode 4");
+        if (!args.device_secret.empty())
+            return usage("integration signs with the product secret: leave out --device-secret");
+    } else if (args.device_key.empty()) {
+        return usage("--device-key is required (or set ENOS_DEVICE_KEY)");
+    } else if (args.device_secret.empty() == args.product_secret.empty()) {
         return usage("give exactly one of --device-secret or --product-secret "
                      "(or ENOS_DEVICE_SECRET / ENOS_PRODUCT_SECRET)");
+    }
+    if (signs_for_sub_devices(args) && args.sub_secret.empty() && args.sub_secrets_file.empty())
+        return usage(args.command_name + " signs for its sub-devices: give --sub-secret S (or "
+                                         "ENOS_SUB_DEVICE_SECRET) or --sub-secrets F");
+    if (args.command == Command::register_devices && args.secrets_out.empty())
+        return usage("register needs --secrets-out F: the cloud issues each new device's secret only once, "
+                     "and enos-device never prints it");
     if (args.command != Command::sign) {
-        if (!args.product_secret.empty() && args.secret_file.empty())
+        if (!args.product_secret.empty() && args.secret_file.empty() && args.command != Command::integration)
             return usage(
                 "--product-secret needs --secret-file: the cloud issues the device secret only once");
         const std::string_view url = args.url;
@@ -180,6 +250,7 @@ Result<Args> parse_args(const std::vector<std::string>& argv) {
     args.device_key = env_or_empty("ENOS_DEVICE_KEY");
     args.device_secret = env_or_empty("ENOS_DEVICE_SECRET");
     args.product_secret = env_or_empty("ENOS_PRODUCT_SECRET");
+    args.sub_secret = env_or_empty("ENOS_SUB_DEVICE_SECRET");
 
     auto parsed = tools::parse_command_line(argv, option_specs);
     if (!parsed) return parsed.error();
@@ -212,23 +283,30 @@ Result<Args> parse_args(const std::vector<std::string>& argv) {
     args.command = command->command;
     args.command_name = positionals.front();
     std::size_t first_operand = 1;
-    if (args.command == Command::attributes || args.command == Command::tags) {
-        if (positionals.size() < 2) return usage(args.command_name + " needs query, update or delete");
+    for (const VerbSpec& spec : verb_specs) {
+        if (spec.command != args.command) continue;
+        const std::string choices =
+            std::string(spec.verbs[0]) + ", " + std::string(spec.verbs[1]) + " or " + std::string(spec.verbs[2]);
+        if (positionals.size() < 2) return usage(args.command_name + " needs " + choices);
         args.verb = positionals[1];
-        if (args.verb != "query" && args.verb != "update" && args.verb != "delete")
-            return usage(args.command_name + ": '" + args.verb + "' is not query, update or delete");
+        if (args.verb != spec.verbs[0] && args.verb != spec.verbs[1] && args.verb != spec.verbs[2])
+            return usage(args.command_name + ": '" + args.verb + "' is not " + choices);
         args.command_name += " " + args.verb;
         first_operand = 2;
     }
     args.operands.assign(positionals.begin() + static_cast<std::ptrdiff_t>(first_operand), positionals.end());
     std::size_t min_operands = command->min_operands;
+    std::size_t max_operands = command->max_operands;
     if ((args.command == Command::attributes || args.command == Command::tags) && args.verb != "query")
         min_operands = 1;
+    if (args.command == Command::topo) {
+        min_operands = args.verb == "get" ? 0 : 1;
+        max_operands = args.verb == "get" ? 0 : SIZE_MAX;
+    }
     if (args.operands.size() < min_operands)
         return usage(args.command_name + ": missing argument (see --help)");
-    if (args.operands.size() > command->max_operands)
-        return usage(args.command_name + ": unexpected argument '" + args.operands[command->max_operands] +
-                     "'");
+    if (args.operands.size() > max_operands)
+        return usage(args.command_name + ": unexpected argument '" + args.operands[max_operands] + "'");
 
     if (auto ok = check_command_only_options(args, seen); !ok) return ok.error();
     if (auto ok = check_identity(args); !ok) return ok.error();
@@ -257,6 +335,12 @@ Connection and identity:
   --timeout-ms T         how long to wait for the connection and for each reply (default 10000)
   --verbose              SDK log lines on stderr (default: warnings and errors only)
 
+Gateway (the device is the gateway; sub-devices are written PK/DK):
+  --sub-secret S         the sub-devices' secret for topo add and sub-login (env ENOS_SUB_DEVICE_SECRET)
+  --sub-secrets F        per sub-device secrets: JSON lines {"productKey","deviceKey","deviceSecret"}
+                         (what register --secrets-out writes); wins over --sub-secret
+  --timestamp MS         fixed sign timestamp of topo add and sub-login (default: now)
+
 Commands:
   sign [--timestamp MS]              print client_id, username and password; does not connect
   post-measurepoints JSON [--time MS] [--resume]
@@ -269,6 +353,20 @@ Commands:
   tags update JSON                   JSON object {"tagKey": "tagValue", ...}
   tags delete NAMES
   raw-up HEX                         send bytes to the raw (pass-through) topic, print the reply as hex
+  register JSON --secrets-out F      thing.device.register of [{"productKey":..., "deviceKey":...,
+                                     "deviceName":..., "timezone":..., "deviceAttributes":{...}}, ...];
+                                     prints the new keys and asset ids, appends the issued secrets to F
+  topo get | topo add SUB... | topo delete SUB...
+                                     the gateway's topology
+  sub-login SUB...                   combine.login (one SUB) or combine.login.batch (several)
+  sub-logout SUB...                  combine.logout of each SUB
+  post-batch JSON [--allow-offline-sub-device] [--skip-invalid-measurepoints] [--login]
+                                     thing.measurepoint.post.batch of [{"productKey":..., "deviceKey":...,
+                                     "measurepoints":{...}, "time":MS}, ...]; --login first logs in the
+                                     sub-devices it names (the session ends with this connection)
+  integration post-measurepoints|post-events|post-attributes JSON
+                                     securemode 4 (--product-key, --product-secret, no device key):
+                                     [{"deviceKey":..., "time":MS, "measurepoints"|"events"|"attributes":{...}}]
   serve [--for-ms T]                 stay connected and answer services, measure-point set/get and
                                      RRPC by echoing the params as data; one JSON line per command;
                                      stops on SIGINT/SIGTERM (or after T ms)

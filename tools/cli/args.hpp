@@ -20,7 +20,25 @@ enum ExitCode : int {
     exit_timeout = 5, ///< no reply (or no connection) within --timeout-ms
 };
 
-enum class Command { help, version, sign, post_measurepoints, post_event, attributes, tags, raw_up, serve };
+enum class Command {
+    help,
+    version,
+    sign,
+    post_measurepoints,
+    post_event,
+    attributes,
+    tags,
+    raw_up,
+    serve,
+    // gateway (docs/protocol.md §3.2, §3.9–3.11)
+    register_devices,
+    topo,
+    sub_login,
+    sub_logout,
+    post_batch,
+    // message-integration channel, securemode 4 (§3.16)
+    integration,
+};
 
 /// Every option and positional argument; validated for the command by parse_args().
 struct Args {
@@ -41,12 +59,20 @@ struct Args {
     std::optional<std::int64_t> time_ms;       ///< post-measurepoints --time
     bool resume = false;                       ///< post-measurepoints --resume
     std::optional<std::uint32_t> serve_for_ms; ///< serve --for-ms: stop by itself after this long
-    std::string verb;                          ///< attributes/tags: query|update|delete
+    std::string verb; ///< attributes/tags: query|update|delete; topo: add|get|delete; integration: post-*
+    // gateway commands
+    std::string sub_secret;       ///< --sub-secret (or ENOS_SUB_DEVICE_SECRET): every sub-device's secret
+    std::string sub_secrets_file; ///< --sub-secrets F: JSON lines {productKey, deviceKey, deviceSecret}
+    std::string secrets_out;      ///< register --secrets-out F: where the issued secrets are appended
+    bool allow_offline_sub_device = false;    ///< post-batch
+    bool skip_invalid_measurepoints = false;  ///< post-batch
+    bool login_first = false;                 ///< post-batch --login: log the sub-devices in first
     std::vector<std::string> operands;         ///< positional arguments after the command (and verb)
 };
 
 /// Parses argv (without argv[0]). Values may also come from the environment (ENOS_URL,
-/// ENOS_PRODUCT_KEY, ENOS_DEVICE_KEY, ENOS_DEVICE_SECRET, ENOS_PRODUCT_SECRET) so secrets need not
+/// ENOS_PRODUCT_KEY, ENOS_DEVICE_KEY, ENOS_DEVICE_SECRET, ENOS_PRODUCT_SECRET,
+/// ENOS_SUB_DEVICE_SECRET) so secrets need not
 /// appear in the process list; options win over the environment. Errors are usage errors whose
 /// detail names the offending argument and never contains a secret.
 device::Result<Args> parse_args(const std::vector<std::string>& argv);

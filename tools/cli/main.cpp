@@ -61,6 +61,12 @@ int main(int argc, char** argv) {
         return exit_ok;
     case Command::sign: return run_sign(*args);
     case Command::serve: return run_serve(*args);
+    case Command::register_devices:
+    case Command::topo:
+    case Command::sub_login:
+    case Command::sub_logout:
+    case Command::post_batch:
+    case Command::integration: return run_gateway(*args);
     default: return run_request(*args);
     }
 }

@@ -13,18 +13,18 @@
 #include <unistd.h>
 
 namespace enos::cli {
-namespace {
 
 using namespace enos::device;
 
 // ---- arguments turned into SDK values ----------------------------------------------------------
 
-/// Prints a usage error for a bad operand and yields the exit code.
 int bad_operand(const Args& args, const std::string& detail) {
     std::fprintf(stderr, "enos-device %s: %s\nTry 'enos-device --help'.\n", args.command_name.c_str(),
                  detail.c_str());
     return exit_usage;
 }
+
+namespace {
 
 std::optional<Points> parse_object(const std::string& text, std::string& error) {
     auto value = parse_value(text);
@@ -81,14 +81,20 @@ std::optional<Tags> parse_tags(const std::string& text, std::string& error) {
     return tags;
 }
 
+} // namespace
+
 ClientOptions client_options(const Args& args) {
     ClientOptions options;
     options.server_url = args.url;
     options.product_key = args.product_key;
-    options.device_key = args.device_key;
-    options.device_secret = args.device_secret;
     options.product_secret = args.product_secret;
-    options.device_secret_file = args.secret_file;
+    if (args.command == Command::integration) {
+        options.integration_channel = true; // securemode 4: no device key, no device secret
+    } else {
+        options.device_key = args.device_key;
+        options.device_secret = args.device_secret;
+        options.device_secret_file = args.secret_file;
+    }
     options.client_id = args.client_id;
     options.connect_timeout = std::chrono::milliseconds(args.timeout_ms);
     options.request_timeout = std::chrono::milliseconds(args.timeout_ms);
@@ -106,6 +112,8 @@ ClientOptions client_options(const Args& args) {
 }
 
 // ---- outcomes ------------------------------------------------------------------------------------
+
+namespace {
 
 /// Exit code for an error of connect() or of a request.
 int exit_code_for(const Error& error) {
@@ -147,7 +155,8 @@ const char* error_kind(int exit_code) {
     }
 }
 
-/// Prints a failed outcome; a cloud code also appears as a number. Returns the exit code.
+} // namespace
+
 int report_error(const Args& args, const Error& error) {
     const int code = exit_code_for(error);
     JsonLine line;
@@ -175,7 +184,6 @@ int report_response(const Args& args, const Result<Response>& response) {
     return exit_ok;
 }
 
-/// Creates and connects a client; on failure prints why and returns the exit code.
 std::optional<DeviceClient> connect_client(const Args& args, ClientOptions options, int& exit_code) {
     auto client = DeviceClient::create(std::move(options));
     if (!client) {
@@ -201,6 +209,8 @@ std::optional<DeviceClient> connect_client(const Args& args, ClientOptions optio
     }
     return std::move(*client);
 }
+
+namespace {
 
 /// The operand of a request command, parsed before connecting so a typo costs no connection.
 struct RequestInput {

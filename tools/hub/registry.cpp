@@ -150,6 +150,9 @@ Status parse_device(Registry& registry, const Json& entry, const std::string& wh
     if (!ref) return ref.error();
     d.product_key = std::move(ref->product_key);
     d.device_key = std::move(ref->device_key);
+    if (enos::device::is_reserved_device_key(d.device_key))
+        return invalid(where, "deviceKey '" + d.device_key +
+                                  "' is reserved (the integration channel's identity and topics)");
     auto secret = string_field(entry, where, "deviceSecret", false);
     if (!secret) return secret.error();
     d.device_secret = std::move(*secret);

@@ -1,10 +1,14 @@
-// Read-only view of the dynamic activations the cloud simulator records in hub.db (table
-// activations(product_key, device_key, device_secret, activated)). A missing database or table means
-// nothing has been activated yet.
+// Read-only view of what the cloud simulator records in hub.db that decides a CONNECT: the dynamic
+// activations (table activations) and the devices gateways registered at runtime (table devices,
+// origin 'registered'). A missing database or table means there are none yet.
 #pragma once
+
+#include "../registry.hpp"
 
 #include <optional>
 #include <string>
+
+struct sqlite3_stmt;
 
 namespace enos::hub::plugin {
 
@@ -22,7 +26,16 @@ public:
     std::optional<Activation> find(const std::string& product_key, const std::string& device_key,
                                    std::string& error) const;
 
+    /// A device a gateway registered (thing.device.register), unless it was deleted since. Its secret
+    /// is the one the registration issued. `error` as for find().
+    std::optional<Device> find_registered(const std::string& product_key, const std::string& device_key,
+                                          std::string& error) const;
+
 private:
+    template <class Read>
+    bool lookup(const char* sql, const std::string& product_key, const std::string& device_key,
+                std::string& error, Read&& read) const;
+
     std::string path_;
 };
 

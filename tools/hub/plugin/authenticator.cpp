@@ -67,14 +67,23 @@ AuthResult Authenticator::authenticate(const AuthRequest& request, ConnectLimite
     Identity who = std::move(claim->identity);
     const dev::ClientIdFields& fields = claim->fields;
 
-    // Only identities the registry knows are counted, so junk logins cannot grow the limiter's table.
-    if (who.role == Role::integration ? registry_.find_product(who.product_key) == nullptr
-                                      : registry_.find_device(who.product_key, who.device_key) == nullptr)
+    // Only identities the registry (or a gateway's registration) knows are counted, so junk logins
+    // cannot grow the limiter's table.
+    std::optional<Device> registered;
+    const Device* device = nullptr;
+    if (who.role != Role::integration) {
+        device = registry_.find_device(who.product_key, who.device_key);
+        if (device == nullptr && who.role == Role::device) {
+            registered = activations_.find_registered(who.product_key, who.device_key, store_error);
+            if (registered) device = &*registered;
+        }
+    }
+    if (who.role == Role::integration ? registry_.find_product(who.product_key) == nullptr : device == nullptr)
         return refuse(who.role == Role::integration ? "unknown product " + who.product_key
                                                     : "unknown device " + who.key());
     if (auto limited = limiter_.admit(who.key(), now); !limited.empty()) return refuse(limited);
 
-    Secret secret = secret_for(who, store_error);
+    Secret secret = secret_for(who, device, store_error);
     if (!secret.refusal.empty()) return refuse(secret.refusal);
 
     const std::string expected =
@@ -87,11 +96,12 @@ AuthResult Authenticator::authenticate(const AuthRequest& request, ConnectLimite
     auto gzip = announces_gzip(fields.raw_client_id);
     if (!gzip) return refuse(gzip.error().detail);
     who.gzip = *gzip;
-    if (const Device* d = registry_.find_device(who.product_key, who.device_key)) who.gateway = d->gateway;
+    if (device != nullptr) who.gateway = device->gateway;
     return AuthResult{std::move(who), {}};
 }
 
-Authenticator::Secret Authenticator::secret_for(const Identity& who, std::string& store_error) const {
+Authenticator::Secret Authenticator::secret_for(const Identity& who, const Device* device,
+                                                std::string& store_error) const {
     const Product* product = registry_.find_product(who.product_key);
     if (who.role == Role::integration) {
         if (product->product_secret.empty())
@@ -99,7 +109,6 @@ Authenticator::Secret Authenticator::secret_for(const Identity& who, std::string
         return {product->product_secret, {}};
     }
 
-    const Device* device = registry_.find_device(who.product_key, who.device_key);
     if (!device->enabled) return {{}, "device " + who.key() + " is disabled"};
     const bool dynamic = product && product->dynamic_activation;
     const auto activation =

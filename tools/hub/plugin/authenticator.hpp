@@ -46,7 +46,8 @@ private:
         std::string value;
         std::string refusal;
     };
-    Secret secret_for(const Identity& who, std::string& store_error) const;
+    /// `device` is the registry's or the registered device (null for the integration channel).
+    Secret secret_for(const Identity& who, const Device* device, std::string& store_error) const;
 
     const Registry& registry_;
     const ActivationStore& activations_;

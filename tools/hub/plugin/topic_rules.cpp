@@ -1,5 +1,7 @@
 #include "topic_rules.hpp"
 
+#include <enos/device/core/topics.hpp>
+
 #include <initializer_list>
 #include <vector>
 
@@ -52,6 +54,19 @@ std::string check_activation(const Identity& who, Access access, std::string_vie
            std::string(access == Access::publish ? "publish on " : "subscribe to ") + allowed;
 }
 
+// Commands and the replies to requests come from the cloud alone. Whoever follows those topics (the
+// simulator acts on combine.disable/delete it overhears, a device trusts its replies) would take a
+// device's publish there for the cloud's word, so a device may publish a command reply but never
+// the command itself nor the answer to a request.
+std::string check_cloud_only(std::string_view topic) {
+    namespace dev = enos::device;
+    if (dev::parse_command_reply_topic(topic)) return {};
+    auto arrived = dev::parse_arrived_topic(topic);
+    if (!arrived) return {};
+    return arrived->kind == dev::DownKind::reply ? "only the cloud answers requests on their _reply topics"
+                                                 : "only the cloud publishes commands";
+}
+
 } // namespace
 
 const char* to_string(Access access) {
@@ -65,6 +80,8 @@ const char* to_string(Access access) {
 
 std::string check_topic(const Identity& who, Access access, std::string_view topic,
                         const SubDeviceSet* logged_in) {
+    if (who.role != Role::admin && access == Access::publish)
+        if (std::string reason = check_cloud_only(topic); !reason.empty()) return reason;
     switch (who.role) {
     case Role::admin: return {};
     case Role::activation: return check_activation(who, access, topic);

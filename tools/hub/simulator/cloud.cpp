@@ -305,7 +305,7 @@ void Cloud::end_sessions_of_gateway(const std::string& gateway_id) {
 }
 
 void Cloud::save_device(std::string_view pk, std::string_view dk, const DeviceState& state,
-                        std::string details) {
+                        std::string details, bool committed) {
     StoredDevice row;
     row.product_key = pk;
     row.device_key = dk;
@@ -315,7 +315,7 @@ void Cloud::save_device(std::string_view pk, std::string_view dk, const DeviceSt
     row.deleted = state.deleted;
     row.registered = state.registered;
     if (!details.empty()) row.details = std::move(details);
-    store_.save_device(std::move(row), now_ms());
+    store_.save_device(std::move(row), now_ms(), committed);
 }
 
 void Cloud::set_attributes(std::string_view pk, std::string_view dk, const Value::Object& attributes,

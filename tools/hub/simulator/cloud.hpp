@@ -154,8 +154,9 @@ private:
                      const std::string& sign_method, const std::string& sign, const std::string& secure_mode);
     void end_session(const std::string& sub_id);
     void end_sessions_of_gateway(const std::string& gateway_id);
+    /// `committed`: return only once the row is in hub.db (the plugin reads it at the device's CONNECT).
     void save_device(std::string_view pk, std::string_view dk, const DeviceState& state,
-                     std::string details = {});
+                     std::string details = {}, bool committed = false);
     void set_attributes(std::string_view pk, std::string_view dk, const Value::Object& attributes,
                         std::int64_t now);
     void store_points(std::string pk, std::string dk, const Value::Object& points, std::int64_t time,

@@ -4,6 +4,7 @@
 #include "cloud.hpp"
 #include "cloud_detail.hpp"
 
+#include <enos/device/core/credentials.hpp>
 #include <enos/device/core/limits.hpp>
 #include <enos/device/core/sign.hpp>
 
@@ -290,6 +291,10 @@ Answer Cloud::register_devices(const Call& call) {
                 return Answer::fail(code_bad_params,
                                     where + ".deviceKey must be a non-empty key without '/', '+', '#'");
             dk = given->as_string();
+            if (device::is_reserved_device_key(dk))
+                return Answer::fail(code_bad_params, where + ".deviceKey '" + dk +
+                                                         "' is reserved (the integration channel's identity "
+                                                         "and topics)");
         } else {
             do
                 dk = "dk" + random_token(10);
@@ -315,7 +320,9 @@ Answer Cloud::register_devices(const Call& call) {
     for (const Registration& r : todo) {
         DeviceState& d = devices_[device_id(r.pk, r.dk)];
         d = DeviceState{random_token(24), true, false, false, true};
-        save_device(r.pk, r.dk, d, r.details);
+        // The store commits in order: once the last row is in, the plugin can admit every new device
+        // that connects on its own after reading the reply.
+        save_device(r.pk, r.dk, d, r.details, &r == &todo.back());
         if (r.attributes != nullptr) set_attributes(r.pk, r.dk, r.attributes->as_object(), call.received_at);
         created.push_back(json_object({{"productKey", json_quote(r.pk)},
                                        {"deviceKey", json_quote(r.dk)},
@@ -480,6 +487,9 @@ Answer Cloud::login_batch(const Call& call) {
     if (!client_id || !timestamp || subs == nullptr || !subs->is_array() || subs->as_array().empty())
         return Answer::fail(code_bad_params,
                             "params needs clientId, timestamp and a non-empty subDevices array");
+    if (subs->as_array().size() > device::limits::max_login_batch)
+        return Answer::fail(code_bad_params, too_many("sub-devices in one batch login", subs->as_array().size(),
+                                                      device::limits::max_login_batch));
     const std::string method = text_field(p, "signMethod").value_or("sha256");
     for (const Value& item : subs->as_array())
         if (!text_field(item, "productKey") || !text_field(item, "deviceKey") || !text_field(item, "sign"))

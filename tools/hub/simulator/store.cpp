@@ -282,8 +282,8 @@ Status Store::clear_sessions() {
 
 // ---- changes ---------------------------------------------------------------------------------------
 
-void Store::save_device(StoredDevice device, std::int64_t updated_at) {
-    submit([d = std::move(device), updated_at](Database& db) {
+void Store::save_device(StoredDevice device, std::int64_t updated_at, bool wait) {
+    auto task = [d = std::move(device), updated_at](Database& db) {
         report(db.run(
             "INSERT INTO devices VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(product_key, device_key) DO "
             "UPDATE SET enabled = excluded.enabled, deleted = excluded.deleted, updated_at = "
@@ -291,7 +291,11 @@ void Store::save_device(StoredDevice device, std::int64_t updated_at) {
             "details = COALESCE(excluded.details, details), origin = excluded.origin",
             d.product_key, d.device_key, d.secret, d.enabled, d.deleted,
             d.registered ? "registered" : "registry", d.details, updated_at));
-    });
+    };
+    if (wait)
+        submit_and_wait(std::move(task));
+    else
+        submit(std::move(task));
 }
 
 void Store::save_activation(std::string product_key, std::string device_key, std::string secret,

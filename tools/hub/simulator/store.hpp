@@ -131,7 +131,8 @@ public:
     // They block only when the queue is full. Failures are logged: the reply has gone out already.
 
     /// Inserts or updates a device; a missing secret or details keeps the stored one.
-    void save_device(StoredDevice device, std::int64_t updated_at);
+    /// `wait`: return only once the row is committed (a reader in another process needs it at once).
+    void save_device(StoredDevice device, std::int64_t updated_at, bool wait = false);
     void save_activation(std::string product_key, std::string device_key, std::string secret, bool activated);
     /// Marks an activation confirmed and waits until that is committed: the broker plugin reads the
     /// row when the device reconnects with its new secret.

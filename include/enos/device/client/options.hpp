@@ -73,7 +73,16 @@ struct ClientOptions {
     std::string device_secret_file;
     DeviceSecretHandler on_device_secret;
 
-    /// Raw MQTT client id (before the "|securemode=..." part); empty: the device key. ≤ 64 chars.
+    /// Connect as the product's message-integration channel (securemode 4, docs/protocol.md §3.16)
+    /// instead of as a device: the username is "%channel%&{product_key}", product_secret signs, and
+    /// device_key stays empty. The channel may only send the integration requests
+    /// (up::IntegrationMeasurepointPost, ...EventPost, ...AttributePost, up::IntegrationRawPost),
+    /// each naming its devices; it subscribes to no command topics and reports no firmware version,
+    /// since the broker lets it use nothing but /sys/{product_key}/integration/.
+    bool integration_channel = false;
+
+    /// Raw MQTT client id (before the "|securemode=..." part); empty: the device key (the product
+    /// key on the integration channel). ≤ 64 chars.
     std::string client_id;
     SignMethod sign_method = SignMethod::sha256;
     HexCase hex_case = HexCase::platform;

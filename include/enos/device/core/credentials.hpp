@@ -19,6 +19,12 @@ enum class SecureMode : int { static_secret = 2, dynamic_activation = 3, integra
 /// Device key that the message-integration channel (securemode 4) uses in the username and signature.
 inline constexpr std::string_view integration_device_key = "%channel%";
 
+/// Device keys no device may have: "%channel%" is the integration channel's identity, and a device
+/// "integration" would own /sys/{pk}/integration/..., the channel's topics.
+constexpr bool is_reserved_device_key(std::string_view device_key) noexcept {
+    return device_key == integration_device_key || device_key == "integration";
+}
+
 struct CredentialInput {
     std::string product_key, device_key; ///< device_key is ignored ("%channel%") for integration
     std::string secret;                  ///< deviceSecret (mode 2) or productSecret (modes 3, 4)
