@@ -480,6 +480,11 @@ Answer Cloud::login_batch(const Call& call) {
     if (!client_id || !timestamp || subs == nullptr || !subs->is_array() || subs->as_array().empty())
         return Answer::fail(code_bad_params,
                             "params needs clientId, timestamp and a non-empty subDevices array");
+    // The SDK's chunk size stands in for the platform's limit, which is not documented.
+    if (subs->as_array().size() > device::limits::max_batch_login)
+        return Answer::fail(code_bad_params, "at most " + std::to_string(device::limits::max_batch_login) +
+                                                 " sub-devices per combine.login.batch, got " +
+                                                 std::to_string(subs->as_array().size()));
     const std::string method = text_field(p, "signMethod").value_or("sha256");
     for (const Value& item : subs->as_array())
         if (!text_field(item, "productKey") || !text_field(item, "deviceKey") || !text_field(item, "sign"))
