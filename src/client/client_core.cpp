@@ -384,7 +384,7 @@ void ClientCore::on_transport_connected(std::uint64_t session, Status status) {
                 reply_topics.push_back(topic);
         }
     }
-    if (!activation) sessions_link_up(); // their commands count again after their login
+    if (!activation) end_sub_device_sessions(); // their commands count again after their login
     const std::size_t command_count = topics.size();
     topics.insert(topics.end(), reply_topics.begin(), reply_topics.end());
     if (topics.empty()) {
@@ -496,6 +496,7 @@ void ClientCore::on_connection_lost(const Error& cause) {
         if (auto retry = machine_.lost(cause, clock_->now(), events)) arm_retry_locked(*retry);
     }
     changed_.notify_all();
+    end_sub_device_sessions();
     log(LogLevel::warn, "connection lost: " + cause.message());
     sync_coalescing(); // off for the next link
     if (offline_) offline_->link_down();
@@ -543,6 +544,7 @@ Status ClientCore::disconnect() {
         machine_.disconnect(why, events);
     }
     changed_.notify_all();
+    end_sub_device_sessions();
     sync_coalescing(); // off for the next link
     if (offline_) offline_->link_down();
     run_failed(failed);

@@ -229,8 +229,9 @@ private:
     void on_login_chunk(const std::shared_ptr<LoginRun>& run, std::size_t begin, std::size_t end,
                         Result<Response> result);
     void subscribe_sub_devices(const std::vector<DeviceIdentity>& devices, std::function<void()> then);
-    /// A new link: sessions ended with the old one; remembered sub-devices wait for their login.
-    void sessions_link_up();
+    /// The link ended (or a new one starts): sub-device sessions end with it; remembered
+    /// sub-devices wait for their login on the next link.
+    void end_sub_device_sessions();
     /// Logs the remembered sub-devices in again; false if there are none (nothing to wait for).
     bool start_relogin(std::uint64_t session);
     /// The link is ready for queued data: the offline queue starts and connect() may return.

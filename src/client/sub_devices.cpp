@@ -45,7 +45,9 @@ void add_command_topics(std::vector<std::string>& topics, const std::string& pk,
 
 struct ClientCore::LoginRun {
     std::vector<SubDeviceSecret> devices;
-    std::vector<bool> was_new; ///< explicit logins: not remembered before (forgotten again if it fails)
+    /// Explicit logins: each sub-device's state before (restored if its login fails; unknown ones
+    /// are forgotten again).
+    std::vector<SubDeviceState> before;
     std::size_t next = 0;      ///< first device of the next chunk
     std::chrono::milliseconds timeout{0};
     bool again = false;        ///< the logins after a reconnect (no report, the queue waits for them)
@@ -281,12 +283,12 @@ Result<SubDeviceLoginReport> ClientCore::log_in_sub_devices(std::vector<SubDevic
         for (const SubDeviceSecret& d : devices)
             forget_reply_subscriptions_locked(d.product_key, d.device_key);
     }
-    run->was_new.resize(devices.size());
+    run->before.resize(devices.size(), SubDeviceState::unknown);
     {
         std::lock_guard lock(sub_devices_mutex_);
         for (std::size_t i = 0; i < devices.size(); ++i) {
             auto [it, inserted] = sub_devices_.try_emplace(key_of(devices[i].product_key, devices[i].device_key));
-            run->was_new[i] = inserted;
+            if (!inserted) run->before[i] = it->second.state;
             it->second.state = SubDeviceState::logging_in;
         }
     }
@@ -395,8 +397,11 @@ void ClientCore::on_login_chunk(const std::shared_ptr<LoginRun>& run, std::size_
             } else {
                 ++failed;
                 if (entry != sub_devices_.end() && entry->second.state == SubDeviceState::logging_in) {
-                    if (!run->again && run->was_new[i])
+                    const SubDeviceState before = run->again ? SubDeviceState::offline : run->before[i];
+                    if (before == SubDeviceState::unknown)
                         sub_devices_.erase(entry);
+                    else if (before == SubDeviceState::disabled || before == SubDeviceState::deleted)
+                        entry->second.state = before; // the cloud still refuses it
                     else
                         entry->second.state = SubDeviceState::offline;
                 }
@@ -469,7 +474,7 @@ Status ClientCore::log_out_sub_device(const DeviceIdentity& device) {
 
 // ---- reconnects ----------------------------------------------------------------------------------
 
-void ClientCore::sessions_link_up() {
+void ClientCore::end_sub_device_sessions() {
     std::lock_guard lock(sub_devices_mutex_);
     for (auto& [key, s] : sub_devices_) {
         if (s.state != SubDeviceState::logged_in && s.state != SubDeviceState::logging_in) continue;

@@ -12,6 +12,8 @@
 #include <future>
 #include <mutex>
 
+#include <malloc.h>
+
 using namespace enos::device;
 using namespace enos::test;
 
@@ -441,4 +443,38 @@ TEST_CASE("gateway: a SubDevice handle outlives its client safely", "[unit][clie
     CHECK(outcome.get_future().get().error() == errc::shutting_down);
     handle.on_service("x", [](const ServiceCall&) { return CommandReply::ok(); }); // does nothing
     CHECK(handle.state() == SubDeviceState::unknown);
+}
+
+TEST_CASE("gateway: 10000 logged-in sub-devices cost the client less than 1 KB each", "[unit][client][gateway]") {
+    // Bytes in use by the heap (glibc); sanitizer allocators do not report here.
+    auto heap_in_use = [] { return static_cast<std::size_t>(mallinfo2().uordblks); };
+    if (heap_in_use() == 0) {
+        WARN("the allocator reports no heap statistics (sanitizer build): not measured");
+        return;
+    }
+    constexpr int count = 10000;
+    ClientRig rig;
+    REQUIRE(rig.client.connect());
+    rig.broker->forget();
+    const std::size_t before = heap_in_use();
+    {
+        std::vector<SubDeviceSecret> devices;
+        for (int i = 0; i < count; ++i)
+            devices.push_back({"subProduct01", "meter-" + std::to_string(100000 + i), "deviceSecret-0123456789"});
+        auto login = std::async(std::launch::async, [&] { return rig.client.log_in_sub_devices(std::move(devices)); });
+        for (std::size_t nth = 0; nth < count / limits::max_batch_login; ++nth) {
+            auto sent = rig.broker->wait_for_topic(batch_topic, nth);
+            REQUIRE(sent);
+            rig.broker->deliver(batch_reply, reply_json(request_id(*sent), 200, "{}"));
+        }
+        auto report = login.get();
+        REQUIRE(report);
+        CHECK(report->logged_in.size() == count);
+    }
+    rig.broker->forget(); // what the fake transport recorded is not the client's
+    const std::size_t after = heap_in_use();
+    CHECK(rig.client.sub_device_state({"subProduct01", "meter-100000"}) == SubDeviceState::logged_in);
+    const std::size_t per_device = after > before ? (after - before) / count : 0;
+    INFO("bytes per logged-in sub-device: " << per_device);
+    CHECK(per_device < 1024);
 }
