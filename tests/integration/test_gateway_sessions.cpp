@@ -132,7 +132,7 @@ TEST_CASE("gateway: topology and batch login through enos-hub, failures reported
     CHECK(eventually([&] { return query(h, "sessions", "pkSub", "subDev16").empty(); }));
 }
 
-TEST_CASE("gateway: batches above the chunk size are split, and the hub refuses bigger ones",
+TEST_CASE("gateway: more sub-devices than one batch takes are logged in chunk after chunk",
           "[integration][client][gateway]") {
     const HubProcess& h = hub();
     DeviceClient gw = connected_client(gateway_options(h, "gw3", "gwSecret3"));
@@ -144,7 +144,8 @@ TEST_CASE("gateway: batches above the chunk size are split, and the hub refuses 
     REQUIRE(report);
     CHECK(report->logged_in.empty());
     CHECK(report->failed.size() == 120);
-    // A hand-made batch above the limit is refused by the core before sending.
+    // A hand-made batch above the limit is refused by the core before sending (the hub's own
+    // refusal: test_hub_replies.cpp).
     up::SubDeviceLoginBatch big;
     big.devices = many;
     CHECK(gw.send(big).error() == errc::too_many_items);

@@ -478,3 +478,15 @@ TEST_CASE("gateway: 10000 logged-in sub-devices cost the client less than 1 KB e
     INFO("bytes per logged-in sub-device: " << per_device);
     CHECK(per_device < 1024);
 }
+
+TEST_CASE("gateway: a hand-made batch login above limits::max_batch_login is refused before sending",
+          "[unit][gateway]") {
+    up::SubDeviceLoginBatch batch;
+    batch.devices = sub_devices(static_cast<int>(limits::max_batch_login));
+    CHECK(encode_body(batch, 1700000000000));
+    batch.devices.push_back({"subPk", "one-more", "s"});
+    auto refused = encode_body(batch, 1700000000000);
+    REQUIRE_FALSE(refused);
+    CHECK(refused.error() == errc::too_many_items);
+    CHECK(refused.error().detail.find("the limit is 100") != std::string::npos);
+}
