@@ -430,10 +430,13 @@ void ClientCore::on_session_subscribed(std::uint64_t session, std::size_t comman
         log(LogLevel::warn,
             "the broker refused some command subscriptions; commands arrive only if it delivers them anyway");
     log(LogLevel::info, "connected to " + options_.server_url);
-    emit(events);
     // Remembered sub-devices are logged in again first: their queued data may go out only then.
-    if (!activation && start_relogin(session)) return;
+    if (!activation && start_relogin(session)) {
+        emit(events);
+        return;
+    }
     finish_link_up(session, activation);
+    emit(events);
 }
 
 void ClientCore::finish_link_up(std::uint64_t session, bool activation) {
