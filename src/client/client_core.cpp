@@ -672,9 +672,9 @@ Result<PreparedRequest> ClientCore::prepare(RequestBody body, const SendOptions&
     if ((pk != options_.product_key || dk != options_.device_key) && !is_integration(r.method)) {
         r.sub_device = sub_device_state(pk, dk);
         if (r.sub_device == SubDeviceState::disabled || r.sub_device == SubDeviceState::deleted)
-            return Error{errc::sub_device_disabled,
-                         "sub-device " + pk + "/" + dk + " is " + std::string(to_string(r.sub_device)) +
-                             " by the cloud; nothing is sent for it"};
+            return Error{errc::sub_device_disabled, "sub-device " + pk + "/" + dk + " is " +
+                                                        std::string(to_string(r.sub_device)) +
+                                                        " by the cloud; nothing is sent for it"};
         if (r.sub_device == SubDeviceState::offline)
             return Error{errc::sub_device_offline, "sub-device " + pk + "/" + dk +
                                                        " is not logged in (its last login failed): "

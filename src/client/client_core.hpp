@@ -278,7 +278,8 @@ private:
 
     mutable std::mutex sub_devices_mutex_;
     std::unordered_map<std::string, SubSession> sub_devices_; ///< by "pk/dk": sub-devices we know of
-    std::set<std::string> whole_reply_keys_; ///< pending requests that want the reply whatever its code (mutex_)
+    /// Pending requests that want their reply whatever its code (guarded by mutex_).
+    std::set<std::string> whole_reply_keys_;
     std::atomic<std::size_t> queued_command_bytes_{0}; ///< commands waiting for the dispatcher
     std::atomic<bool> dropping_commands_{false};       ///< the queue bound was hit (logged once per burst)
 

@@ -79,11 +79,13 @@ void SubDevice::on_rrpc_async(AsyncCommandHandler handler) const {
 }
 void SubDevice::on_command(CommandKind kind, CommandHandler handler) const {
     if (kind == CommandKind::service || kind == CommandKind::rrpc) return; // on_service / on_rrpc
-    if (auto core = core_.lock()) core->set_sub_command_handler(identity(), kind, {std::move(handler), nullptr});
+    if (auto core = core_.lock())
+        core->set_sub_command_handler(identity(), kind, {std::move(handler), nullptr});
 }
 void SubDevice::on_command_async(CommandKind kind, AsyncCommandHandler handler) const {
     if (kind == CommandKind::service || kind == CommandKind::rrpc) return;
-    if (auto core = core_.lock()) core->set_sub_command_handler(identity(), kind, {nullptr, std::move(handler)});
+    if (auto core = core_.lock())
+        core->set_sub_command_handler(identity(), kind, {nullptr, std::move(handler)});
 }
 
 } // namespace enos::device

@@ -48,7 +48,7 @@ struct ClientCore::LoginRun {
     /// Explicit logins: each sub-device's state before (restored if its login fails; unknown ones
     /// are forgotten again).
     std::vector<SubDeviceState> before;
-    std::size_t next = 0;      ///< first device of the next chunk
+    std::size_t next = 0; ///< first device of the next chunk
     std::chrono::milliseconds timeout{0};
     bool again = false;        ///< the logins after a reconnect (no report, the queue waits for them)
     std::uint64_t session = 0; ///< again: the link they belong to
@@ -69,7 +69,8 @@ struct ClientCore::LoginRun {
 
 // ---- state ---------------------------------------------------------------------------------------
 
-SubDeviceState ClientCore::sub_device_state(const std::string& product_key, const std::string& device_key) const {
+SubDeviceState ClientCore::sub_device_state(const std::string& product_key,
+                                            const std::string& device_key) const {
     const std::string key = key_of(product_key, device_key);
     std::lock_guard lock(sub_devices_mutex_);
     auto it = sub_devices_.find(key);
@@ -116,7 +117,8 @@ void ClientCore::emit_session(SubDeviceSessionEvent event) {
     });
 }
 
-void ClientCore::forget_reply_subscriptions_locked(const std::string& product_key, const std::string& device_key) {
+void ClientCore::forget_reply_subscriptions_locked(const std::string& product_key,
+                                                   const std::string& device_key) {
     // The platform resets a sub-device's session at its login (docs/protocol.md §7.4): its reply
     // topics are subscribed again by the next request of each kind.
     const std::string prefix = "/sys/" + product_key + "/" + device_key + "/";
@@ -194,7 +196,8 @@ void ClientCore::apply_sub_device_notice(CommandKind kind, const std::string& pa
             // Remembered even if unknown so far: its sends fail at once instead of being dropped
             // silently by the broker.
             SubSession& s = sub_devices_[key];
-            s.state = kind == CommandKind::sub_device_disable ? SubDeviceState::disabled : SubDeviceState::deleted;
+            s.state =
+                kind == CommandKind::sub_device_disable ? SubDeviceState::disabled : SubDeviceState::deleted;
         }
     }
     for (const DeviceIdentity& d : *devices) {
@@ -206,7 +209,8 @@ void ClientCore::apply_sub_device_notice(CommandKind kind, const std::string& pa
 
 // ---- handlers of one sub-device ------------------------------------------------------------------
 
-void ClientCore::set_sub_service_handler(const DeviceIdentity& device, std::string service_id, HandlerSlot slot) {
+void ClientCore::set_sub_service_handler(const DeviceIdentity& device, std::string service_id,
+                                         HandlerSlot slot) {
     const std::string key = key_of(device.product_key, device.device_key);
     std::lock_guard lock(handlers_mutex_);
     auto copy = std::make_shared<SubHandlers>();
@@ -240,7 +244,8 @@ void ClientCore::set_sub_command_handler(const DeviceIdentity& device, CommandKi
 }
 
 ClientCore::Slot ClientCore::find_sub_handler(const Command& command) const {
-    if (command.product_key == options_.product_key && command.device_key == options_.device_key) return nullptr;
+    if (command.product_key == options_.product_key && command.device_key == options_.device_key)
+        return nullptr;
     const std::string key = key_of(command.product_key, command.device_key);
     std::lock_guard lock(handlers_mutex_);
     auto found = sub_handlers_.find(key);
@@ -248,7 +253,8 @@ ClientCore::Slot ClientCore::find_sub_handler(const Command& command) const {
     const SubHandlers& own = *found->second;
     auto service = [&](const std::string& id) -> Slot {
         if (auto it = own.services.find(id); it != own.services.end()) return it->second;
-        if (auto it = own.services.find(std::string(any_service)); it != own.services.end()) return it->second;
+        if (auto it = own.services.find(std::string(any_service)); it != own.services.end())
+            return it->second;
         return nullptr;
     };
     switch (command.kind) {
@@ -270,11 +276,11 @@ Result<SubDeviceLoginReport> ClientCore::log_in_sub_devices(std::vector<SubDevic
         if (Status s = check_key("product_key", d.product_key); !s) return s.error();
         if (Status s = check_key("device_key", d.device_key); !s) return s.error();
         if (d.secret.empty())
-            return Error{errc::missing_argument, "the secret of sub-device " + d.product_key + "/" +
-                                                     d.device_key + " is empty"};
+            return Error{errc::missing_argument,
+                         "the secret of sub-device " + d.product_key + "/" + d.device_key + " is empty"};
         if (d.mode != SecureMode::static_secret && d.mode != SecureMode::dynamic_activation)
-            return Error{errc::invalid_argument, "sub-device " + d.product_key + "/" + d.device_key +
-                                                     ": secure mode must be 2 or 3"};
+            return Error{errc::invalid_argument,
+                         "sub-device " + d.product_key + "/" + d.device_key + ": secure mode must be 2 or 3"};
     }
     auto run = std::make_shared<LoginRun>();
     {
@@ -287,7 +293,8 @@ Result<SubDeviceLoginReport> ClientCore::log_in_sub_devices(std::vector<SubDevic
     {
         std::lock_guard lock(sub_devices_mutex_);
         for (std::size_t i = 0; i < devices.size(); ++i) {
-            auto [it, inserted] = sub_devices_.try_emplace(key_of(devices[i].product_key, devices[i].device_key));
+            auto [it, inserted] =
+                sub_devices_.try_emplace(key_of(devices[i].product_key, devices[i].device_key));
             if (!inserted) run->before[i] = it->second.state;
             it->second.state = SubDeviceState::logging_in;
         }
@@ -319,7 +326,8 @@ void ClientCore::submit_login_chunk(const std::shared_ptr<LoginRun>& run) {
     Result<RequestBody> body = encode_body(batch, wall_clock_ms());
     SendOptions send;
     send.timeout = run->timeout;
-    Result<PreparedRequest> request = body ? prepare(std::move(*body), send) : Result<PreparedRequest>(body.error());
+    Result<PreparedRequest> request =
+        body ? prepare(std::move(*body), send) : Result<PreparedRequest>(body.error());
     if (!request) {
         on_login_chunk(run, begin, end, request.error());
         return;
@@ -413,8 +421,9 @@ void ClientCore::on_login_chunk(const std::shared_ptr<LoginRun>& run, std::size_
         }
     }
     if (failed > 0)
-        log(LogLevel::warn, std::to_string(failed) + " of " + std::to_string(end - begin) + " sub-devices failed to log in" +
-                                (run->again ? " again" : "") + ": " + failure.message());
+        log(LogLevel::warn, std::to_string(failed) + " of " + std::to_string(end - begin) +
+                                " sub-devices failed to log in" + (run->again ? " again" : "") + ": " +
+                                failure.message());
     for (SubDeviceSessionEvent& e : events)
         emit_session(std::move(e));
     std::weak_ptr<ClientCore> weak = weak_from_this();
@@ -426,7 +435,8 @@ void ClientCore::on_login_chunk(const std::shared_ptr<LoginRun>& run, std::size_
     });
 }
 
-void ClientCore::subscribe_sub_devices(const std::vector<DeviceIdentity>& devices, std::function<void()> then) {
+void ClientCore::subscribe_sub_devices(const std::vector<DeviceIdentity>& devices,
+                                       std::function<void()> then) {
     if (devices.empty() || !options_.subscribe_commands) {
         then();
         return;
@@ -443,9 +453,10 @@ void ClientCore::subscribe_sub_devices(const std::vector<DeviceIdentity>& device
         const bool all = granted && std::all_of(granted->begin(), granted->end(), [](bool b) { return b; });
         if (!all)
             if (auto core = weak.lock())
-                core->log(LogLevel::warn, "command subscriptions of " + std::to_string(count) +
-                                              " sub-devices not (all) granted: " +
-                                              (granted ? std::string("refused by the broker") : granted.error().message()));
+                core->log(LogLevel::warn,
+                          "command subscriptions of " + std::to_string(count) +
+                              " sub-devices not (all) granted: " +
+                              (granted ? std::string("refused by the broker") : granted.error().message()));
         (*next)();
     });
     if (!s) {
@@ -458,7 +469,8 @@ void ClientCore::subscribe_sub_devices(const std::vector<DeviceIdentity>& device
 Status ClientCore::log_out_sub_device(const DeviceIdentity& device) {
     if (Status s = check_key("product_key", device.product_key); !s) return s;
     if (Status s = check_key("device_key", device.device_key); !s) return s;
-    Result<RequestBody> body = encode_body(up::SubDeviceLogout{device.product_key, device.device_key}, wall_clock_ms());
+    Result<RequestBody> body =
+        encode_body(up::SubDeviceLogout{device.product_key, device.device_key}, wall_clock_ms());
     if (!body) return body.error();
     Result<PreparedRequest> request = prepare(std::move(*body), SendOptions{});
     if (!request) return request.error();
@@ -494,8 +506,8 @@ bool ClientCore::start_relogin(std::uint64_t session) {
             if (s.state != SubDeviceState::logging_in && s.state != SubDeviceState::offline) continue;
             s.state = SubDeviceState::logging_in;
             DeviceIdentity d = identity_of(key);
-            run->devices.push_back({std::move(d.product_key), std::move(d.device_key), s.secret,
-                                    SecureMode::static_secret});
+            run->devices.push_back(
+                {std::move(d.product_key), std::move(d.device_key), s.secret, SecureMode::static_secret});
         }
     }
     if (run->devices.empty()) return false;

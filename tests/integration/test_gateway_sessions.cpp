@@ -100,7 +100,8 @@ TEST_CASE("gateway: topology and batch login through enos-hub, failures reported
 
     SubDeviceSecret wrong_secret = sub("03");
     wrong_secret.secret = "notTheSecret";
-    auto report = gw.log_in_sub_devices({sub("02"), sub("16"), wrong_secret, sub("11"), {"pkSub", "nosuch", "x"}});
+    auto report =
+        gw.log_in_sub_devices({sub("02"), sub("16"), wrong_secret, sub("11"), {"pkSub", "nosuch", "x"}});
     REQUIRE(report);
     REQUIRE(report->logged_in.size() == 2);
     CHECK(report->logged_in[0].device_key == "subDev02");
@@ -151,14 +152,20 @@ TEST_CASE("gateway: more sub-devices than one batch takes are logged in chunk af
     CHECK(gw.send(big).error() == errc::too_many_items);
 }
 
-TEST_CASE("gateway: sub-device commands from enos-hub reach the right handler", "[integration][client][gateway]") {
+TEST_CASE("gateway: sub-device commands from enos-hub reach the right handler",
+          "[integration][client][gateway]") {
     const HubProcess& h = hub();
     DeviceClient gw = connected_client(gateway_options(h));
-    gw.on_service("setPower", [](const ServiceCall& c) { return CommandReply::ok_json("\"gateway:" + c.device_key + "\""); });
-    gw.on_command(CommandKind::measurepoint_set,
-                  [](const Command& c) { return CommandReply::ok_json("\"gateway-set:" + c.device_key + "\""); });
+    gw.on_service("setPower", [](const ServiceCall& c) {
+        return CommandReply::ok_json("\"gateway:" + c.device_key + "\"");
+    });
+    gw.on_command(CommandKind::measurepoint_set, [](const Command& c) {
+        return CommandReply::ok_json("\"gateway-set:" + c.device_key + "\"");
+    });
     SubDevice s05 = gw.sub_device("pkSub", "subDev05");
-    s05.on_service("setPower", [](const ServiceCall& c) { return CommandReply::ok_json("\"own:" + c.device_key + "\""); });
+    s05.on_service("setPower", [](const ServiceCall& c) {
+        return CommandReply::ok_json("\"own:" + c.device_key + "\"");
+    });
     auto report = gw.log_in_sub_devices({sub("05"), sub("06")});
     REQUIRE(report);
     REQUIRE(report->all_logged_in());
@@ -172,7 +179,8 @@ TEST_CASE("gateway: sub-device commands from enos-hub reach the right handler", 
     Injected rrpc = inject(h, {"rrpc", "--pk", "pkSub", "--dk", "subDev05", "--service", "setPower"});
     INFO(rrpc.out << rrpc.err);
     CHECK(rrpc.reply.data_json == R"("own:subDev05")");
-    Injected set = inject(h, {"set-measurepoints", "--pk", "pkSub", "--dk", "subDev05", "--params", R"({"a":1})"});
+    Injected set =
+        inject(h, {"set-measurepoints", "--pk", "pkSub", "--dk", "subDev05", "--params", R"({"a":1})"});
     CHECK(set.reply.data_json == R"("gateway-set:subDev05")");
     Injected unhandled = inject(h, {"invoke", "--pk", "pkSub", "--dk", "subDev05", "--service", "nothing"});
     CHECK(unhandled.reply.code == 1101);
@@ -191,7 +199,8 @@ TEST_CASE("gateway: after a broker restart sub-devices are logged in again and t
         if (e.kind == ConnectionEventKind::connected) ++connects;
     });
     REQUIRE(gw.connect());
-    gw.on_service("ping", [](const ServiceCall& c) { return CommandReply::ok_json("\"" + c.device_key + "\""); });
+    gw.on_service("ping",
+                  [](const ServiceCall& c) { return CommandReply::ok_json("\"" + c.device_key + "\""); });
     auto report = gw.log_in_sub_devices({sub("01"), sub("02")});
     REQUIRE(report);
     REQUIRE(report->all_logged_in());
@@ -208,8 +217,10 @@ TEST_CASE("gateway: after a broker restart sub-devices are logged in again and t
     h.start_broker();
 
     std::set<std::int64_t> want01, want02;
-    for (int i = 0; i <= 20; ++i) want01.insert(i);
-    for (int i = 1; i <= 20; ++i) want02.insert(100 + i);
+    for (int i = 0; i <= 20; ++i)
+        want01.insert(i);
+    for (int i = 1; i <= 20; ++i)
+        want02.insert(100 + i);
     CHECK(eventually([&] { return stored(h, "subDev01", "seq") == want01; }, 60s));
     CHECK(eventually([&] { return stored(h, "subDev02", "seq") == want02; }, 60s));
     CHECK(eventually([&] { return events.count(SubDeviceSessionEventKind::logged_in, "subDev01") == 2; }));
@@ -229,13 +240,15 @@ TEST_CASE("gateway: disable, enable and delete from enos-hub", "[integration][cl
     Events events;
     DeviceClient gw = connected_client(gateway_options(h));
     gw.on_sub_device_session(events.handler());
-    for (CommandKind kind : {CommandKind::sub_device_disable, CommandKind::sub_device_enable, CommandKind::sub_device_delete})
+    for (CommandKind kind :
+         {CommandKind::sub_device_disable, CommandKind::sub_device_enable, CommandKind::sub_device_delete})
         gw.on_command(kind, [](const Command&) { return CommandReply::ok(); });
     auto first = gw.log_in_sub_devices({sub("07")});
     REQUIRE(first);
     REQUIRE(first->all_logged_in());
     SubDevice s07 = gw.sub_device("pkSub", "subDev07");
-    const std::vector<std::string> about = {"--pk", "pkGw", "--dk", "gw1", "--sub-pk", "pkSub", "--sub-dk", "subDev07"};
+    const std::vector<std::string> about = {"--pk",     "pkGw",  "--dk",     "gw1",
+                                            "--sub-pk", "pkSub", "--sub-dk", "subDev07"};
     auto notice = [&](const std::string& what) {
         std::vector<std::string> args = {"subdevice", what};
         args.insert(args.end(), about.begin(), about.end());

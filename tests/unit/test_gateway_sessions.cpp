@@ -67,8 +67,8 @@ BatchRequest answer_batch(ClientRig& rig, std::size_t nth, const std::vector<std
     for (const std::string& dk : batch.device_keys) {
         const bool refuse = std::find(refused.begin(), refused.end(), dk) != refused.end();
         std::string& list = refuse ? failed : ok;
-        list += (list.empty() ? "" : ",") + (refuse ? R"({"productKey":"subPk","deviceKey":")" + dk + "\"}"
-                                                    : identity_json(dk));
+        list += (list.empty() ? "" : ",") +
+                (refuse ? R"({"productKey":"subPk","deviceKey":")" + dk + "\"}" : identity_json(dk));
     }
     const std::string data = R"({"loginedSubDevices":[)" + ok + R"(],"failedSubDevices":[)" + failed + "]}";
     rig.broker->deliver(batch_reply,
@@ -97,8 +97,9 @@ struct Events {
     }
     bool has(SubDeviceSessionEventKind kind, const std::string& dk) {
         std::lock_guard lock(mutex);
-        return std::any_of(seen.begin(), seen.end(),
-                           [&](const SubDeviceSessionEvent& e) { return e.kind == kind && e.device.device_key == dk; });
+        return std::any_of(seen.begin(), seen.end(), [&](const SubDeviceSessionEvent& e) {
+            return e.kind == kind && e.device.device_key == dk;
+        });
     }
 };
 
@@ -122,10 +123,12 @@ std::size_t first_with_prefix(const std::vector<std::string>& journal, const std
 
 } // namespace
 
-TEST_CASE("gateway: log_in_sub_devices sends chunks of 100 and reports each sub-device", "[unit][client][gateway]") {
+TEST_CASE("gateway: log_in_sub_devices sends chunks of 100 and reports each sub-device",
+          "[unit][client][gateway]") {
     ClientRig rig;
     REQUIRE(rig.client.connect());
-    auto login = std::async(std::launch::async, [&] { return rig.client.log_in_sub_devices(sub_devices(250)); });
+    auto login =
+        std::async(std::launch::async, [&] { return rig.client.log_in_sub_devices(sub_devices(250)); });
 
     // Chunk 1: all logged in. Chunk 2: partly (723 with both lists). Chunk 3: refused as a whole.
     BatchRequest first = answer_batch(rig, 0);
@@ -184,14 +187,16 @@ TEST_CASE("gateway: a secure-mode-3 login keeps the issued secret for the logins
     ClientRig rig;
     REQUIRE(rig.client.connect());
     auto login = std::async(std::launch::async, [&] {
-        return rig.client.log_in_sub_devices({{"subPk", "dyn", "productSecret", SecureMode::dynamic_activation}});
+        return rig.client.log_in_sub_devices(
+            {{"subPk", "dyn", "productSecret", SecureMode::dynamic_activation}});
     });
     auto sent = rig.broker->wait_for_topic(batch_topic);
     REQUIRE(sent);
     const std::string id = read_batch(*sent).id;
-    rig.broker->deliver(batch_reply, reply_json(id, 200,
-                                                R"({"loginedSubDevices":[{"productKey":"subPk","deviceKey":"dyn",)"
-                                                R"("assetId":"a1","deviceSecret":"issuedSecret"}]})"));
+    rig.broker->deliver(batch_reply,
+                        reply_json(id, 200,
+                                   R"({"loginedSubDevices":[{"productKey":"subPk","deviceKey":"dyn",)"
+                                   R"("assetId":"a1","deviceSecret":"issuedSecret"}]})"));
     auto report = login.get();
     REQUIRE(report);
     REQUIRE(report->logged_in.size() == 1);
@@ -206,9 +211,9 @@ TEST_CASE("gateway: a secure-mode-3 login keeps the issued secret for the logins
     REQUIRE(params);
     const Value& entry = params->find("subDevices")->as_array().at(0);
     CHECK(entry.find("secureMode")->as_string() == "2");
-    const std::string expected = sign({params->find("clientId")->as_string(), "dyn", "subPk",
-                                       params->find("timestamp")->as_string()},
-                                      "issuedSecret", SignMethod::sha256);
+    const std::string expected =
+        sign({params->find("clientId")->as_string(), "dyn", "subPk", params->find("timestamp")->as_string()},
+             "issuedSecret", SignMethod::sha256);
     CHECK(entry.find("sign")->as_string() == expected);
 }
 
@@ -253,11 +258,14 @@ TEST_CASE("gateway: after a reconnect queued sub-device data is replayed only af
 
     journal = rig.broker->journal();
     const std::size_t login_at = index_in(journal, "publish " + batch_topic);
-    const std::size_t relogin_at = index_in(std::vector<std::string>(journal.begin() + login_at + 1, journal.end()),
-                                            "publish " + batch_topic) + login_at + 1;
+    const std::size_t relogin_at =
+        index_in(std::vector<std::string>(journal.begin() + login_at + 1, journal.end()),
+                 "publish " + batch_topic) +
+        login_at + 1;
     const std::size_t subscribed_at =
         index_in(std::vector<std::string>(journal.begin() + relogin_at, journal.end()),
-                 "subscribe /sys/subPk/good/thing/service/+") + relogin_at;
+                 "subscribe /sys/subPk/good/thing/service/+") +
+        relogin_at;
     CHECK(relogin_at < subscribed_at);
     CHECK(subscribed_at < index_in(journal, "publish /sys/subPk/good/thing/measurepoint/resume"));
     CHECK(first_with_prefix(journal, "publish /sys/subPk/bad/") == journal.size()); // never published
@@ -287,7 +295,8 @@ TEST_CASE("gateway: disable and delete stop a sub-device, enable makes it eligib
     rig.broker->lose_link();
     REQUIRE(eventually([&] { return rig.client.state() == ConnectionState::waiting_retry; }));
     std::promise<Result<Response>> queued;
-    a.send_async(up::EventPost{"alarm", {{"level", 1}}}, [&](Result<Response> r) { queued.set_value(std::move(r)); });
+    a.send_async(up::EventPost{"alarm", {{"level", 1}}},
+                 [&](Result<Response> r) { queued.set_value(std::move(r)); });
     rig.advance(std::chrono::minutes(1));
     REQUIRE(rig.broker->wait_for_topic(batch_topic, 1));
     rig.broker->deliver("/ext/session/pk/dk/combine/disable",
@@ -317,9 +326,10 @@ TEST_CASE("gateway: disable and delete stop a sub-device, enable makes it eligib
     CHECK(a.state() == SubDeviceState::logged_in);
 
     // Deleted: the same, and a notice for a sub-device unknown so far stops it too.
-    rig.broker->deliver("/ext/session/pk/dk/combine/delete",
-                        command_json("n3", "combine.delete",
-                                     R"([{"productKey":"subPk","deviceKey":"a"},{"productKey":"subPk","deviceKey":"z"}])"));
+    rig.broker->deliver(
+        "/ext/session/pk/dk/combine/delete",
+        command_json("n3", "combine.delete",
+                     R"([{"productKey":"subPk","deviceKey":"a"},{"productKey":"subPk","deviceKey":"z"}])"));
     REQUIRE(eventually([&] { return events.has(SubDeviceSessionEventKind::deleted, "z"); }));
     CHECK(a.state() == SubDeviceState::deleted);
     CHECK(rig.client.sub_device("subPk", "z").send_nowait(up::MeasurepointPost{{{"t", 1}}}).error() ==
@@ -340,7 +350,8 @@ TEST_CASE("gateway: a sub-device's commands reach its own handler, else the gate
         return CommandReply::ok_json("\"gateway-set:" + c.device_key + "\"");
     });
     SubDevice a = rig.client.sub_device("subPk", "a");
-    a.on_service("setPower", [](const ServiceCall& c) { return CommandReply::ok_json("\"own:" + c.device_key + "\""); });
+    a.on_service("setPower",
+                 [](const ServiceCall& c) { return CommandReply::ok_json("\"own:" + c.device_key + "\""); });
     REQUIRE(rig.client.connect());
     log_in(rig, {{"subPk", "a", "s1"}, {"subPk", "b", "s2"}});
 
@@ -351,9 +362,11 @@ TEST_CASE("gateway: a sub-device's commands reach its own handler, else the gate
         REQUIRE(reply);
         return *reply;
     };
-    rig.broker->deliver("/sys/subPk/a/thing/service/setPower", command_json("1", "thing.service.setPower", "{}"));
+    rig.broker->deliver("/sys/subPk/a/thing/service/setPower",
+                        command_json("1", "thing.service.setPower", "{}"));
     CHECK(reply_on("/sys/subPk/a/thing/service/setPower_reply").data_json == R"("own:a")");
-    rig.broker->deliver("/sys/subPk/b/thing/service/setPower", command_json("2", "thing.service.setPower", "{}"));
+    rig.broker->deliver("/sys/subPk/b/thing/service/setPower",
+                        command_json("2", "thing.service.setPower", "{}"));
     CHECK(reply_on("/sys/subPk/b/thing/service/setPower_reply").data_json == R"("gateway:b")");
     rig.broker->deliver("/sys/subPk/a/thing/service/measurepoint/set",
                         command_json("3", "thing.service.measurepoint.set", R"({"x":1})"));
@@ -366,23 +379,28 @@ TEST_CASE("gateway: a sub-device's commands reach its own handler, else the gate
 
     // Removing the sub-device's handler falls back to the gateway's.
     a.on_service("setPower", nullptr);
-    rig.broker->deliver("/sys/subPk/a/thing/service/setPower", command_json("6", "thing.service.setPower", "{}"));
+    rig.broker->deliver("/sys/subPk/a/thing/service/setPower",
+                        command_json("6", "thing.service.setPower", "{}"));
     auto replies = rig.broker->wait_published([](const std::vector<Published>& p) {
         return FakeBroker::count_on(p, "/sys/subPk/a/thing/service/setPower_reply") == 2;
     });
     std::vector<std::string> data;
     for (const Published& m : replies)
-        if (m.topic == "/sys/subPk/a/thing/service/setPower_reply") data.push_back(decode_reply(m.payload)->data_json);
+        if (m.topic == "/sys/subPk/a/thing/service/setPower_reply")
+            data.push_back(decode_reply(m.payload)->data_json);
     CHECK(data == std::vector<std::string>{R"("own:a")", R"("gateway:a")"});
 }
 
-TEST_CASE("gateway: log_out_sub_device ends the session and forgets the sub-device", "[unit][client][gateway]") {
+TEST_CASE("gateway: log_out_sub_device ends the session and forgets the sub-device",
+          "[unit][client][gateway]") {
     Events events;
     ClientRig rig;
     rig.client.on_sub_device_session(events.handler());
     REQUIRE(rig.client.connect());
     log_in(rig, {{"subPk", "a", "s1"}});
-    auto logout = std::async(std::launch::async, [&] { return rig.client.log_out_sub_device({"subPk", "a"}); });
+    auto logout = std::async(std::launch::async, [&] {
+        return rig.client.log_out_sub_device({"subPk", "a"});
+    });
     auto sent = rig.broker->wait_for_topic("/ext/session/pk/dk/combine/logout");
     REQUIRE(sent);
     rig.broker->deliver("/ext/session/pk/dk/combine/logout_reply",
@@ -396,8 +414,9 @@ TEST_CASE("gateway: log_out_sub_device ends the session and forgets the sub-devi
     CHECK(FakeBroker::count_on(rig.broker->published(), batch_topic) == 1);
 }
 
-TEST_CASE("gateway: request ids keep counting across reconnects, a late reply never completes a newer request",
-          "[unit][client][gateway]") {
+TEST_CASE(
+    "gateway: request ids keep counting across reconnects, a late reply never completes a newer request",
+    "[unit][client][gateway]") {
     ClientRig rig;
     REQUIRE(rig.client.connect());
     const std::string query_topic = "/sys/pk/dk/thing/attribute/query";
@@ -445,7 +464,8 @@ TEST_CASE("gateway: a SubDevice handle outlives its client safely", "[unit][clie
     CHECK(handle.state() == SubDeviceState::unknown);
 }
 
-TEST_CASE("gateway: 10000 logged-in sub-devices cost the client less than 1 KB each", "[unit][client][gateway]") {
+TEST_CASE("gateway: 10000 logged-in sub-devices cost the client less than 1 KB each",
+          "[unit][client][gateway]") {
     // Bytes in use by the heap (glibc); sanitizer allocators do not report here.
     auto heap_in_use = [] { return static_cast<std::size_t>(mallinfo2().uordblks); };
     if (heap_in_use() == 0) {
@@ -460,8 +480,10 @@ TEST_CASE("gateway: 10000 logged-in sub-devices cost the client less than 1 KB e
     {
         std::vector<SubDeviceSecret> devices;
         for (int i = 0; i < count; ++i)
-            devices.push_back({"subProduct01", "meter-" + std::to_string(100000 + i), "deviceSecret-0123456789"});
-        auto login = std::async(std::launch::async, [&] { return rig.client.log_in_sub_devices(std::move(devices)); });
+            devices.push_back(
+                {"subProduct01", "meter-" + std::to_string(100000 + i), "deviceSecret-0123456789"});
+        auto login =
+            std::async(std::launch::async, [&] { return rig.client.log_in_sub_devices(std::move(devices)); });
         for (std::size_t nth = 0; nth < count / limits::max_batch_login; ++nth) {
             auto sent = rig.broker->wait_for_topic(batch_topic, nth);
             REQUIRE(sent);

@@ -13,7 +13,7 @@ inline constexpr std::size_t max_registrations = 1000;       ///< per thing.devi
 /// (about 200 bytes per entry) and its reply far below the 512 KB payload cap, keeps one failed or
 /// timed-out batch from touching more than 100 sessions, and makes 10,000 sub-devices 100 requests.
 inline constexpr std::size_t max_batch_login = 100;
-inline constexpr std::size_t max_client_id_chars = 64;       ///< raw client id (before the first '|')
-inline constexpr int max_qos = 1;                            ///< EnOS accepts QoS 0 and 1 only
+inline constexpr std::size_t max_client_id_chars = 64; ///< raw client id (before the first '|')
+inline constexpr int max_qos = 1;                      ///< EnOS accepts QoS 0 and 1 only
 
 } // namespace enos::device::limits
