@@ -4,6 +4,7 @@
 #include "transport/paho_transport.hpp"
 
 #include "client/testing.hpp"
+#include <enos/device/client/sub_device.hpp>
 #include <enos/device/core/limits.hpp>
 #include <enos/device/core/payload.hpp>
 
@@ -112,6 +113,31 @@ void DeviceClient::on_command(CommandKind kind, CommandHandler handler) {
 void DeviceClient::on_command_async(CommandKind kind, AsyncCommandHandler handler) {
     if (kind == CommandKind::service || kind == CommandKind::rrpc) return;
     if (core_) core_->set_command_handler(kind, {nullptr, std::move(handler)});
+}
+
+// ---- gateway ---------------------------------------------------------------------------------------
+
+SubDevice DeviceClient::sub_device(std::string product_key, std::string device_key) const {
+    return SubDevice(core_, std::move(product_key), std::move(device_key));
+}
+
+Result<SubDeviceLoginReport> DeviceClient::log_in_sub_devices(std::vector<SubDeviceSecret> devices,
+                                                              std::chrono::milliseconds timeout) {
+    if (!core_) return closed_error();
+    return core_->log_in_sub_devices(std::move(devices), timeout);
+}
+
+Status DeviceClient::log_out_sub_device(const DeviceIdentity& device) {
+    if (!core_) return closed_error();
+    return core_->log_out_sub_device(device);
+}
+
+SubDeviceState DeviceClient::sub_device_state(const DeviceIdentity& device) const {
+    return core_ ? core_->sub_device_state(device.product_key, device.device_key) : SubDeviceState::unknown;
+}
+
+void DeviceClient::on_sub_device_session(SubDeviceSessionHandler handler) {
+    if (core_) core_->set_session_handler(std::move(handler));
 }
 
 // ---- firmware version ------------------------------------------------------------------------------

@@ -11,4 +11,6 @@
 #include <enos/device/client/ota.hpp>
 #include <enos/device/client/queue.hpp>
 #include <enos/device/client/stats.hpp>
+#include <enos/device/client/sub_device.hpp>
+#include <enos/device/client/sub_device_session.hpp>
 #include <enos/device/client/version.hpp>

@@ -59,6 +59,9 @@ public:
     }
     void post(std::function<void()> task, bool batched) override { core_.post(std::move(task), batched); }
     void log(LogLevel level, const std::string& message) const override { core_.log(level, message); }
+    Status admission_of(const std::string& product_key, const std::string& device_key) const override {
+        return core_.sub_device_admission(product_key, device_key);
+    }
     std::weak_ptr<OfflineSender> weak_sender() const override {
         // Shares the core's ownership, so a locked sender keeps its core alive.
         if (std::shared_ptr<ClientCore> core = core_.weak_from_this().lock())
@@ -363,10 +366,12 @@ void ClientCore::on_transport_connected(std::uint64_t session, Status status) {
     }
     std::vector<std::string> topics;
     std::vector<std::string> reply_topics;
+    bool activation = false;
     {
         std::lock_guard lock(mutex_);
         const ConnectionMachine::Attempt* attempt = machine_.link_up(session, clock_->now());
         if (!attempt) return;
+        activation = attempt->activation;
         topics = command_topics(attempt->activation);
         // Clean session: the broker forgot every subscription, so the known reply topics are
         // subscribed again before the link counts as up.
@@ -382,11 +387,7 @@ void ClientCore::on_transport_connected(std::uint64_t session, Status status) {
                 reply_topics.push_back(topic);
         }
     }
-    {
-        // A new session has no sub-device logged in: their commands count again after a login.
-        std::lock_guard lock(sub_devices_mutex_);
-        sub_devices_.clear();
-    }
+    if (!activation) end_sub_device_sessions(); // their commands count again after their login
     const std::size_t command_count = topics.size();
     topics.insert(topics.end(), reply_topics.begin(), reply_topics.end());
     if (topics.empty()) {
@@ -428,6 +429,24 @@ void ClientCore::on_session_subscribed(std::uint64_t session, std::size_t comman
         pending_.forget_ended();
         ++counters_.connects;
     }
+    if (refused_commands)
+        log(LogLevel::warn,
+            "the broker refused some command subscriptions; commands arrive only if it delivers them anyway");
+    log(LogLevel::info, "connected to " + options_.server_url);
+    // Remembered sub-devices are logged in again first: their queued data may go out only then.
+    if (!activation && start_relogin(session)) {
+        emit(events);
+        return;
+    }
+    finish_link_up(session, activation);
+    emit(events);
+}
+
+void ClientCore::finish_link_up(std::uint64_t session, bool activation) {
+    {
+        std::lock_guard lock(mutex_);
+        if (session != machine_.session() || machine_.closing()) return; // that link is gone already
+    }
     // Reply topics are subscribed again by now: the backlog goes out before anything newer. The queue
     // learns of the link before connect() returns, so what the application posts next counts as live.
     if (offline_ && !activation) offline_->link_up();
@@ -436,11 +455,6 @@ void ClientCore::on_session_subscribed(std::uint64_t session, std::size_t comman
         machine_.queue_told(session);
     }
     changed_.notify_all();
-    if (refused_commands)
-        log(LogLevel::warn,
-            "the broker refused some command subscriptions; commands arrive only if it delivers them anyway");
-    log(LogLevel::info, "connected to " + options_.server_url);
-    emit(events);
 }
 
 void ClientCore::attempt_failed(std::uint64_t session, const Error& error) {
@@ -488,6 +502,7 @@ void ClientCore::on_connection_lost(const Error& cause) {
         if (auto retry = machine_.lost(cause, clock_->now(), events)) arm_retry_locked(*retry);
     }
     changed_.notify_all();
+    end_sub_device_sessions();
     log(LogLevel::warn, "connection lost: " + cause.message());
     sync_coalescing(); // off for the next link
     if (offline_) offline_->link_down();
@@ -496,6 +511,7 @@ void ClientCore::on_connection_lost(const Error& cause) {
 }
 
 void ClientCore::end_requests_locked(const Error& why, Failed& failed) {
+    whole_reply_keys_.clear();
     for (Completion& done : pending_.take_all()) {
         failed.emplace_back(std::move(done), why);
         ++counters_.requests_failed;
@@ -534,6 +550,7 @@ Status ClientCore::disconnect() {
         machine_.disconnect(why, events);
     }
     changed_.notify_all();
+    end_sub_device_sessions();
     sync_coalescing(); // off for the next link
     if (offline_) offline_->link_down();
     run_failed(failed);
@@ -660,6 +677,17 @@ Result<PreparedRequest> ClientCore::prepare(RequestBody body, const SendOptions&
         if (!is_integration(r.method))
             if (Status s = check_key("device_key", dk); !s) return s.error();
     }
+    if ((pk != options_.product_key || dk != options_.device_key) && !is_integration(r.method)) {
+        r.sub_device = sub_device_state(pk, dk);
+        if (r.sub_device == SubDeviceState::disabled || r.sub_device == SubDeviceState::deleted)
+            return Error{errc::sub_device_disabled, "sub-device " + pk + "/" + dk + " is " +
+                                                        std::string(to_string(r.sub_device)) +
+                                                        " by the cloud; nothing is sent for it"};
+        if (r.sub_device == SubDeviceState::offline)
+            return Error{errc::sub_device_offline, "sub-device " + pk + "/" + dk +
+                                                       " is not logged in (its last login failed): "
+                                                       "log it in again with log_in_sub_devices"};
+    }
     r.topic = request_topic(r.method, pk, dk, r.event_id);
     r.reply_topic.reserve(r.topic.size() + detail::reply_suffix.size()); // reply_topic(), built once
     r.reply_topic.append(r.topic).append(detail::reply_suffix);
@@ -670,7 +698,20 @@ Result<PreparedRequest> ClientCore::prepare(RequestBody body, const SendOptions&
     return r;
 }
 
+namespace {
+
+/// A request for a sub-device whose login is still under way may only wait in the offline queue.
+Status not_while_logging_in(const PreparedRequest& request) {
+    if (request.sub_device != SubDeviceState::logging_in) return {};
+    return Error{errc::sub_device_offline,
+                 "the sub-device of " + request.topic +
+                     " is being logged in (again); only reports queued for it wait for its login"};
+}
+
+} // namespace
+
 Result<Response> ClientCore::send_blocking(PreparedRequest request) {
+    if (Status s = not_while_logging_in(request); !s) return s.error();
     struct Waiter {
         std::mutex mutex;
         std::condition_variable cv;
@@ -711,6 +752,8 @@ void ClientCore::send_async(PreparedRequest request, ResponseCallback callback) 
     };
     if (offline_ && OfflineSender::queues(request.method))
         offline_->send_async(std::move(request), std::move(done));
+    else if (Status s = not_while_logging_in(request); !s)
+        done(s.error());
     else
         submit(std::move(request), std::move(done));
 }
@@ -729,6 +772,7 @@ void ClientCore::fail_async(ResponseCallback callback, Error error) {
 
 Status ClientCore::send_nowait(PreparedRequest request) {
     if (offline_ && OfflineSender::queues(request.method)) return offline_->send_nowait(std::move(request));
+    if (Status s = not_while_logging_in(request); !s) return s;
     {
         std::lock_guard lock(mutex_);
         if (Status s = can_send_locked(); !s) return s;
@@ -755,7 +799,7 @@ Status ClientCore::offline_admission() const {
                                       "offline_queue.accept_before_connect to queue until then)"};
 }
 
-void ClientCore::submit(PreparedRequest request, Completion done) {
+void ClientCore::submit(PreparedRequest request, Completion done, bool whole_reply) {
     std::string key = PendingRequests::key(request.reply_topic, request.id);
     bool subscribe_now = false;
     bool publish_now = false;
@@ -777,6 +821,7 @@ void ClientCore::submit(PreparedRequest request, Completion done) {
         session = machine_.session();
         const Clock::time_point deadline = clock_->now() + request.timeout;
         pending_.add(key, seq, deadline, std::move(done));
+        if (whole_reply) whole_reply_keys_.insert(key);
         awaited_changed_locked();
         arm_request_timer_locked();
         ReplySubscription& sub = reply_subscriptions_[request.reply_topic];
@@ -962,6 +1007,7 @@ void ClientCore::on_reply(const ArrivedTopic& arrived, const std::string& topic,
         response.data_json = std::move(reply->data_json);
     }
     Completion done;
+    bool whole_reply = false;
     {
         std::lock_guard lock(mutex_);
         switch (pending_.take_reply(key, done)) {
@@ -969,11 +1015,14 @@ void ClientCore::on_reply(const ArrivedTopic& arrived, const std::string& topic,
         case PendingRequests::Match::unmatched: ++counters_.unmatched_replies; return;
         case PendingRequests::Match::matched: awaited_changed_locked(); break;
         }
+        whole_reply = whole_reply_keys_.erase(key) != 0;
     }
     sync_coalescing();
     ++counters_.replies_received;
-    if (response.code == 200) follow_sub_device_sessions(arrived.reply_to, response.data_json);
-    if (response.code != 200)
+    // A batch login that partly failed still logged in the sub-devices its reply lists.
+    if (response.code == 200 || arrived.reply_to == UpMethod::sub_login_batch)
+        follow_sub_device_sessions(arrived.reply_to, response.data_json);
+    if (response.code != 200 && !whole_reply)
         done(Error{make_cloud_error(response.code), response.message});
     else
         done(std::move(response));

@@ -12,6 +12,7 @@
 #include "client/clock.hpp"
 #include "transport/transport.hpp"
 #include <enos/device/client/device_client.hpp>
+#include <enos/device/client/sub_device_session.hpp>
 #include <enos/device/core/credentials.hpp>
 
 #include <atomic>
@@ -41,6 +42,8 @@ struct PreparedRequest {
     int qos = 1;
     std::chrono::milliseconds timeout{0};
     bool keep_original_topic = false; ///< replayed on `topic` even when a resume topic exists
+    /// A sub-device's request: its session then, which decides whether it may go out (sub_devices.cpp).
+    SubDeviceState sub_device = SubDeviceState::unknown;
 };
 
 /// Puts the envelope around the body with the request's id (raw requests: the body as is).
@@ -95,6 +98,20 @@ public:
     /// Whether the offline queue takes a request now (queue.hpp: enabled, accept_before_connect).
     Status offline_admission() const;
 
+    // sub-device sessions (sub_devices.cpp)
+    Result<SubDeviceLoginReport> log_in_sub_devices(std::vector<SubDeviceSecret> devices,
+                                                    std::chrono::milliseconds timeout);
+    Status log_out_sub_device(const DeviceIdentity& device);
+    SubDeviceState sub_device_state(const std::string& product_key, const std::string& device_key) const;
+    void set_session_handler(SubDeviceSessionHandler handler);
+    /// Handlers of one sub-device (SubDevice::on_*).
+    void set_sub_service_handler(const DeviceIdentity& device, std::string service_id, HandlerSlot slot);
+    void set_sub_rrpc_handler(const DeviceIdentity& device, HandlerSlot slot);
+    void set_sub_command_handler(const DeviceIdentity& device, CommandKind kind, HandlerSlot slot);
+    /// Whether a queued message for this device may be published now: the gateway's own always;
+    /// a sub-device's only while it is logged in (or unknown to the client, as before it kept sessions).
+    Status sub_device_admission(const std::string& product_key, const std::string& device_key) const;
+
     /// Publishes a command reply (QoS 0): for handler results and for Responders.
     void send_command_reply(const Command& command, const std::string& reply_topic,
                             const CommandReply& reply);
@@ -123,6 +140,18 @@ private:
         SubState state = SubState::none;
         std::vector<Unsent> waiting;
     };
+    /// One remembered sub-device: kept small, thousands of them are normal (no topic strings).
+    struct SubSession {
+        std::string secret; ///< secure-mode-2 secret to log in again with; empty: cannot
+        SubDeviceState state = SubDeviceState::logging_in;
+    };
+    /// Handlers of one sub-device; only sub-devices with handlers of their own have one.
+    struct SubHandlers {
+        std::unordered_map<std::string, std::shared_ptr<const HandlerSlot>> services;
+        std::shared_ptr<const HandlerSlot> rrpc;
+        std::map<CommandKind, std::shared_ptr<const HandlerSlot>> commands;
+    };
+    struct LoginRun; ///< one log_in_sub_devices call, or the logins again after a reconnect
     struct Counters {
         std::atomic<std::uint64_t> connects{0}, connection_losses{0}, requests_sent{0}, replies_received{0},
             requests_timed_out{0}, requests_failed{0}, late_replies{0}, unmatched_replies{0},
@@ -159,7 +188,8 @@ private:
     // requests
     /// Whether a request may go out now: connected and not closing.
     Status can_send_locked() const;
-    void submit(PreparedRequest request, Completion done);
+    /// `whole_reply`: completes with the reply whatever its code (the batch login reads the lists).
+    void submit(PreparedRequest request, Completion done, bool whole_reply = false);
     void publish_request(const std::string& key, std::uint64_t seq, const std::string& topic,
                          const std::string& payload, int qos);
     void on_reply_subscribed(const std::string& reply_topic, std::uint64_t session,
@@ -191,9 +221,25 @@ private:
                         const std::string& reason);
     /// This device, or a sub-device logged in through it: commands for anyone else are ignored.
     bool addressed_to_us(const ArrivedTopic& arrived) const;
-    /// Follows sub-device logins and logouts from their successful replies.
+    /// Follows sub-device logins and logouts from their replies (sub_devices.cpp).
     void follow_sub_device_sessions(UpMethod method, const std::string& data_json);
-    void end_sub_device_sessions(const std::string& params_json);
+
+    // sub-device sessions (sub_devices.cpp)
+    void submit_login_chunk(const std::shared_ptr<LoginRun>& run);
+    void on_login_chunk(const std::shared_ptr<LoginRun>& run, std::size_t begin, std::size_t end,
+                        Result<Response> result);
+    void subscribe_sub_devices(const std::vector<DeviceIdentity>& devices, std::function<void()> then);
+    /// The link ended (or a new one starts): sub-device sessions end with it; remembered
+    /// sub-devices wait for their login on the next link.
+    void end_sub_device_sessions();
+    /// Logs the remembered sub-devices in again; false if there are none (nothing to wait for).
+    bool start_relogin(std::uint64_t session);
+    /// The link is ready for queued data: the offline queue starts and connect() may return.
+    void finish_link_up(std::uint64_t session, bool activation);
+    void apply_sub_device_notice(CommandKind kind, const std::string& params_json);
+    void emit_session(SubDeviceSessionEvent event);
+    void forget_reply_subscriptions_locked(const std::string& product_key, const std::string& device_key);
+    Slot find_sub_handler(const Command& command) const;
 
     /// Runs a task on the dispatcher (`batched`: see Dispatcher::post); inline when the dispatcher
     /// has stopped (only user threads get there: the transport is closed before the dispatcher stops).
@@ -227,9 +273,13 @@ private:
     std::unordered_map<std::string, Slot> services_;
     Slot rrpc_;
     std::map<CommandKind, Slot> commands_;
+    std::unordered_map<std::string, std::shared_ptr<const SubHandlers>> sub_handlers_; ///< by "pk/dk"
+    std::shared_ptr<const SubDeviceSessionHandler> session_handler_;
 
     mutable std::mutex sub_devices_mutex_;
-    std::set<std::string> sub_devices_;                ///< "pk/dk" of sub-devices logged in through us
+    std::unordered_map<std::string, SubSession> sub_devices_; ///< by "pk/dk": sub-devices we know of
+    /// Pending requests that want their reply whatever its code (guarded by mutex_).
+    std::set<std::string> whole_reply_keys_;
     std::atomic<std::size_t> queued_command_bytes_{0}; ///< commands waiting for the dispatcher
     std::atomic<bool> dropping_commands_{false};       ///< the queue bound was hit (logged once per burst)
 

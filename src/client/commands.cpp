@@ -106,6 +106,7 @@ std::string handler_failure(std::string_view what) {
 } // namespace
 
 ClientCore::Slot ClientCore::find_handler(const Command& command) const {
+    if (Slot own = find_sub_handler(command)) return own;
     std::lock_guard lock(handlers_mutex_);
     auto service = [&](const std::string& id) -> Slot {
         if (auto it = services_.find(id); it != services_.end()) return it->second;
@@ -147,8 +148,9 @@ bool ClientCore::read_envelope(const ArrivedTopic& arrived, const std::string& r
         command.message_id = arrived.message_id;
         command.service_id = command.method.substr(std::string_view("thing.service.").size());
     }
-    if (command.kind == CommandKind::sub_device_disable || command.kind == CommandKind::sub_device_delete)
-        end_sub_device_sessions(command.params_json);
+    if (command.kind == CommandKind::sub_device_disable || command.kind == CommandKind::sub_device_delete ||
+        command.kind == CommandKind::sub_device_enable)
+        apply_sub_device_notice(command.kind, command.params_json);
     return true;
 }
 
@@ -258,37 +260,7 @@ void ClientCore::refuse_command(const Command& command, const std::string& reply
 
 bool ClientCore::addressed_to_us(const ArrivedTopic& arrived) const {
     if (arrived.product_key == options_.product_key && arrived.device_key == options_.device_key) return true;
-    std::lock_guard lock(sub_devices_mutex_);
-    return sub_devices_.count(arrived.product_key + "/" + arrived.device_key) != 0;
-}
-
-void ClientCore::follow_sub_device_sessions(UpMethod method, const std::string& data_json) {
-    std::vector<std::string> opened, closed;
-    if (method == UpMethod::sub_login) {
-        if (auto session = decode_sub_login_reply(data_json))
-            opened.push_back(session->product_key + "/" + session->device_key);
-    } else if (method == UpMethod::sub_login_batch) {
-        if (auto batch = decode_sub_login_batch_reply(data_json))
-            for (const SubDeviceSession& session : batch->logged_in)
-                opened.push_back(session.product_key + "/" + session.device_key);
-    } else if (method == UpMethod::sub_logout) {
-        auto device = detail::decode_object<DeviceIdentity>(data_json, "data", detail::read_identity);
-        if (device) closed.push_back(device->product_key + "/" + device->device_key);
-    }
-    if (opened.empty() && closed.empty()) return;
-    std::lock_guard lock(sub_devices_mutex_);
-    for (std::string& key : opened)
-        sub_devices_.insert(std::move(key));
-    for (const std::string& key : closed)
-        sub_devices_.erase(key);
-}
-
-void ClientCore::end_sub_device_sessions(const std::string& params_json) {
-    auto devices = decode_sub_device_notice(params_json);
-    if (!devices) return;
-    std::lock_guard lock(sub_devices_mutex_);
-    for (const DeviceIdentity& d : *devices)
-        sub_devices_.erase(d.product_key + "/" + d.device_key);
+    return sub_device_state(arrived.product_key, arrived.device_key) == SubDeviceState::logged_in;
 }
 
 void ClientCore::send_command_reply(const Command& command, const std::string& reply_topic,

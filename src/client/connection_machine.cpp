@@ -167,6 +167,7 @@ std::chrono::milliseconds ConnectionMachine::after_activation(Clock::time_point 
 void ConnectionMachine::end_session(const Error& why) {
     ++session_;
     for (auto& [id, attempt] : attempts_) {
+        attempt.queue_told = true; // a link that ended is never handed to the queue: nobody waits for it
         if (attempt.finished) continue;
         attempt.finished = true;
         attempt.result = why;

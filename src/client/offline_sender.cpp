@@ -209,6 +209,14 @@ void OfflineSender::send(QueuedMessage message) {
         on_answer(sequence, Error{errc::invalid_argument, "cannot read the request topic " + message.topic});
         return;
     }
+    // The broker acknowledges and drops what a sub-device that is not logged in publishes: its
+    // messages complete with the reason instead.
+    if (Status s = host_->admission_of(parsed->product_key, parsed->device_key); !s) {
+        host_->log(LogLevel::warn,
+                   "queued message on " + message.topic + " not sent: " + s.error().message());
+        on_answer(sequence, s.error());
+        return;
+    }
     PreparedRequest request;
     request.method = message.method;
     request.event_id = std::move(parsed->event_id);

@@ -48,6 +48,8 @@ public:
     /// The sender for callbacks that may outlive the client: locking it keeps the client alive;
     /// empty once the client is going away.
     virtual std::weak_ptr<OfflineSender> weak_sender() const = 0;
+    /// Whether a message for this device may be published now (a sub-device must be logged in).
+    virtual Status admission_of(const std::string& product_key, const std::string& device_key) const = 0;
 };
 
 class OfflineSender {

@@ -5,7 +5,6 @@
 
 #include "../../tools/hub/registry.hpp"
 
-#include <enos/device/core/limits.hpp>
 #include <enos/device/core/sign.hpp>
 
 #include <future>
@@ -85,22 +84,6 @@ TEST_CASE("hub gateway: integration and %channel% are reserved device keys", "[i
         REQUIRE_FALSE(registry.ok());
         CHECK(registry.error().detail.find("reserved") != std::string::npos);
     }
-}
-
-TEST_CASE("hub gateway: a batch login of more than max_login_batch sub-devices is refused",
-          "[integration][hub][cloud]") {
-    const HubProcess hub = HubProcess::start();
-    Device gw(hub, "pkGw", "gw1", "gwSecret1");
-    std::string subs;
-    for (std::size_t i = 0; i <= enos::device::limits::max_login_batch; ++i)
-        subs += (i ? "," : "") + std::string(R"({"productKey":"pkSub","deviceKey":"subDev01","sign":"00"})");
-    const Reply r =
-        gw.request(gw.session("combine/login/batch"), "combine.login.batch",
-                   R"({"clientId":"login.batch","timestamp":"1700000000000","subDevices":[)" + subs + "]}");
-    CHECK(r.code == 460);
-    CHECK(r.message.find("at most " + std::to_string(enos::device::limits::max_login_batch)) !=
-          std::string::npos);
-    CHECK(query(hub, "sessions", "pkGw", "gw1").empty());
 }
 
 TEST_CASE("hub gateway: enos-hub subdevice disable and delete close the gateway's topics of that sub-device",

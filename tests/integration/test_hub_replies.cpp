@@ -4,6 +4,7 @@
 // topology, session and integration tests start a private hub with a registry of their own.
 #include "cloud_device.hpp"
 
+#include <enos/device/core/limits.hpp>
 #include <enos/device/core/sign.hpp>
 
 #include <fstream>
@@ -567,6 +568,13 @@ TEST_CASE("hub replies: batch login reports which sub-devices failed with 723", 
     CHECK(at(data_of(all), "failedSubDevices").as_array().empty());
     CHECK(gw.request(topic, "combine.login.batch", R"({"clientId":"x","timestamp":"1","subDevices":[]})")
               .code == 460);
+    // More than limits::max_batch_login sub-devices: refused as a whole, nobody logged in.
+    std::string too_many = head;
+    for (std::size_t i = 0; i <= enos::device::limits::max_batch_login; ++i)
+        too_many += (i == 0 ? "" : ",") + entry("sub" + std::to_string(4 + i), "x");
+    const Reply refused = gw.request(topic, "combine.login.batch", too_many + "]}");
+    CHECK(refused.code == 460);
+    CHECK(refused.message.find("(at most 100)") != std::string::npos);
     query_until(gw_hub.hub, "sessions", "pkGw", "gw1", [](const auto& rows) { return rows.size() == 3; });
 }
 

@@ -109,6 +109,14 @@ public:
         return n;
     }
 
+    /// Drops what the transport recorded so far (tests that measure the client's own memory).
+    void forget() {
+        std::lock_guard lock(mutex_);
+        std::vector<std::vector<std::string>>().swap(subscriptions_);
+        std::vector<Published>().swap(published_);
+        std::vector<std::string>().swap(journal_);
+    }
+
     // driving the client as the broker would
     void deliver(const std::string& topic, const std::string& payload) {
         auto message = locked([&] { return events_.message; });

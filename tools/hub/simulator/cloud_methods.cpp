@@ -487,9 +487,10 @@ Answer Cloud::login_batch(const Call& call) {
     if (!client_id || !timestamp || subs == nullptr || !subs->is_array() || subs->as_array().empty())
         return Answer::fail(code_bad_params,
                             "params needs clientId, timestamp and a non-empty subDevices array");
-    if (subs->as_array().size() > device::limits::max_login_batch)
+    // The SDK's chunk size stands in for the platform's limit, which is not documented.
+    if (subs->as_array().size() > device::limits::max_batch_login)
         return Answer::fail(code_bad_params, too_many("sub-devices in one batch login", subs->as_array().size(),
-                                                      device::limits::max_login_batch));
+                                                      device::limits::max_batch_login));
     const std::string method = text_field(p, "signMethod").value_or("sha256");
     for (const Value& item : subs->as_array())
         if (!text_field(item, "productKey") || !text_field(item, "deviceKey") || !text_field(item, "sign"))

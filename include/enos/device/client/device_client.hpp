@@ -43,6 +43,7 @@
 #include <enos/device/client/export.hpp>
 #include <enos/device/client/options.hpp>
 #include <enos/device/client/stats.hpp>
+#include <enos/device/client/sub_device_session.hpp>
 #include <enos/device/core/payload.hpp>
 #include <enos/device/core/result.hpp>
 #include <enos/device/core/topics.hpp>
@@ -62,6 +63,7 @@ namespace enos::device {
 
 class DeviceClient;
 class OtaUpdater;
+class SubDevice; // sub_device.hpp
 namespace detail {
 class ClientCore;
 void run_due_timers(DeviceClient& client);
@@ -151,6 +153,30 @@ public:
     /// delete, ota_upgrade, sub_device_enable/disable/delete. (service and rrpc go to the calls above.)
     void on_command(CommandKind kind, CommandHandler handler);
     void on_command_async(CommandKind kind, AsyncCommandHandler handler);
+
+    // --- gateway: sub-devices (docs/client.md "Gateway") -----------------------------------------
+
+    /// A handle on a sub-device of this gateway (include sub_device.hpp): sends on its topics and
+    /// answers its commands. Cheap; it does not log the sub-device in.
+    SubDevice sub_device(std::string product_key, std::string device_key) const;
+
+    /// Logs sub-devices in with combine.login.batch, in chunks of limits::max_batch_login, one chunk
+    /// after the other (`timeout`: each chunk's reply deadline; zero: request_timeout), then
+    /// subscribes the command topics of those logged in (one SUBSCRIBE per chunk) before returning.
+    /// The client remembers them with their secret (for secure mode 3: the secret the cloud issued)
+    /// and logs them in again after every reconnect, before the offline queue replays.
+    /// Fails as a whole only for local errors (arguments, not connected, closed); otherwise the
+    /// report says, per sub-device, logged in or failed and why (a partial batch failure too).
+    Result<SubDeviceLoginReport> log_in_sub_devices(std::vector<SubDeviceSecret> devices,
+                                                    std::chrono::milliseconds timeout = {});
+    /// combine.logout; the client forgets the sub-device (also when the logout fails: its result
+    /// is returned).
+    Status log_out_sub_device(const DeviceIdentity& device);
+    /// The sub-device's session as this client knows it.
+    SubDeviceState sub_device_state(const DeviceIdentity& device) const;
+    /// Sub-device session events (logins, failures, logouts, the cloud's enable/disable/delete);
+    /// replaces the previous handler.
+    void on_sub_device_session(SubDeviceSessionHandler handler);
 
     // --- firmware version (docs/client.md "OTA"; upgrades: ota.hpp) ----------------------------
 

@@ -51,6 +51,9 @@ enum class errc {
     // command handling
     handler_not_found,         ///< no handler registered (replied as 1101)
     handler_failed,            ///< handler threw or returned an error (replied as 1102)
+    // gateway
+    sub_device_offline,        ///< the sub-device is not logged in through this gateway (now)
+    sub_device_disabled,       ///< the cloud disabled or deleted the sub-device (combine.disable/delete)
 };
 
 namespace detail {
@@ -95,6 +98,8 @@ public:
         case errc::store_locked: return "store directory is used by another client";
         case errc::handler_not_found: return "no handler registered";
         case errc::handler_failed: return "handler failed";
+        case errc::sub_device_offline: return "sub-device not logged in through this gateway";
+        case errc::sub_device_disabled: return "sub-device disabled or deleted by the cloud";
         }
         return "unknown enos.device error";
     }

@@ -271,17 +271,20 @@ struct SubDeviceLogin {
     }
 };
 
-/// combine.login.batch: one signature per sub-device over the shared client id and timestamp.
+/// combine.login.batch: one signature per sub-device over the shared client id and timestamp; at
+/// most limits::max_batch_login sub-devices (DeviceClient::log_in_sub_devices splits bigger lists).
 /// Reply: decode_sub_login_batch_reply.
 struct SubDeviceLoginBatch {
     static constexpr UpMethod method = UpMethod::sub_login_batch;
-    std::vector<SubDeviceSecret> devices{}; ///< at least one
+    std::vector<SubDeviceSecret> devices{}; ///< at least one, at most limits::max_batch_login
     std::string client_id = "login.batch";
     std::string timestamp{}; ///< epoch ms as a decimal string; empty: now
     SignMethod sign_method = SignMethod::sha256;
     HexCase hex_case = HexCase::platform;
     bool write_body(detail::PayloadWriter& w, std::int64_t now_ms) const {
-        if (!detail::check_not_empty(w, devices.size(), "params.subDevices")) return false;
+        if (!detail::check_not_empty(w, devices.size(), "params.subDevices") ||
+            !w.at_most(devices.size(), limits::max_batch_login, "params.subDevices"))
+            return false;
         if (client_id.empty()) return w.fail(errc::missing_argument, "field 'params.clientId' is empty");
         const std::string time = timestamp.empty() ? std::to_string(now_ms) : timestamp;
         w.raw(",\"params\":{\"clientId\":");
