@@ -93,12 +93,16 @@ public:
     Endpoint& operator=(const Endpoint&) = delete;
 
     const EndpointMap& map() const { return map_; }
+    bool connected() const { return ctx_ != nullptr; }
     std::mutex mutex;
     std::chrono::steady_clock::time_point next_poll{};
 
     /// Reads the words of `point`; false and `error` when it failed.
     bool read(const PointMap& point, std::uint16_t* words, std::string& error) {
-        if (!connect(error)) return false;
+        if (!connect(error)) {
+            error = "reading " + describe(point) + ": " + error;
+            return false;
+        }
         const int n = point.kind == RegisterKind::holding
                           ? modbus_read_registers(ctx_, point.address, point.words(), words)
                           : modbus_read_input_registers(ctx_, point.address, point.words(), words);
@@ -107,7 +111,10 @@ public:
     }
 
     bool write(const PointMap& point, const std::vector<std::uint16_t>& words, std::string& error) {
-        if (!connect(error)) return false;
+        if (!connect(error)) {
+            error = "writing " + describe(point) + ": " + error;
+            return false;
+        }
         // A single register goes with function 6, which every device supports; two with function 16,
         // so both halves of a 32-bit value change together.
         const int n = words.size() == 1 ? modbus_write_register(ctx_, point.address, words[0])
@@ -248,21 +255,25 @@ CommandReply set_measurepoints(std::vector<std::unique_ptr<Endpoint>>& endpoints
 void poll_endpoint(Endpoint& endpoint, std::vector<MeasurePointSample>& samples, std::size_t& points,
                    std::size_t& failed) {
     std::lock_guard lock(endpoint.mutex);
+    bool unreachable = false; // once the link failed, the rest of the round would only wait for timeouts
     for (const SubDeviceMap& sub : endpoint.map().sub_devices) {
         MeasurePointSample sample{sub.product_key, sub.device_key, {}, now_ms()};
         for (const PointMap& point : sub.points) {
             std::uint16_t words[2] = {0, 0};
             std::string error;
-            if (endpoint.read(point, words, error)) {
+            if (!unreachable && endpoint.read(point, words, error)) {
                 sample.points.emplace_back(point.id, modbus_edge::decode_point(point, words));
                 ++points;
-            } else {
-                log_line("warning", sub.product_key + "/" + sub.device_key + ": " + error);
-                ++failed;
+                continue;
             }
+            ++failed;
+            if (unreachable) continue;
+            log_line("warning", sub.product_key + "/" + sub.device_key + ": " + error);
+            unreachable = !endpoint.connected();
         }
         if (!sample.points.empty()) samples.push_back(std::move(sample));
     }
+    if (unreachable) log_line("warning", endpoint.map().name() + " is unreachable: the rest of its points skip this round");
 }
 
 } // namespace
