@@ -268,6 +268,15 @@ std::vector<std::string> ClientCore::command_topics(bool activation) const {
     const std::string& dk = options_.device_key;
     if (activation) return {command_topic(DownKind::activate_info, pk, dk)};
     if (!options_.subscribe_commands) return {};
+    std::vector<std::string> topics = device_command_topics(pk, dk);
+    // Sub-device notices come on the gateway's own session topics (after raw_down, as ever).
+    topics.insert(topics.begin() + 5, {command_topic(DownKind::sub_device_enable, pk, dk),
+                                       command_topic(DownKind::sub_device_disable, pk, dk),
+                                       command_topic(DownKind::sub_device_delete, pk, dk)});
+    return topics;
+}
+
+std::vector<std::string> ClientCore::device_command_topics(const std::string& pk, const std::string& dk) {
     // thing/service/+ also matches the device's own ".../service/{id}_reply" publishes; those echoes
     // are recognised and dropped in on_message().
     return {command_topic(DownKind::service_invoke, pk, dk, "+"),
@@ -275,9 +284,6 @@ std::vector<std::string> ClientCore::command_topics(bool activation) const {
             command_topic(DownKind::measurepoint_get, pk, dk),
             command_topic(DownKind::rrpc_request, pk, dk, "+"),
             command_topic(DownKind::raw_down, pk, dk),
-            command_topic(DownKind::sub_device_enable, pk, dk),
-            command_topic(DownKind::sub_device_disable, pk, dk),
-            command_topic(DownKind::sub_device_delete, pk, dk),
             command_topic(DownKind::device_enable, pk, dk),
             command_topic(DownKind::device_disable, pk, dk),
             command_topic(DownKind::device_delete, pk, dk),
@@ -964,11 +970,48 @@ void ClientCore::on_reply(const ArrivedTopic& arrived, const std::string& topic,
     }
     sync_coalescing();
     ++counters_.replies_received;
-    if (response.code == 200) follow_sub_device_sessions(arrived.reply_to, response.data_json);
-    if (response.code != 200)
+    if (response.code != 200) {
         done(Error{make_cloud_error(response.code), response.message});
-    else
-        done(std::move(response));
+        return;
+    }
+    std::vector<DeviceIdentity> opened = follow_sub_device_sessions(arrived.reply_to, response.data_json);
+    if (!opened.empty() && options_.subscribe_commands) {
+        subscribe_sub_device_commands(opened, std::move(done), std::move(response));
+        return;
+    }
+    done(std::move(response));
+}
+
+void ClientCore::subscribe_sub_device_commands(const std::vector<DeviceIdentity>& devices, Completion done,
+                                               Response response) {
+    // A broker that delivers only what was subscribed (mosquitto, enos-hub) passes a sub-device's
+    // commands to its gateway only once the gateway subscribes them, which its ACL allows after the
+    // login. The login completes after the SUBACK, so a command sent right after it is not missed.
+    std::vector<std::string> topics;
+    for (const DeviceIdentity& d : devices)
+        for (std::string& topic : device_command_topics(d.product_key, d.device_key))
+            topics.push_back(std::move(topic));
+    struct Login {
+        Completion done;
+        Response response;
+    };
+    auto login = std::make_shared<Login>(Login{std::move(done), std::move(response)});
+    std::weak_ptr<ClientCore> weak = weak_from_this();
+    const std::size_t count = devices.size();
+    Status s = transport_->subscribe(topics, 1, [weak, login, count](Result<std::vector<bool>> granted) {
+        bool refused = !granted;
+        if (granted)
+            for (bool ok : *granted)
+                refused |= !ok;
+        if (auto core = weak.lock(); core && refused)
+            core->log(LogLevel::warn, "the broker refused command subscriptions of " + std::to_string(count) +
+                                          " logged-in sub-devices; their commands arrive only if it delivers them anyway");
+        login->done(std::move(login->response));
+    });
+    if (!s) {
+        log(LogLevel::warn, "cannot subscribe the commands of logged-in sub-devices: " + s.error().message());
+        login->done(std::move(login->response));
+    }
 }
 
 } // namespace enos::device::detail

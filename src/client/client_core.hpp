@@ -151,6 +151,8 @@ private:
     void abort_link_later(std::uint64_t session);
     Result<TransportConnectParams> connect_params_locked(bool activation) const;
     std::vector<std::string> command_topics(bool activation) const;
+    /// The command topics of one device (this one, or a sub-device logged in through it).
+    static std::vector<std::string> device_command_topics(const std::string& pk, const std::string& dk);
     /// A flag the timer queue sets at `when` (and wakes changed_), so waits work with any clock.
     std::shared_ptr<bool> wake_at_locked(Clock::time_point when);
     /// A link ended: its pending requests fail with `why`, its reply subscriptions are gone.
@@ -191,8 +193,12 @@ private:
                         const std::string& reason);
     /// This device, or a sub-device logged in through it: commands for anyone else are ignored.
     bool addressed_to_us(const ArrivedTopic& arrived) const;
-    /// Follows sub-device logins and logouts from their successful replies.
-    void follow_sub_device_sessions(UpMethod method, const std::string& data_json);
+    /// Follows sub-device logins and logouts from their successful replies; returns the sub-devices
+    /// a login opened.
+    std::vector<DeviceIdentity> follow_sub_device_sessions(UpMethod method, const std::string& data_json);
+    /// Subscribes the command topics of sub-devices that just logged in, then completes their login.
+    void subscribe_sub_device_commands(const std::vector<DeviceIdentity>& devices, Completion done,
+                                       Response response);
     void end_sub_device_sessions(const std::string& params_json);
 
     /// Runs a task on the dispatcher (`batched`: see Dispatcher::post); inline when the dispatcher

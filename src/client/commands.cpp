@@ -262,25 +262,27 @@ bool ClientCore::addressed_to_us(const ArrivedTopic& arrived) const {
     return sub_devices_.count(arrived.product_key + "/" + arrived.device_key) != 0;
 }
 
-void ClientCore::follow_sub_device_sessions(UpMethod method, const std::string& data_json) {
-    std::vector<std::string> opened, closed;
+std::vector<DeviceIdentity> ClientCore::follow_sub_device_sessions(UpMethod method, const std::string& data_json) {
+    std::vector<DeviceIdentity> opened;
+    std::vector<std::string> closed;
     if (method == UpMethod::sub_login) {
         if (auto session = decode_sub_login_reply(data_json))
-            opened.push_back(session->product_key + "/" + session->device_key);
+            opened.push_back({session->product_key, session->device_key});
     } else if (method == UpMethod::sub_login_batch) {
         if (auto batch = decode_sub_login_batch_reply(data_json))
             for (const SubDeviceSession& session : batch->logged_in)
-                opened.push_back(session.product_key + "/" + session.device_key);
+                opened.push_back({session.product_key, session.device_key});
     } else if (method == UpMethod::sub_logout) {
         auto device = detail::decode_object<DeviceIdentity>(data_json, "data", detail::read_identity);
         if (device) closed.push_back(device->product_key + "/" + device->device_key);
     }
-    if (opened.empty() && closed.empty()) return;
+    if (opened.empty() && closed.empty()) return opened;
     std::lock_guard lock(sub_devices_mutex_);
-    for (std::string& key : opened)
-        sub_devices_.insert(std::move(key));
+    for (const DeviceIdentity& d : opened)
+        sub_devices_.insert(d.product_key + "/" + d.device_key);
     for (const std::string& key : closed)
         sub_devices_.erase(key);
+    return opened;
 }
 
 void ClientCore::end_sub_device_sessions(const std::string& params_json) {
