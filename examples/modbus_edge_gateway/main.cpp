@@ -27,9 +27,9 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <csignal>
 #include <chrono>
 #include <condition_variable>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -64,7 +64,8 @@ void log_sdk(LogLevel level, std::string_view message) {
     log_line(to_string(level), std::string(message));
 }
 
-std::string setting(int argc, char** argv, std::string_view name, const char* env, std::string fallback = {}) {
+std::string setting(int argc, char** argv, std::string_view name, const char* env,
+                    std::string fallback = {}) {
     for (int i = 1; i + 1 < argc; ++i)
         if (argv[i] == name) return argv[i + 1];
     if (const char* value = env ? std::getenv(env) : nullptr) return value;
@@ -117,9 +118,10 @@ public:
         }
         // A single register goes with function 6, which every device supports; two with function 16,
         // so both halves of a 32-bit value change together.
-        const int n = words.size() == 1 ? modbus_write_register(ctx_, point.address, words[0])
-                                        : modbus_write_registers(ctx_, point.address, static_cast<int>(words.size()),
-                                                                 words.data());
+        const int n =
+            words.size() == 1
+                ? modbus_write_register(ctx_, point.address, words[0])
+                : modbus_write_registers(ctx_, point.address, static_cast<int>(words.size()), words.data());
         if (n == (words.size() == 1 ? 1 : static_cast<int>(words.size()))) return true;
         return failed("writing " + describe(point), error);
     }
@@ -217,7 +219,8 @@ CommandReply set_measurepoints(std::vector<std::unique_ptr<Endpoint>>& endpoints
                 sub = &s;
             }
     if (sub == nullptr)
-        return CommandReply::error(code_unknown_sub_device, device + " is not a sub-device of the mapping file");
+        return CommandReply::error(code_unknown_sub_device,
+                                   device + " is not a sub-device of the mapping file");
 
     const Result<Value> params = command.params();
     if (!params || !params->is_object())
@@ -228,7 +231,8 @@ CommandReply set_measurepoints(std::vector<std::unique_ptr<Endpoint>>& endpoints
         if (point == nullptr)
             return CommandReply::error(code_unknown_point, "unknown measure point '" + id + "' of " + device);
         if (!point->writable)
-            return CommandReply::error(code_read_only, "measure point '" + id + "' of " + device + " is read-only");
+            return CommandReply::error(code_read_only,
+                                       "measure point '" + id + "' of " + device + " is read-only");
         std::string error;
         auto words = modbus_edge::encode_point(*point, value, error);
         if (!words) return CommandReply::error(code_invalid_value, error);
@@ -241,8 +245,9 @@ CommandReply set_measurepoints(std::vector<std::unique_ptr<Endpoint>>& endpoints
         std::string error;
         if (!endpoint->write(*point, words, error)) {
             log_line("error", "measure-point set of " + device + ": " + error);
-            return CommandReply::error(code_modbus_failed,
-                                       error + (done.empty() ? "; nothing was written" : "; written before it:" + done));
+            return CommandReply::error(
+                code_modbus_failed,
+                error + (done.empty() ? "; nothing was written" : "; written before it:" + done));
         }
         done += " " + point->id;
     }
@@ -273,7 +278,9 @@ void poll_endpoint(Endpoint& endpoint, std::vector<MeasurePointSample>& samples,
         }
         if (!sample.points.empty()) samples.push_back(std::move(sample));
     }
-    if (unreachable) log_line("warning", endpoint.map().name() + " is unreachable: the rest of its points skip this round");
+    if (unreachable)
+        log_line("warning",
+                 endpoint.map().name() + " is unreachable: the rest of its points skip this round");
 }
 
 } // namespace
@@ -287,7 +294,8 @@ int main(int argc, char** argv) {
     sigaddset(&stop_signals, SIGTERM);
     sigaddset(&stop_signals, SIGINT);
     pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
-    std::signal(SIGPIPE, SIG_IGN); // a Modbus device that closed its socket is an error to report, not a reason to die
+    std::signal(SIGPIPE,
+                SIG_IGN); // a Modbus device that closed its socket is an error to report, not a reason to die
 
     const std::string mapping_path = setting(argc, argv, "--mapping", "ENOS_MODBUS_MAPPING");
     if (mapping_path.empty()) {
@@ -316,7 +324,8 @@ int main(int argc, char** argv) {
     options.log_sink = log_sdk;
     options.log_level = LogLevel::info;
     // Rounds polled while the link is down wait here, on disk, and survive a restart of the gateway.
-    options.offline_queue.store_directory = setting(argc, argv, "--store", "ENOS_STORE", "modbus-gateway-store");
+    options.offline_queue.store_directory =
+        setting(argc, argv, "--store", "ENOS_STORE", "modbus-gateway-store");
     if (has_flag(argc, argv, "--local-hub")) {
         // A local enos-hub started with --no-connect-limit has no 4-connects-in-2-minutes rule, so
         // an outage can end in seconds (the platform needs the default back-off).
@@ -354,7 +363,8 @@ int main(int argc, char** argv) {
                        [&](const Command& command) { return set_measurepoints(endpoints, command); });
     client->on_connection([&](const ConnectionEvent& event) {
         // The first connect is followed up by main() below; sessions end with every lost link.
-        if (event.kind == ConnectionEventKind::connected && event.reconnect) log_in_sub_devices(*client, *mapping);
+        if (event.kind == ConnectionEventKind::connected && event.reconnect)
+            log_in_sub_devices(*client, *mapping);
     });
 
     // Polling starts once the gateway is connected and its sub-devices are bound to it: a round
@@ -401,11 +411,12 @@ int main(int argc, char** argv) {
                 batch.flags.allow_offline_sub_device = true;
                 client->send_async(batch, [round](Result<Response> reply) {
                     if (!reply)
-                        log_line("error", "round " + std::to_string(round) + " was not accepted: " +
-                                              reply.error().message());
+                        log_line("error", "round " + std::to_string(round) +
+                                              " was not accepted: " + reply.error().message());
                 });
             }
-            std::printf("{\"event\":\"round\",\"round\":%llu,\"time\":%lld,\"online\":%s,\"samples\":%zu,\"points\":%zu,\"failed\":%zu}\n",
+            std::printf("{\"event\":\"round\",\"round\":%llu,\"time\":%lld,\"online\":%s,\"samples\":%zu,"
+                        "\"points\":%zu,\"failed\":%zu}\n",
                         static_cast<unsigned long long>(round), static_cast<long long>(time),
                         client->connected() ? "true" : "false", sample_count, points, failed);
             ++round;
@@ -417,7 +428,8 @@ int main(int argc, char** argv) {
     }
 
     const QueueStats q = client->stats().queue;
-    log_line("info", "stopping; " + std::to_string(q.depth) + " messages stay in the store for the next start");
+    log_line("info",
+             "stopping; " + std::to_string(q.depth) + " messages stay in the store for the next start");
     (void)client->disconnect();
     if (refused) pthread_kill(signal_waiter.native_handle(), SIGTERM); // no signal came: wake its thread
     signal_waiter.join();

@@ -104,24 +104,37 @@ PointMap read_point(const std::string& id, const Json& p, const std::string& whe
     point.address = static_cast<int>(integer(member(p, where, "register"), where + ".register", 0, 65535));
 
     const std::string kind = text(member(p, where, "kind"), where + ".kind");
-    if (kind == "holding") point.kind = RegisterKind::holding;
-    else if (kind == "input") point.kind = RegisterKind::input;
-    else fail(where + ".kind", "must be \"holding\" or \"input\", not \"" + kind + "\"");
+    if (kind == "holding")
+        point.kind = RegisterKind::holding;
+    else if (kind == "input")
+        point.kind = RegisterKind::input;
+    else
+        fail(where + ".kind", "must be \"holding\" or \"input\", not \"" + kind + "\"");
 
     const std::string type = text(member(p, where, "type"), where + ".type");
-    if (type == "uint16") point.type = RegisterType::uint16;
-    else if (type == "int16") point.type = RegisterType::int16;
-    else if (type == "uint32") point.type = RegisterType::uint32;
-    else if (type == "int32") point.type = RegisterType::int32;
-    else if (type == "float32") point.type = RegisterType::float32;
-    else fail(where + ".type", "must be uint16, int16, uint32, int32 or float32, not \"" + type + "\"");
-    if (point.address + point.words() > 65536) fail(where + ".register", "the value runs past register 65535");
+    if (type == "uint16")
+        point.type = RegisterType::uint16;
+    else if (type == "int16")
+        point.type = RegisterType::int16;
+    else if (type == "uint32")
+        point.type = RegisterType::uint32;
+    else if (type == "int32")
+        point.type = RegisterType::int32;
+    else if (type == "float32")
+        point.type = RegisterType::float32;
+    else
+        fail(where + ".type", "must be uint16, int16, uint32, int32 or float32, not \"" + type + "\"");
+    if (point.address + point.words() > 65536)
+        fail(where + ".register", "the value runs past register 65535");
 
     if (const Json* order = optional_member(p, "wordOrder")) {
         const std::string o = text(*order, where + ".wordOrder");
-        if (o == "big") point.word_order = WordOrder::high_first;
-        else if (o == "little") point.word_order = WordOrder::low_first;
-        else fail(where + ".wordOrder", "must be \"big\" (high word first) or \"little\", not \"" + o + "\"");
+        if (o == "big")
+            point.word_order = WordOrder::high_first;
+        else if (o == "little")
+            point.word_order = WordOrder::low_first;
+        else
+            fail(where + ".wordOrder", "must be \"big\" (high word first) or \"little\", not \"" + o + "\"");
     }
     if (const Json* scale = optional_member(p, "scale")) {
         point.scale = number(*scale, where + ".scale");
@@ -164,9 +177,11 @@ EndpointMap read_endpoint(const Json& e, const std::string& where, const std::st
     if (const Json* unit = optional_member(e, "unitId"))
         endpoint.unit_id = static_cast<int>(integer(*unit, where + ".unitId", 0, 255));
     if (const Json* interval = optional_member(e, "pollIntervalMs"))
-        endpoint.poll_interval = std::chrono::milliseconds(integer(*interval, where + ".pollIntervalMs", 10, 86400000));
+        endpoint.poll_interval =
+            std::chrono::milliseconds(integer(*interval, where + ".pollIntervalMs", 10, 86400000));
     if (const Json* timeout = optional_member(e, "timeoutMs"))
-        endpoint.response_timeout = std::chrono::milliseconds(integer(*timeout, where + ".timeoutMs", 10, 60000));
+        endpoint.response_timeout =
+            std::chrono::milliseconds(integer(*timeout, where + ".timeoutMs", 10, 60000));
     const Json& subs = member(e, where, "subDevices");
     if (!subs.IsArray() || subs.Empty()) fail(where + ".subDevices", "must be a non-empty array");
     for (rapidjson::SizeType i = 0; i < subs.Size(); ++i)
@@ -177,7 +192,8 @@ EndpointMap read_endpoint(const Json& e, const std::string& where, const std::st
 
 } // namespace
 
-std::optional<Mapping> parse_mapping(const std::string& json, const std::string& base_dir, std::string& error) {
+std::optional<Mapping> parse_mapping(const std::string& json, const std::string& base_dir,
+                                     std::string& error) {
     rapidjson::Document doc;
     doc.Parse(json.c_str(), json.size());
     if (doc.HasParseError()) {
@@ -214,7 +230,8 @@ std::optional<Mapping> load_mapping(const std::string& path, std::string& error)
         return std::nullopt;
     }
     const auto slash = path.find_last_of('/');
-    auto mapping = parse_mapping(read_file(path), slash == std::string::npos ? "." : path.substr(0, slash), error);
+    auto mapping =
+        parse_mapping(read_file(path), slash == std::string::npos ? "." : path.substr(0, slash), error);
     if (!mapping) error = path + ": " + error;
     return mapping;
 }
@@ -243,8 +260,8 @@ enos::device::Value decode_point(const PointMap& point, const std::uint16_t* wor
     return enos::device::Value(static_cast<double>(raw_int) * point.scale + point.offset);
 }
 
-std::optional<std::vector<std::uint16_t>> encode_point(const PointMap& point, const enos::device::Value& value,
-                                                       std::string& error) {
+std::optional<std::vector<std::uint16_t>> encode_point(const PointMap& point,
+                                                       const enos::device::Value& value, std::string& error) {
     if (!value.is_number()) {
         error = "value of " + point.id + " must be a number";
         return std::nullopt;

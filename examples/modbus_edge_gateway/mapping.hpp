@@ -65,7 +65,8 @@ struct Mapping {
 /// ...") and never contains a secret.
 std::optional<Mapping> load_mapping(const std::string& path, std::string& error);
 /// The same from JSON text; `base_dir` resolves relative secretFile paths.
-std::optional<Mapping> parse_mapping(const std::string& json, const std::string& base_dir, std::string& error);
+std::optional<Mapping> parse_mapping(const std::string& json, const std::string& base_dir,
+                                     std::string& error);
 
 /// The measure-point value of the register words read for `point` (words in register order).
 /// Integer types without scale and offset stay integers; everything else is a floating value.
@@ -74,7 +75,7 @@ enos::device::Value decode_point(const PointMap& point, const std::uint16_t* wor
 /// The register words that make `point` read back as `value` (scale and offset inverted, rounded
 /// to the nearest integer for the integer types). nullopt and `error` when the value is not a number
 /// or does not fit the register type.
-std::optional<std::vector<std::uint16_t>> encode_point(const PointMap& point, const enos::device::Value& value,
-                                                       std::string& error);
+std::optional<std::vector<std::uint16_t>> encode_point(const PointMap& point,
+                                                       const enos::device::Value& value, std::string& error);
 
 } // namespace modbus_edge

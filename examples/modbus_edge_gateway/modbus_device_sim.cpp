@@ -59,9 +59,12 @@ RegisterRef parse_ref(const std::string& arg, std::string* value, int words) {
     if (colon == std::string::npos) usage("'" + arg + "': expected KIND:ADDR");
     RegisterRef ref;
     const std::string kind = arg.substr(0, colon);
-    if (kind == "holding") ref.holding = true;
-    else if (kind == "input") ref.holding = false;
-    else usage("'" + arg + "': KIND must be holding or input");
+    if (kind == "holding")
+        ref.holding = true;
+    else if (kind == "input")
+        ref.holding = false;
+    else
+        usage("'" + arg + "': KIND must be holding or input");
     std::string rest = arg.substr(colon + 1);
     if (value != nullptr) {
         const auto eq = rest.find('=');

@@ -1004,8 +1004,9 @@ void ClientCore::subscribe_sub_device_commands(const std::vector<DeviceIdentity>
             for (bool ok : *granted)
                 refused |= !ok;
         if (auto core = weak.lock(); core && refused)
-            core->log(LogLevel::warn, "the broker refused command subscriptions of " + std::to_string(count) +
-                                          " logged-in sub-devices; their commands arrive only if it delivers them anyway");
+            core->log(LogLevel::warn,
+                      "the broker refused command subscriptions of " + std::to_string(count) +
+                          " logged-in sub-devices; their commands arrive only if it delivers them anyway");
         login->done(std::move(login->response));
     });
     if (!s) {

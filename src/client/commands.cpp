@@ -262,7 +262,8 @@ bool ClientCore::addressed_to_us(const ArrivedTopic& arrived) const {
     return sub_devices_.count(arrived.product_key + "/" + arrived.device_key) != 0;
 }
 
-std::vector<DeviceIdentity> ClientCore::follow_sub_device_sessions(UpMethod method, const std::string& data_json) {
+std::vector<DeviceIdentity> ClientCore::follow_sub_device_sessions(UpMethod method,
+                                                                   const std::string& data_json) {
     std::vector<DeviceIdentity> opened;
     std::vector<std::string> closed;
     if (method == UpMethod::sub_login) {

@@ -17,8 +17,8 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdint>
-#include <fstream>
 #include <cstdlib>
+#include <fstream>
 #include <functional>
 #include <map>
 #include <optional>
@@ -146,14 +146,12 @@ struct ModbusEdge {
     std::optional<ChildProcess> gateway;
 
     ModbusEdge() {
-        simulator = ChildProcess::spawn({simulator_binary(),
-                                         "--set", "input:0=215",             // temperature 21.5
-                                         "--counter", "input:1",             // round: counts the reads
-                                         "--set-float", "holding:10=1.5",    // power
-                                         "--set", "holding:20=300",          // setpoint 30.0
-                                         "--set", "holding:30=5", "--set", "holding:31=1", // energy 65541
-                                         "--set", "input:2=7",               // status
-                                         "--set", "input:3=-50"});           // level -50 * 0.5 + 10
+        // meter1: temperature 21.5 (raw 215), round (counts its reads), power 1.5, setpoint 30.0 (raw
+        // 300); meter2: energy 65541 (low word 5 first), status 7, level -15 (-50 * 0.5 + 10).
+        simulator = ChildProcess::spawn({simulator_binary(), "--set", "input:0=215", "--counter", "input:1",
+                                         "--set-float", "holding:10=1.5", "--set", "holding:20=300", "--set",
+                                         "holding:30=5", "--set", "holding:31=1", "--set", "input:2=7",
+                                         "--set", "input:3=-50"});
         REQUIRE(eventually([&] { return !json_lines(simulator->out()).empty() || !simulator->running(); }));
         const auto lines = json_lines(simulator->out());
         INFO("simulator: " << simulator->out() << simulator->err());
@@ -177,9 +175,9 @@ struct ModbusEdge {
         ChildProcess::Options options;
         options.extra_env = {std::string("ENOS_DEVICE_SECRET=") + gateway_secret,
                              std::string("MB_METER1_SECRET=") + meter1_secret};
-        gateway = ChildProcess::spawn({gateway_binary(), "--url", hub.url(), "--product-key",
-                                       gateway_pk, "--device-key", gateway_dk, "--mapping",
-                                       write_mapping(dir, port), "--store", dir.file("store"), "--local-hub"},
+        gateway = ChildProcess::spawn({gateway_binary(), "--url", hub.url(), "--product-key", gateway_pk,
+                                       "--device-key", gateway_dk, "--mapping", write_mapping(dir, port),
+                                       "--store", dir.file("store"), "--local-hub"},
                                       options);
         // Polling starts after the first login, so commands can reach the sub-devices from then on.
         require_eventually([&] { return !events(*gateway, "login").empty(); }, "the first login");
@@ -190,7 +188,8 @@ struct ModbusEdge {
                             std::chrono::milliseconds bound = 30s) {
         if (eventually(condition, bound)) return;
         FAIL(what << " did not happen in time\ngateway stdout:\n"
-                  << gateway->out() << "\ngateway stderr:\n" << gateway->err());
+                  << gateway->out() << "\ngateway stderr:\n"
+                  << gateway->err());
     }
 
     std::vector<Value> stored(const std::string& device) {
@@ -224,8 +223,8 @@ Value last_value(const std::vector<Value>& rows, const std::string& id) {
 
 cloud::Reply set_measurepoints(const HubProcess& hub, const std::string& device, const std::string& params,
                                int expected_exit) {
-    const auto r = hub.run({"set-measurepoints", "--pk", sub_pk, "--dk", device, "--params", params,
-                            "--timeout-ms", "15000"});
+    const auto r = hub.run(
+        {"set-measurepoints", "--pk", sub_pk, "--dk", device, "--params", params, "--timeout-ms", "15000"});
     INFO("enos-hub set-measurepoints " << params << ": exit " << r.exit_code << "\n" << r.out << r.err);
     REQUIRE(r.exit_code == expected_exit);
     auto reply = enos::device::decode_reply(r.out);
@@ -251,7 +250,7 @@ TEST_CASE("modbus edge gateway: registers reach the hub scaled and a measure-poi
     CHECK(last_value(meter1, "temperature").as_double() == Approx(21.5));
     CHECK(last_value(meter1, "power").as_double() == 1.5);
     CHECK(last_value(meter1, "setpoint").as_double() == Approx(30.0));
-    CHECK(last_value(meter1, "round").is_int()); // unscaled integer registers stay integers
+    CHECK(last_value(meter1, "round").is_int());         // unscaled integer registers stay integers
     CHECK(last_value(meter2, "energy") == Value(65541)); // low word first: 1 * 65536 + 5
     CHECK(last_value(meter2, "status") == Value(7));
     CHECK(last_value(meter2, "level").as_double() == Approx(-15.0));
@@ -335,8 +334,8 @@ TEST_CASE("modbus edge gateway: the rounds polled while the broker is down arriv
     }
 
     // The sub-devices are logged in again after the reconnect, so their commands arrive again.
-    edge.require_eventually([&] { return events(*edge.gateway, "login").size() == 2; }, "the login after the reconnect",
-                            60s);
+    edge.require_eventually([&] { return events(*edge.gateway, "login").size() == 2; },
+                            "the login after the reconnect", 60s);
     cloud::Reply ok = set_measurepoints(edge.hub, "meter1", R"({"setpoint":12.5})", 0);
     CHECK(ok.code == 200);
     ModbusReader modbus(edge.port);
@@ -351,9 +350,9 @@ TEST_CASE("modbus edge gateway: a bad mapping file is refused naming the field, 
     auto run_with = [&](const std::string& mapping) {
         std::ofstream(dir.file("mapping.json")) << mapping;
         return run_process({"/usr/bin/env", std::string("ENOS_DEVICE_SECRET=") + gateway_secret,
-                            std::string("MB_METER1_SECRET=") + meter1_secret, gateway_binary(),
-                            "--url", "tcp://127.0.0.1:1", "--product-key", gateway_pk, "--device-key",
-                            gateway_dk, "--mapping", dir.file("mapping.json"), "--store", dir.file("store")});
+                            std::string("MB_METER1_SECRET=") + meter1_secret, gateway_binary(), "--url",
+                            "tcp://127.0.0.1:1", "--product-key", gateway_pk, "--device-key", gateway_dk,
+                            "--mapping", dir.file("mapping.json"), "--store", dir.file("store")});
     };
     const std::string head = R"({"endpoints":[{"host":"127.0.0.1","port":1502,"subDevices":[)"
                              R"({"productKey":"pkMbSub","deviceKey":"meter1",)";
@@ -364,8 +363,9 @@ TEST_CASE("modbus edge gateway: a bad mapping file is refused naming the field, 
     CHECK(bad_type.exit_code == 2);
     CHECK(bad_type.err.find("endpoints[0].subDevices[0].points.temperature.type") != std::string::npos);
 
-    auto writable_input = run_with(head + R"("secretEnv":"MB_METER1_SECRET","points":{)"
-                                          R"("t":{"register":0,"kind":"input","type":"int16","writable":true}}}]}]})");
+    auto writable_input =
+        run_with(head + R"("secretEnv":"MB_METER1_SECRET","points":{)"
+                        R"("t":{"register":0,"kind":"input","type":"int16","writable":true}}}]}]})");
     INFO("stderr: " << writable_input.err);
     CHECK(writable_input.exit_code == 2);
     CHECK(writable_input.err.find("points.t.writable") != std::string::npos);

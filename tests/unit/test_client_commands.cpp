@@ -699,7 +699,8 @@ TEST_CASE("commands: a sub-device logged in through the gateway gets its command
     CHECK(handled == 1);
 }
 
-TEST_CASE("commands: a sub-device's login subscribes its command topics before it completes", "[unit][client]") {
+TEST_CASE("commands: a sub-device's login subscribes its command topics before it completes",
+          "[unit][client]") {
     ClientRig rig;
     REQUIRE(rig.client.connect());
     auto subscribed = [&](const std::string& topic) {
