@@ -8,6 +8,7 @@ packages=(
   libpaho-mqttpp-dev libpaho-mqtt-dev libssl-dev libmbedtls-dev rapidjson-dev zlib1g-dev catch2
   mosquitto mosquitto-dev libmosquitto-dev libsqlite3-dev openssl
   libspdlog-dev
+  libmodbus-dev # examples/modbus_edge_gateway and its test
   clang libclang-rt-14-dev # tools/run-fuzz.sh: libFuzzer (libclang_rt.fuzzer) and the sanitizers
 )
 [[ "${1:-}" == "--bench" ]] && packages+=(libbenchmark-dev gnuplot-nox python3)

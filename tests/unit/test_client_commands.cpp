@@ -699,6 +699,28 @@ TEST_CASE("commands: a sub-device logged in through the gateway gets its command
     CHECK(handled == 1);
 }
 
+TEST_CASE("commands: a sub-device's login subscribes its command topics before it completes",
+          "[unit][client]") {
+    ClientRig rig;
+    REQUIRE(rig.client.connect());
+    auto subscribed = [&](const std::string& topic) {
+        for (const auto& subscribe : rig.broker->subscriptions())
+            if (std::find(subscribe.begin(), subscribe.end(), topic) != subscribe.end()) return true;
+        return false;
+    };
+    CHECK_FALSE(subscribed("/sys/subPk/subDk/thing/service/measurepoint/set"));
+    SECTION("granted") {}
+    SECTION("refused: the login still succeeds") {
+        rig.broker->refused_topics = {"/sys/subPk/subDk/thing/service/measurepoint/set"};
+    }
+    log_in_sub_device(rig); // returns once the login completed
+    CHECK(subscribed("/sys/subPk/subDk/thing/service/measurepoint/set"));
+    CHECK(subscribed("/sys/subPk/subDk/thing/service/+"));
+    CHECK(subscribed("/sys/subPk/subDk/rrpc/request/+"));
+    // Sub-device notices belong to the gateway's session topics, not the sub-device's.
+    CHECK_FALSE(subscribed("/ext/session/subPk/subDk/combine/disable"));
+}
+
 TEST_CASE("commands: a sub-device's commands are foreign again once the gateway reconnected", "[unit][client]") {
     std::atomic<int> handled{0};
     ClientRig rig;
