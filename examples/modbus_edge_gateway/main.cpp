@@ -171,23 +171,25 @@ private:
     modbus_t* ctx_ = nullptr;
 };
 
-// --- Sub-device sessions (SDK glue) ----------------------------------------------------------------
-// Logs every mapped sub-device in with one batch login. The gateway calls it after its first connect
-// and again from the connection handler after every reconnect, because the cloud ends the sessions
-// with the gateway's link. When DeviceClient::log_in_sub_devices(...) is available (it keeps the
-// sessions across reconnects by itself), this function becomes that one call and the reconnect
-// branch of the connection handler in main() goes away.
-void log_in_sub_devices(DeviceClient& client, const Mapping& mapping) {
-    up::SubDeviceLoginBatch login;
+// --- Sub-device sessions -------------------------------------------------------------------------
+// Logs every mapped sub-device in (batch logins) once; the client keeps the sessions: after every
+// reconnect it logs them in again before the offline queue replays the rounds of the outage.
+bool log_in_sub_devices(DeviceClient& client, const Mapping& mapping) {
+    std::vector<SubDeviceSecret> devices;
     for (const EndpointMap& endpoint : mapping.endpoints)
         for (const SubDeviceMap& sub : endpoint.sub_devices)
-            login.devices.push_back({sub.product_key, sub.device_key, sub.secret});
-    const Result<Response> reply = client.send(login);
-    if (!reply) {
-        log_line("error", "sub-device login failed: " + reply.error().message());
-        return;
+            devices.push_back({sub.product_key, sub.device_key, sub.secret});
+    const std::size_t count = devices.size();
+    const Result<SubDeviceLoginReport> report = client.log_in_sub_devices(std::move(devices));
+    if (!report) {
+        log_line("error", "sub-device login failed: " + report.error().message());
+        return false;
     }
-    std::printf("{\"event\":\"login\",\"subDevices\":%zu}\n", login.devices.size());
+    for (const SubDeviceLoginFailure& failure : report->failed)
+        log_line("error", "sub-device " + failure.device.product_key + "/" + failure.device.device_key +
+                              " was not logged in: " + failure.error.message());
+    std::printf("{\"event\":\"login\",\"subDevices\":%zu,\"failed\":%zu}\n", count, report->failed.size());
+    return true;
 }
 
 /// Binds the mapped sub-devices to this gateway (done once per start; binding again is harmless).
@@ -361,10 +363,11 @@ int main(int argc, char** argv) {
 
     client->on_command(CommandKind::measurepoint_set,
                        [&](const Command& command) { return set_measurepoints(endpoints, command); });
-    client->on_connection([&](const ConnectionEvent& event) {
-        // The first connect is followed up by main() below; sessions end with every lost link.
-        if (event.kind == ConnectionEventKind::connected && event.reconnect)
-            log_in_sub_devices(*client, *mapping);
+    client->on_sub_device_session([](const SubDeviceSessionEvent& event) {
+        if (event.again)
+            std::printf("{\"event\":\"relogin\",\"device\":\"%s/%s\",\"ok\":%s}\n",
+                        event.device.product_key.c_str(), event.device.device_key.c_str(),
+                        event.kind == SubDeviceSessionEventKind::logged_in ? "true" : "false");
     });
 
     // Polling starts once the gateway is connected and its sub-devices are bound to it: a round
@@ -373,8 +376,7 @@ int main(int argc, char** argv) {
     bool ready = false, refused = false;
     while (!ready && !refused && wait_until(std::chrono::steady_clock::now())) {
         const Status connected = client->connect();
-        if (connected && add_topology(*client, *mapping)) {
-            log_in_sub_devices(*client, *mapping);
+        if (connected && add_topology(*client, *mapping) && log_in_sub_devices(*client, *mapping)) {
             ready = true;
         } else if (!connected) {
             log_line("error", "connect failed: " + connected.error().message());
@@ -405,10 +407,6 @@ int main(int argc, char** argv) {
             if (!samples.empty()) {
                 up::MeasurepointPostBatch batch;
                 batch.samples = std::move(samples);
-                // The queue replays the rounds of an outage as soon as the link is back, before the
-                // sub-devices are logged in again: the cloud must take data of offline sub-devices
-                // (they stay bound to this gateway by the topology).
-                batch.flags.allow_offline_sub_device = true;
                 client->send_async(batch, [round](Result<Response> reply) {
                     if (!reply)
                         log_line("error", "round " + std::to_string(round) +

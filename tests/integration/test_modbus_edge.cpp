@@ -333,9 +333,12 @@ TEST_CASE("modbus edge gateway: the rounds polled while the broker is down arriv
         CHECK(rounds[r]);
     }
 
-    // The sub-devices are logged in again after the reconnect, so their commands arrive again.
-    edge.require_eventually([&] { return events(*edge.gateway, "login").size() == 2; },
-                            "the login after the reconnect", 60s);
+    // The client logged both sub-devices in again after the reconnect (before the replay), so their
+    // commands arrive again.
+    edge.require_eventually([&] { return events(*edge.gateway, "relogin").size() == 2; },
+                            "the logins after the reconnect", 60s);
+    for (const Value& line : events(*edge.gateway, "relogin"))
+        CHECK(line.find("ok")->as_bool());
     cloud::Reply ok = set_measurepoints(edge.hub, "meter1", R"({"setpoint":12.5})", 0);
     CHECK(ok.code == 200);
     ModbusReader modbus(edge.port);
