@@ -11,6 +11,14 @@ Error gone_error() {
     return Error{errc::shutting_down, "the gateway's client is gone (or this SubDevice is empty)"};
 }
 
+/// The request as the sub-device's: its keys replace whatever the options named.
+Result<detail::PreparedRequest> prepare_as(detail::ClientCore& core, const SubDevice& sub, RequestBody body,
+                                           SendOptions options) {
+    options.product_key = sub.product_key();
+    options.device_key = sub.device_key();
+    return core.prepare(std::move(body), options);
+}
+
 } // namespace
 
 SubDevice::SubDevice(std::weak_ptr<detail::ClientCore> core, std::string product_key, std::string device_key)
@@ -24,9 +32,7 @@ SubDeviceState SubDevice::state() const {
 Result<Response> SubDevice::send_body(RequestBody body, SendOptions options) const {
     auto core = core_.lock();
     if (!core) return gone_error();
-    options.product_key = product_key_;
-    options.device_key = device_key_;
-    Result<detail::PreparedRequest> request = core->prepare(std::move(body), options);
+    Result<detail::PreparedRequest> request = prepare_as(*core, *this, std::move(body), std::move(options));
     if (!request) return request.error();
     return core->send_blocking(std::move(*request));
 }
@@ -34,9 +40,7 @@ Result<Response> SubDevice::send_body(RequestBody body, SendOptions options) con
 void SubDevice::send_body_async(RequestBody body, ResponseCallback callback, SendOptions options) const {
     auto core = core_.lock();
     if (!core) return fail_async(std::move(callback), gone_error());
-    options.product_key = product_key_;
-    options.device_key = device_key_;
-    Result<detail::PreparedRequest> request = core->prepare(std::move(body), options);
+    Result<detail::PreparedRequest> request = prepare_as(*core, *this, std::move(body), std::move(options));
     if (!request) return core->fail_async(std::move(callback), request.error());
     core->send_async(std::move(*request), std::move(callback));
 }
@@ -44,9 +48,7 @@ void SubDevice::send_body_async(RequestBody body, ResponseCallback callback, Sen
 Status SubDevice::send_body_nowait(RequestBody body, SendOptions options) const {
     auto core = core_.lock();
     if (!core) return gone_error();
-    options.product_key = product_key_;
-    options.device_key = device_key_;
-    Result<detail::PreparedRequest> request = core->prepare(std::move(body), options);
+    Result<detail::PreparedRequest> request = prepare_as(*core, *this, std::move(body), std::move(options));
     if (!request) return request.error();
     return core->send_nowait(std::move(*request));
 }
