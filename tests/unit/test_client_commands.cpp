@@ -799,7 +799,7 @@ TEST_CASE("commands: commands waiting for a stuck handler are bounded, the exces
     CHECK(stats.commands_dropped == 60);
     CHECK(log.contains("warn: commands dropped: more than 16777216 bytes"));
     release->set_value();
-    REQUIRE(eventually([&] { return rig.client.stats().commands_replied == 41; }));
+    REQUIRE(eventually([&] { return rig.client.stats().commands_replied == 41; }, 60s));
     CHECK(handled == 41);
 
     // Once the queue drained, commands are taken again.
