@@ -65,7 +65,7 @@ struct OtaUpdater::State : std::enable_shared_from_this<OtaUpdater::State> {
     // ---- talking to the cloud ----
 
     template <class Request> Result<detail::PreparedRequest> prepare(ClientCore& c, const Request& request) {
-        Result<RequestBody> body = encode_body(request, detail::wall_clock_ms());
+        Result<RequestBody> body = encode_body(request, c.wall_clock_ms());
         if (!body) return body.error();
         SendOptions send;
         send.timeout = options.request_timeout;
