@@ -24,6 +24,11 @@ namespace enos::test::cloud {
 using device::Reply;
 using device::Value;
 
+/// The topic on which the hub asks a dynamically activated device of product pkDyn001 to take its secret.
+inline std::string activation_info_topic(const std::string& dk) {
+    return "/ext/session/pkDyn001/" + dk + "/thing/activate/info";
+}
+
 /// A request id unique within this test process.
 inline std::string next_id() {
     static std::atomic<int> counter{0};

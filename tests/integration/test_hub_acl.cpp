@@ -17,7 +17,6 @@ using enos::device::SecureMode;
 
 namespace {
 
-constexpr int refused = MqttProbe::subscription_refused;
 
 std::string marker(const char* what) {
     return unique_client_id(what);
@@ -70,7 +69,7 @@ TEST_CASE("hub acl: a device may subscribe to its own topics only", "[integratio
           "/ext/session/pkTest/dev6/combine/+", "/sys/pkTest/integration/#", "$hub/#", "$SYS/#",
           "/sys/pkTest/dev5", "sys/pkTest/dev5/#"}) {
         INFO("filter " << foreign);
-        CHECK(dev.subscribe(foreign) == refused);
+        CHECK(dev.subscribe(foreign) == MqttProbe::subscription_refused);
     }
     CHECK(hub.broker_log().find("denied subscribe of '/sys/pkTest/dev6/#' for pkTest/dev5") !=
           std::string::npos);
@@ -83,7 +82,7 @@ TEST_CASE("hub acl: device A does not receive device B's commands", "[integratio
     connect_or_fail(b, device_credentials("pkTest", "dev6", "devSecret6"));
     connect_or_fail(cloud, hub.admin());
     REQUIRE(a.subscribe("/sys/pkTest/dev5/#") == 1);
-    REQUIRE(a.subscribe("/sys/pkTest/dev6/thing/service/+") == refused);
+    REQUIRE(a.subscribe("/sys/pkTest/dev6/thing/service/+") == MqttProbe::subscription_refused);
     REQUIRE(b.subscribe("/sys/pkTest/dev6/thing/service/+") == 1);
 
     const std::string command = "/sys/pkTest/dev6/thing/service/setPower";
@@ -132,8 +131,8 @@ TEST_CASE("hub acl: an integration channel is confined to /sys/{pk}/integration/
     connect_or_fail(cloud, hub.admin());
     connect_or_fail(channel, device_credentials("pkInt001", "", "prodSecretXYZ", SecureMode::integration));
     CHECK(channel.subscribe("/sys/pkInt001/integration/measurepoint/post_reply") == 1);
-    CHECK(channel.subscribe("/sys/pkInt001/dev1/#") == refused);
-    CHECK(channel.subscribe("/sys/pkTest/integration/#") == refused);
+    CHECK(channel.subscribe("/sys/pkInt001/dev1/#") == MqttProbe::subscription_refused);
+    CHECK(channel.subscribe("/sys/pkTest/integration/#") == MqttProbe::subscription_refused);
 
     REQUIRE(cloud.subscribe("/sys/pkInt001/#") == 1);
     const std::string denied_topic = "/sys/pkInt001/dev1/thing/measurepoint/post";
@@ -165,7 +164,7 @@ TEST_CASE("hub acl: the hub announces device connects and disconnects on $hub/ev
     {
         MqttProbe device(hub.port());
         connect_or_fail(device, credentials);
-        CHECK(device.subscribe("$hub/events/#") == refused);
+        CHECK(device.subscribe("$hub/events/#") == MqttProbe::subscription_refused);
         const auto connected = cloud.wait_for("$hub/events/connect");
         REQUIRE(connected);
         rapidjson::Document event;
@@ -197,7 +196,7 @@ TEST_CASE("hub acl: a gateway uses a sub-device's topics only while it is logged
     REQUIRE(cloud.subscribe("$hub/events/disconnect") == 1);
 
     const std::string sub01 = "/sys/pkSub/subDev01/thing/service/+";
-    CHECK(gw.subscribe(sub01) == refused);
+    CHECK(gw.subscribe(sub01) == MqttProbe::subscription_refused);
 
     // The cloud's reply passes through the broker to the gateway: once the gateway has it, the
     // plugin has seen it too.
@@ -220,13 +219,13 @@ TEST_CASE("hub acl: a gateway uses a sub-device's topics only while it is logged
 
     CHECK(gw.subscribe(sub01) == 1);
     CHECK(gw.subscribe("/sys/pkSub/subDev01/thing/measurepoint/post_reply") == 1);
-    CHECK(gw.subscribe("/sys/pkSub/subDev02/#") == refused); // login failed
+    CHECK(gw.subscribe("/sys/pkSub/subDev02/#") == MqttProbe::subscription_refused); // login failed
     CHECK(gw.subscribe("/sys/pkSub/subDev03/#") == 1);
     CHECK(gw.subscribe("/sys/pkSub/subDev04/#") == 1);
-    CHECK(gw.subscribe("/sys/pkSub/subDev05/#") == refused);         // failed in the batch
-    CHECK(gw.subscribe("/ext/session/pkSub/subDev01/#") == refused); // session topics stay the gateway's
-    CHECK(other_gw.subscribe("/sys/pkSub/subDev01/#") == refused);   // logged in through gw1, not gw2
-    CHECK(plain.subscribe("/sys/pkSub/subDev06/#") == refused);      // not a gateway
+    CHECK(gw.subscribe("/sys/pkSub/subDev05/#") == MqttProbe::subscription_refused);         // failed in the batch
+    CHECK(gw.subscribe("/ext/session/pkSub/subDev01/#") == MqttProbe::subscription_refused); // session topics stay the gateway's
+    CHECK(other_gw.subscribe("/sys/pkSub/subDev01/#") == MqttProbe::subscription_refused);   // logged in through gw1, not gw2
+    CHECK(plain.subscribe("/sys/pkSub/subDev06/#") == MqttProbe::subscription_refused);      // not a gateway
 
     // Data for a logged-in sub-device goes through; for another it is dropped.
     const std::string data = marker("sub01-data"), forged = marker("sub02-data");
@@ -242,8 +241,8 @@ TEST_CASE("hub acl: a gateway uses a sub-device's topics only while it is logged
     reply(
         gw, "/ext/session/pkGw/gw1/combine/disable",
         R"({"id":"6","version":"1.0","method":"combine.disable","params":[{"productKey":"pkSub","deviceKey":"subDev03"}]})");
-    CHECK(gw.subscribe("/sys/pkSub/subDev01/#") == refused);
-    CHECK(gw.subscribe("/sys/pkSub/subDev03/#") == refused);
+    CHECK(gw.subscribe("/sys/pkSub/subDev01/#") == MqttProbe::subscription_refused);
+    CHECK(gw.subscribe("/sys/pkSub/subDev03/#") == MqttProbe::subscription_refused);
     CHECK(gw.subscribe("/sys/pkSub/subDev04/#") == 1);
     REQUIRE(cloud.publish("/sys/pkSub/subDev01/thing/service/reset", marker("after-logout")));
     const std::string still_open = marker("sub04-command");
@@ -262,7 +261,7 @@ TEST_CASE("hub acl: a gateway uses a sub-device's topics only while it is logged
     }));
     MqttProbe again(hub.port());
     connect_or_fail(again, device_credentials("pkGw", "gw1", "gwSecret1"));
-    CHECK(again.subscribe("/sys/pkSub/subDev04/#") == refused);
+    CHECK(again.subscribe("/sys/pkSub/subDev04/#") == MqttProbe::subscription_refused);
 }
 
 TEST_CASE("hub acl: the simulator's login and logout replies open and close sub-device topics",
@@ -272,7 +271,7 @@ TEST_CASE("hub acl: the simulator's login and logout replies open and close sub-
     connect_or_fail(gw, device_credentials("pkGw", "gw1", "gwSecret1"));
     REQUIRE(gw.subscribe("/ext/session/pkGw/gw1/combine/+") == 1);
     const std::string post_reply = "/sys/pkSub/subDev01/thing/measurepoint/post_reply";
-    CHECK(gw.subscribe(post_reply) == refused);
+    CHECK(gw.subscribe(post_reply) == MqttProbe::subscription_refused);
 
     // combine.login signed for the sub-device (docs/protocol.md §3.11).
     const std::string ts = enos::device::now_ms_string(), client_id = "pkSub.subDev01." + ts;
@@ -300,7 +299,7 @@ TEST_CASE("hub acl: the simulator's login and logout replies open and close sub-
     REQUIRE(logout);
     INFO(logout->payload);
     REQUIRE(logout->payload.find("\"code\":200") != std::string::npos);
-    CHECK(gw.subscribe("/sys/pkSub/subDev01/#") == refused);
+    CHECK(gw.subscribe("/sys/pkSub/subDev01/#") == MqttProbe::subscription_refused);
 }
 
 TEST_CASE("hub acl: malformed cloud replies open nothing and break nothing", "[integration][hub]") {
@@ -332,7 +331,7 @@ TEST_CASE("hub acl: malformed cloud replies open nothing and break nothing", "[i
     REQUIRE(cloud.publish("/ext/session/pkGw/gw1/combine/login_reply", last));
     REQUIRE(gw.wait_for([&last](const ReceivedMessage& m) { return m.payload == last; }));
 
-    CHECK(gw.subscribe("/sys/pkSub/subDev01/#") == refused);
+    CHECK(gw.subscribe("/sys/pkSub/subDev01/#") == MqttProbe::subscription_refused);
     MqttProbe fresh(hub.port());
     CHECK(fresh.connect(device_credentials("pkTest", "dev1", "devSecret1")) == 0);
 }

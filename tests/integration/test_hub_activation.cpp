@@ -10,20 +10,13 @@ using enos::device::SecureMode;
 
 namespace {
 
-constexpr int accepted = 0;
-constexpr int refused = 5;
-
-std::string info_topic(const std::string& dk) {
-    return "/ext/session/pkDyn001/" + dk + "/thing/activate/info";
-}
-
 /// Connects `dk` in securemode 3 and returns the activate/info request it receives.
 enos::device::Request receive_activation(MqttProbe& device, const std::string& dk) {
     REQUIRE(device.connect(device_credentials("pkDyn001", dk, "prodSecretXYZ",
-                                              SecureMode::dynamic_activation)) == accepted);
+                                              SecureMode::dynamic_activation)) == MqttProbe::accepted);
     // The request is retained, so subscribing after the CONNACK does not miss it.
-    REQUIRE(device.subscribe(info_topic(dk), 1) == 1);
-    auto message = device.wait_for(info_topic(dk));
+    REQUIRE(device.subscribe(activation_info_topic(dk), 1) == 1);
+    auto message = device.wait_for(activation_info_topic(dk));
     REQUIRE(message.has_value());
     auto request = enos::device::decode_request(message->payload);
     REQUIRE(request.ok());
@@ -44,7 +37,7 @@ std::string secret_of(const enos::device::Request& request, const std::string& d
 
 void answer(MqttProbe& device, const std::string& dk, const std::string& id, int code) {
     REQUIRE(device.publish(
-        info_topic(dk) + "_reply",
+        activation_info_topic(dk) + "_reply",
         R"({"id":")" + id + R"(","code":)" + std::to_string(code) + R"(,"message":"stored"})", 0));
 }
 
@@ -68,9 +61,9 @@ TEST_CASE("hub activation: securemode 3 gets a secret, then only securemode 2 wi
                     [](const auto& rows) { return rows.size() == 1 && at(rows[0], "activated").as_bool(); });
     }
     CHECK(connack(hub, device_credentials("pkDyn001", "dyn1", "prodSecretXYZ",
-                                          SecureMode::dynamic_activation)) == refused);
-    CHECK(connack(hub, device_credentials("pkDyn001", "dyn1", "notTheSecret")) == refused);
-    CHECK(connack(hub, device_credentials("pkDyn001", "dyn1", secret)) == accepted);
+                                          SecureMode::dynamic_activation)) == MqttProbe::not_authorized);
+    CHECK(connack(hub, device_credentials("pkDyn001", "dyn1", "notTheSecret")) == MqttProbe::not_authorized);
+    CHECK(connack(hub, device_credentials("pkDyn001", "dyn1", secret)) == MqttProbe::accepted);
 
     // The activated device is a normal device now: its requests are answered.
     Device dev(hub, "pkDyn001", "dyn1", secret);
@@ -81,10 +74,10 @@ TEST_CASE("hub activation: securemode 3 gets a secret, then only securemode 2 wi
     // The retained activation message was cleared: a later subscriber gets nothing retained there,
     // which the admin sees by publishing a marker after subscribing.
     MqttProbe admin(hub.port());
-    REQUIRE(admin.connect(hub.admin()) == accepted);
-    REQUIRE(admin.subscribe(info_topic("dyn1"), 1) == 1);
-    REQUIRE(admin.publish(info_topic("dyn1"), "marker", 1));
-    auto first = admin.wait_for(info_topic("dyn1"));
+    REQUIRE(admin.connect(hub.admin()) == MqttProbe::accepted);
+    REQUIRE(admin.subscribe(activation_info_topic("dyn1"), 1) == 1);
+    REQUIRE(admin.publish(activation_info_topic("dyn1"), "marker", 1));
+    auto first = admin.wait_for(activation_info_topic("dyn1"));
     REQUIRE(first.has_value());
     CHECK(first->payload == "marker");
     const auto connections = query_until(hub, "connections", "pkDyn001", "dyn1",
@@ -109,14 +102,14 @@ TEST_CASE("hub activation: a device that does not confirm stays unactivated and 
     CHECK(secret_of(request, "dyn2") == first_secret);
     // The 500 answer was processed before this connection's event (the broker delivers in order):
     // the device is still not activated, so securemode 2 is refused.
-    CHECK(connack(hub, device_credentials("pkDyn001", "dyn2", first_secret)) == refused);
+    CHECK(connack(hub, device_credentials("pkDyn001", "dyn2", first_secret)) == MqttProbe::not_authorized);
     query_until(hub, "activations", "pkDyn001", "dyn2",
                 [](const auto& rows) { return rows.size() == 1 && !at(rows[0], "activated").as_bool(); });
 
     answer(again, "dyn2", request.id, 200);
     query_until(hub, "activations", "pkDyn001", "dyn2",
                 [](const auto& rows) { return rows.size() == 1 && at(rows[0], "activated").as_bool(); });
-    CHECK(connack(hub, device_credentials("pkDyn001", "dyn2", first_secret)) == accepted);
+    CHECK(connack(hub, device_credentials("pkDyn001", "dyn2", first_secret)) == MqttProbe::accepted);
 }
 
 TEST_CASE("hub activation: the activation survives a restart of the hub", "[integration][hub][cloud]") {
@@ -138,7 +131,7 @@ TEST_CASE("hub activation: the activation survives a restart of the hub", "[inte
         REQUIRE(started.exit_code == 0);
         const HubProcess restarted = HubProcess::attach(hub.dir());
         CHECK(connack(restarted, device_credentials("pkDyn001", "dyn3", "prodSecretXYZ",
-                                                    SecureMode::dynamic_activation)) == refused);
-        CHECK(connack(restarted, device_credentials("pkDyn001", "dyn3", secret)) == accepted);
+                                                    SecureMode::dynamic_activation)) == MqttProbe::not_authorized);
+        CHECK(connack(restarted, device_credentials("pkDyn001", "dyn3", secret)) == MqttProbe::accepted);
     }
 }

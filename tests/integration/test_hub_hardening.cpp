@@ -37,22 +37,9 @@ unsigned mode_of(const std::string& path) {
     return st.st_mode & 07777;
 }
 
-bool contains(const std::string& text, const std::string& part) {
-    return text.find(part) != std::string::npos;
-}
-
-ProcessResult hub_command(std::vector<std::string> args) {
-    args.insert(args.begin(), enos_hub_binary());
-    return run_process(args);
-}
-
 ProcessResult start_broker_only(const std::string& dir) {
-    return hub_command({"start", "--registry", test_registry_path(), "--dir", dir, "--port", "0",
+    return run_hub({"start", "--registry", test_registry_path(), "--dir", dir, "--port", "0",
                         "--no-simulator", "--no-connect-limit", "--owner-pid", std::to_string(::getpid())});
-}
-
-std::string info_topic(const std::string& dk) {
-    return "/ext/session/pkDyn001/" + dk + "/thing/activate/info";
 }
 
 /// Logs `dk` in with securemode 3 and returns the secret the simulator generated for it.
@@ -60,8 +47,8 @@ std::string activation_secret(const HubProcess& hub, const std::string& dk) {
     MqttProbe device(hub.port());
     REQUIRE(device.connect(
                 device_credentials("pkDyn001", dk, "prodSecretXYZ", SecureMode::dynamic_activation)) == 0);
-    REQUIRE(device.subscribe(info_topic(dk), 1) == 1);
-    const auto message = device.wait_for(info_topic(dk));
+    REQUIRE(device.subscribe(activation_info_topic(dk), 1) == 1);
+    const auto message = device.wait_for(activation_info_topic(dk));
     REQUIRE(message);
     const auto request = enos::device::decode_request(message->payload);
     REQUIRE(request.ok());
@@ -142,7 +129,7 @@ TEST_CASE("hub hardening: a loose run directory of an earlier hub is tightened, 
         CHECK(mode_of(dir.path()) == 0700);
         CHECK(mode_of(dir.file("hub.db")) == 0600);
         CHECK(mode_of(dir.file("admin.token")) == 0600);
-        CHECK(hub_command({"stop", "--dir", dir.path()}).exit_code == 0);
+        CHECK(run_hub({"stop", "--dir", dir.path()}).exit_code == 0);
     }
     SECTION("a new directory is created private, its parents as usual") {
         TempDir dir("enos-hub");
@@ -151,7 +138,7 @@ TEST_CASE("hub hardening: a loose run directory of an earlier hub is tightened, 
         INFO(started.err);
         REQUIRE(started.exit_code == 0);
         CHECK(mode_of(run) == 0700);
-        CHECK(hub_command({"stop", "--dir", run}).exit_code == 0);
+        CHECK(run_hub({"stop", "--dir", run}).exit_code == 0);
     }
     SECTION("a shared directory holding other files is refused and left as it was") {
         TempDir dir("enos-hub");

@@ -20,12 +20,12 @@ namespace {
 
 /// A device that answers the first command arriving on `filter` with `answer(topic, request)`,
 /// published on the reply topic `reply_topic_of(topic)`.
-class Responder {
+class AnsweringDevice {
 public:
     using Answer = std::function<std::string(const ReceivedMessage&)>;
     using ReplyTopic = std::function<std::string(const std::string&)>;
 
-    Responder(
+    AnsweringDevice(
         const HubProcess& hub, const std::string& pk, const std::string& dk, const std::string& secret,
         const std::string& filter, Answer answer,
         ReplyTopic reply_topic_of = [](const std::string& t) { return t + "_reply"; })
@@ -96,7 +96,7 @@ TEST_CASE("hub inject: invoke delivers the service call and prints the device's 
           "[integration][hub][cloud]") {
     const auto& hub = shared_hub();
     const std::string service = unique_client_id("setPower");
-    Responder device(hub, "pkTest", "dev1", "devSecret1", "/sys/pkTest/dev1/thing/service/" + service,
+    AnsweringDevice device(hub, "pkTest", "dev1", "devSecret1", "/sys/pkTest/dev1/thing/service/" + service,
                      [](const ReceivedMessage& m) { return reply_with(m, 200, R"({"result":1})"); });
     const auto r = hub.run({"invoke", "--pk", "pkTest", "--dk", "dev1", "--service", service, "--params",
                             R"({"Power":"on","WindState":2})"});
@@ -124,7 +124,7 @@ TEST_CASE("hub inject: a non-200 reply exits 4, no reply exits 5", "[integration
     const auto& hub = shared_hub();
     const std::string service = unique_client_id("reboot");
     {
-        Responder device(hub, "pkTest", "dev2", "devSecret2", "/sys/pkTest/dev2/thing/service/" + service,
+        AnsweringDevice device(hub, "pkTest", "dev2", "devSecret2", "/sys/pkTest/dev2/thing/service/" + service,
                          [](const ReceivedMessage& m) { return reply_with(m, 2001, R"("busy")"); });
         const auto r = hub.run({"invoke", "--pk", "pkTest", "--dk", "dev2", "--service", service});
         CHECK(r.exit_code == 4);
@@ -144,7 +144,7 @@ TEST_CASE("hub inject: a non-200 reply exits 4, no reply exits 5", "[integration
 
 TEST_CASE("hub inject: rrpc waits on rrpc/response/{messageId}", "[integration][hub][cloud]") {
     const auto& hub = shared_hub();
-    Responder device(
+    AnsweringDevice device(
         hub, "pkTest", "dev3", "devSecret3", "/sys/pkTest/dev3/rrpc/request/+",
         [](const ReceivedMessage& m) { return reply_with(m, 200, R"({"ok":true})"); },
         [](const std::string& topic) {
@@ -163,7 +163,7 @@ TEST_CASE("hub inject: rrpc waits on rrpc/response/{messageId}", "[integration][
 TEST_CASE("hub inject: set-measurepoints and get-measurepoints", "[integration][hub][cloud]") {
     const auto& hub = shared_hub();
     {
-        Responder device(hub, "pkTest", "dev4", "devSecret4",
+        AnsweringDevice device(hub, "pkTest", "dev4", "devSecret4",
                          "/sys/pkTest/dev4/thing/service/measurepoint/set",
                          [](const ReceivedMessage& m) { return reply_with(m, 200, "{}"); });
         const auto r = hub.run({"set-measurepoints", "--pk", "pkTest", "--dk", "dev4", "--params",
@@ -174,7 +174,7 @@ TEST_CASE("hub inject: set-measurepoints and get-measurepoints", "[integration][
         CHECK(method_of(command->payload) == "thing.service.measurepoint.set");
         CHECK(at(params_of(command->payload), "mode").as_string() == "eco");
     }
-    Responder device(
+    AnsweringDevice device(
         hub, "pkTest", "dev4", "devSecret4", "/sys/pkTest/dev4/thing/service/measurepoint/get",
         [](const ReceivedMessage& m) { return reply_with(m, 200, R"({"power":"on","temp":23})"); });
     const auto r = hub.run({"get-measurepoints", "--pk", "pkTest", "--dk", "dev4", "--names", "power,temp"});
@@ -190,7 +190,7 @@ TEST_CASE("hub inject: set-measurepoints and get-measurepoints", "[integration][
 
 TEST_CASE("hub inject: raw-down sends bytes and prints the raw reply as hex", "[integration][hub][cloud]") {
     const auto& hub = shared_hub();
-    Responder device(hub, "pkTest", "dev5", "devSecret5", "/sys/pkTest/dev5/thing/model/down_raw",
+    AnsweringDevice device(hub, "pkTest", "dev5", "devSecret5", "/sys/pkTest/dev5/thing/model/down_raw",
                      [](const ReceivedMessage&) { return std::string("\x11\x00\x00\x04\xd2\xc8", 6); });
     const auto r = hub.run({"raw-down", "--pk", "pkTest", "--dk", "dev5", "--hex", "0100000014A1"});
     CHECK(r.exit_code == 0);
@@ -202,7 +202,7 @@ TEST_CASE("hub inject: raw-down sends bytes and prints the raw reply as hex", "[
 
 TEST_CASE("hub inject: ota-upgrade pushes the firmware description", "[integration][hub][cloud]") {
     const auto& hub = shared_hub();
-    Responder device(hub, "pkTest", "dev6", "devSecret6", "/sys/pkTest/dev6/ota/device/upgrade",
+    AnsweringDevice device(hub, "pkTest", "dev6", "devSecret6", "/sys/pkTest/dev6/ota/device/upgrade",
                      [](const ReceivedMessage& m) { return reply_with(m, 200, R"("")"); });
     const auto r =
         hub.run({"ota-upgrade", "--pk", "pkTest", "--dk", "dev6", "--version", "1.1.0", "--file-url",
@@ -224,7 +224,7 @@ TEST_CASE("hub inject: subdevice disable reaches the gateway and the cloud refus
     // A private hub: disabling changes what every later login of that sub-device gets.
     const HubProcess hub = HubProcess::start();
     {
-        Responder gateway(hub, "pkGw", "gw1", "gwSecret1", "/ext/session/pkGw/gw1/combine/disable",
+        AnsweringDevice gateway(hub, "pkGw", "gw1", "gwSecret1", "/ext/session/pkGw/gw1/combine/disable",
                           [](const ReceivedMessage& m) { return reply_with(m, 200, "{}"); });
         const auto r = hub.run({"subdevice", "disable", "--pk", "pkGw", "--dk", "gw1", "--sub-pk", "pkSub",
                                 "--sub-dk", "subDev02"});
@@ -250,7 +250,7 @@ TEST_CASE("hub inject: subdevice disable reaches the gateway and the cloud refus
     CHECK(login("subDev02", "subSecret02").code == 723);
 
     {
-        Responder gateway(hub, "pkGw", "gw1", "gwSecret1", "/ext/session/pkGw/gw1/combine/enable",
+        AnsweringDevice gateway(hub, "pkGw", "gw1", "gwSecret1", "/ext/session/pkGw/gw1/combine/enable",
                           [](const ReceivedMessage& m) { return reply_with(m, 200, "{}"); });
         CHECK(hub.run({"subdevice", "enable", "--pk", "pkGw", "--dk", "gw1", "--sub-pk", "pkSub", "--sub-dk",
                        "subDev02"})
@@ -261,7 +261,7 @@ TEST_CASE("hub inject: subdevice disable reaches the gateway and the cloud refus
     CHECK(login("subDev02", "subSecret02").code == 200);
 
     {
-        Responder gateway(hub, "pkGw", "gw1", "gwSecret1", "/ext/session/pkGw/gw1/combine/delete",
+        AnsweringDevice gateway(hub, "pkGw", "gw1", "gwSecret1", "/ext/session/pkGw/gw1/combine/delete",
                           [](const ReceivedMessage& m) { return reply_with(m, 200, "{}"); });
         CHECK(hub.run({"subdevice", "delete", "--pk", "pkGw", "--dk", "gw1", "--sub-pk", "pkSub", "--sub-dk",
                        "subDev03"})

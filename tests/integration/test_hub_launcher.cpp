@@ -21,15 +21,6 @@ using namespace enos::test;
 
 namespace {
 
-ProcessResult hub_command(std::vector<std::string> args) {
-    args.insert(args.begin(), enos_hub_binary());
-    return run_process(args);
-}
-
-bool contains(const std::string& text, const std::string& part) {
-    return text.find(part) != std::string::npos;
-}
-
 // Gone, or a zombie nobody reaps (its parent, `enos-hub start`, exited long ago).
 bool process_gone(pid_t pid) {
     std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
@@ -69,7 +60,7 @@ private:
 
 TEST_CASE("hub launcher: start prints the ports, stop ends both processes", "[integration][hub]") {
     TempDir dir("enos-hub");
-    const auto started = hub_command({"start", "--registry", test_registry_path(), "--dir", dir.path(),
+    const auto started = run_hub({"start", "--registry", test_registry_path(), "--dir", dir.path(),
                                       "--port", "0", "--tls-port", "0", "--no-simulator"});
     INFO(started.err);
     REQUIRE(started.exit_code == 0);
@@ -87,15 +78,15 @@ TEST_CASE("hub launcher: start prints the ports, stop ends both processes", "[in
            std::filesystem::perms::others_read) == std::filesystem::perms::none);
 
     const auto again =
-        hub_command({"start", "--registry", test_registry_path(), "--dir", dir.path(), "--port", "0"});
+        run_hub({"start", "--registry", test_registry_path(), "--dir", dir.path(), "--port", "0"});
     CHECK(again.exit_code == 1);
     CHECK(contains(again.err, "already running"));
 
-    const auto stopped = hub_command({"stop", "--dir", dir.path()});
+    const auto stopped = run_hub({"stop", "--dir", dir.path()});
     CHECK(stopped.exit_code == 0);
     CHECK_FALSE(tcp_port_open(port));
     CHECK(process_gone(broker_pid));
-    CHECK(hub_command({"stop", "--dir", dir.path()}).exit_code == 0); // nothing left to stop is fine
+    CHECK(run_hub({"stop", "--dir", dir.path()}).exit_code == 0); // nothing left to stop is fine
 }
 
 TEST_CASE("hub launcher: a bad registry is refused before anything starts", "[integration][hub]") {
@@ -103,7 +94,7 @@ TEST_CASE("hub launcher: a bad registry is refused before anything starts", "[in
     write(
         dir.file("registry.json"),
         R"({"devices":[{"productKey":"pk","deviceKey":"ok","deviceSecret":"s"},{"productKey":"pk","deviceSecret":"s"}]})");
-    const auto missing_key = hub_command(
+    const auto missing_key = run_hub(
         {"start", "--registry", dir.file("registry.json"), "--dir", dir.file("run"), "--port", "0"});
     CHECK(missing_key.exit_code == 1);
     CHECK(contains(missing_key.err, "devices[1]: missing field 'deviceKey'"));
@@ -112,17 +103,17 @@ TEST_CASE("hub launcher: a bad registry is refused before anything starts", "[in
     write(dir.file("typo.json"),
           R"({"devices":[{"productKey":"pk","deviceKey":"d","deviceSecret":"s","enable":false}]})");
     const auto typo =
-        hub_command({"start", "--registry", dir.file("typo.json"), "--dir", dir.file("run"), "--port", "0"});
+        run_hub({"start", "--registry", dir.file("typo.json"), "--dir", dir.file("run"), "--port", "0"});
     CHECK(typo.exit_code == 1);
     CHECK(contains(typo.err, "devices[0]: unknown field 'enable'"));
 
     write(dir.file("broken.json"), "{\"products\": [\n  {\"productKey\": \"pk\",}\n]}");
-    const auto broken = hub_command(
+    const auto broken = run_hub(
         {"start", "--registry", dir.file("broken.json"), "--dir", dir.file("run"), "--port", "0"});
     CHECK(broken.exit_code == 1);
     CHECK(contains(broken.err, "invalid JSON at line 2"));
 
-    const auto absent = hub_command(
+    const auto absent = run_hub(
         {"start", "--registry", dir.file("absent.json"), "--dir", dir.file("run"), "--port", "0"});
     CHECK(absent.exit_code == 1);
     CHECK(contains(absent.err, "absent.json: cannot open the registry file"));
@@ -131,21 +122,21 @@ TEST_CASE("hub launcher: a bad registry is refused before anything starts", "[in
 TEST_CASE("hub launcher: a taken port, a missing broker and bad usage are reported", "[integration][hub]") {
     TempDir dir("enos-hub");
     TakenPort taken;
-    const auto busy = hub_command({"start", "--registry", test_registry_path(), "--dir", dir.path(), "--port",
+    const auto busy = run_hub({"start", "--registry", test_registry_path(), "--dir", dir.path(), "--port",
                                    std::to_string(taken.port())});
     CHECK(busy.exit_code == 1);
     CHECK(contains(busy.err, "port " + std::to_string(taken.port()) + " on 127.0.0.1 is already in use"));
 
-    const auto no_broker = hub_command({"start", "--registry", test_registry_path(), "--dir", dir.path(),
+    const auto no_broker = run_hub({"start", "--registry", test_registry_path(), "--dir", dir.path(),
                                         "--port", "0", "--mosquitto", dir.file("no-such-mosquitto")});
     CHECK(no_broker.exit_code == 1);
     CHECK(contains(no_broker.err, "no-such-mosquitto is not an executable"));
 
-    CHECK(hub_command({"start", "--dir", dir.path()}).exit_code == 2); // no --registry
-    CHECK(hub_command({"start", "--registry", test_registry_path(), "--prot", "1"}).exit_code == 2);
-    CHECK(hub_command({"start", "--registry", test_registry_path(), "--port", "70000"}).exit_code == 2);
-    CHECK(hub_command({"no-such-command"}).exit_code == 2);
-    const auto help = hub_command({"--help"});
+    CHECK(run_hub({"start", "--dir", dir.path()}).exit_code == 2); // no --registry
+    CHECK(run_hub({"start", "--registry", test_registry_path(), "--prot", "1"}).exit_code == 2);
+    CHECK(run_hub({"start", "--registry", test_registry_path(), "--port", "70000"}).exit_code == 2);
+    CHECK(run_hub({"no-such-command"}).exit_code == 2);
+    const auto help = run_hub({"--help"});
     CHECK(help.exit_code == 0);
     for (const char* command : {"start", "stop", "invoke", "rrpc", "set-measurepoints", "get-measurepoints",
                                 "raw-down", "ota-upgrade", "subdevice", "query", "issue-cert"})
@@ -199,7 +190,7 @@ TEST_CASE("hub launcher: a hub stops itself when its owner process is gone", "[i
     TempDir dir("enos-hub");
     ChildProcess owner = ChildProcess::spawn({"sleep", "600"});
     const auto started =
-        hub_command({"start", "--registry", test_registry_path(), "--dir", dir.path(), "--port", "0",
+        run_hub({"start", "--registry", test_registry_path(), "--dir", dir.path(), "--port", "0",
                      "--no-simulator", "--owner-pid", std::to_string(owner.pid())});
     INFO(started.err);
     REQUIRE(started.exit_code == 0);
@@ -217,7 +208,7 @@ TEST_CASE("hub launcher: a hub stops itself when its owner process is gone", "[i
     CHECK_FALSE(tcp_port_open(port));
     CHECK(process_gone(static_cast<pid_t>(line["broker_pid"].GetInt())));
 
-    const auto no_owner = hub_command({"start", "--registry", test_registry_path(), "--dir", dir.path(),
+    const auto no_owner = run_hub({"start", "--registry", test_registry_path(), "--dir", dir.path(),
                                        "--port", "0", "--owner-pid", "999999999"});
     CHECK(no_owner.exit_code == 1);
     CHECK(contains(no_owner.err, "--owner-pid 999999999 is not a running process"));

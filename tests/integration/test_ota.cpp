@@ -10,7 +10,6 @@
 #include <condition_variable>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 
 using namespace enos::test;
 using namespace enos::test::client;
@@ -29,13 +28,6 @@ std::string file_service_url(const HubProcess& h) {
     std::getline(in, url);
     REQUIRE(url.rfind("http://127.0.0.1:", 0) == 0);
     return url;
-}
-
-std::string read_file(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::ostringstream out;
-    out << in.rdbuf();
-    return out.str();
 }
 
 /// Firmware bytes that are not all alike (several download chunks, every byte value).

@@ -22,12 +22,6 @@ using namespace enos::test::client;
 
 namespace {
 
-std::string read_file(const std::string& path) {
-    std::stringstream text;
-    text << std::ifstream(path).rdbuf();
-    return text.str();
-}
-
 /// Stops the hub's cloud simulator (so requests get no reply) until destroyed.
 class PausedSimulator {
 public:

@@ -5,3 +5,14 @@
 #else
 #include <catch2/catch.hpp>
 #endif
+
+#include <string_view>
+
+namespace enos::test {
+
+/// Whether `text` contains `part`: most checks of messages and logs look for a phrase in them.
+inline bool contains(std::string_view text, std::string_view part) {
+    return text.find(part) != std::string_view::npos;
+}
+
+} // namespace enos::test

@@ -51,8 +51,6 @@ private:
     bool ok_ = false;
 };
 
-std::string read_file(const std::string& path);
-void write_file(const std::string& path, std::string_view bytes);
 /// Every regular file of `dir` (not its subdirectories): name -> content.
 std::map<std::string, std::string> read_directory(const std::string& dir);
 /// Makes `dir` hold exactly `files` (removing everything else in it).

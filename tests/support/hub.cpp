@@ -51,6 +51,11 @@ constexpr auto command_timeout = std::chrono::seconds(90);
 
 } // namespace
 
+ProcessResult run_hub(std::vector<std::string> args) {
+    args.insert(args.begin(), enos_hub_binary());
+    return run_process(args);
+}
+
 std::string enos_hub_binary() {
     return env_or("ENOS_HUB_BINARY", ENOS_TEST_HUB_BINARY);
 }

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "support/mqtt_probe.hpp"
+#include "support/process.hpp"
 #include "support/temp_dir.hpp"
 
 #include <cstdint>
@@ -17,6 +18,8 @@ namespace enos::test {
 std::string enos_hub_binary();
 /// The shared test registry (tests/integration/registry.json): $ENOS_TEST_REGISTRY, else the source tree's.
 std::string test_registry_path();
+/// Runs `enos-hub ARGS...` to its end.
+ProcessResult run_hub(std::vector<std::string> args);
 
 class HubProcess {
 public:

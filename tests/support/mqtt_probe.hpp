@@ -39,6 +39,9 @@ class MqttProbe {
 public:
     /// No CONNACK: the broker closed the connection (or TLS failed) before answering.
     static constexpr int no_connack = -1;
+    /// CONNACK codes: accepted, and refused as not authorized.
+    static constexpr int accepted = 0;
+    static constexpr int not_authorized = 5;
     /// SUBACK code of a refused subscription.
     static constexpr int subscription_refused = 0x80;
 

@@ -23,4 +23,9 @@ private:
     std::string path_;
 };
 
+/// The whole content of `path`; throws if it cannot be read.
+std::string read_file(const std::string& path);
+/// Replaces the content of `path` with `bytes`.
+void write_file(const std::string& path, std::string_view bytes);
+
 } // namespace enos::test

@@ -20,7 +20,7 @@ TEST_CASE("pending requests: a reply completes its request once, later ones are 
           "[unit]") {
     PendingRequests table;
     std::vector<std::string> log;
-    const Clock::time_point t0{};
+    const detail::Clock::time_point t0{};
     const std::string key = PendingRequests::key("/sys/pk/dk/thing/measurepoint/post_reply", "7");
     CHECK(key == "/sys/pk/dk/thing/measurepoint/post_reply#7");
     table.add(key, 1, t0 + 5s, recorder(log, "a"));
@@ -49,7 +49,7 @@ TEST_CASE("pending requests: a reply completes its request once, later ones are 
 TEST_CASE("pending requests: deadlines expire in order and only when due", "[unit]") {
     PendingRequests table;
     std::vector<std::string> log;
-    const Clock::time_point t0{};
+    const detail::Clock::time_point t0{};
     table.add("r#3", 3, t0 + 30s, recorder(log, "late"));
     table.add("r#1", 1, t0 + 10s, recorder(log, "first"));
     table.add("r#2", 2, t0 + 20s, recorder(log, "second"));
@@ -74,7 +74,7 @@ TEST_CASE("pending requests: deadlines expire in order and only when due", "[uni
 
 TEST_CASE("pending requests: the memory of ended requests is bounded", "[unit]") {
     PendingRequests table;
-    const Clock::time_point t0{};
+    const detail::Clock::time_point t0{};
     for (int i = 0; i < 5000; ++i) {
         const std::string key = "r#" + std::to_string(i);
         table.add(key, static_cast<std::uint64_t>(i), t0, [](Result<Response>) {});

@@ -22,10 +22,6 @@ using enos::test::TempDir;
 
 namespace {
 
-bool contains(const std::string& text, const std::string& part) {
-    return text.find(part) != std::string::npos;
-}
-
 /// A pipe whose ends close with it.
 struct Pipe {
     int read_end = -1, write_end = -1;
