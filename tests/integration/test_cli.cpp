@@ -114,30 +114,6 @@ bool eventually(Condition condition, std::chrono::seconds limit = std::chrono::s
     return condition();
 }
 
-pid_t simulator_pid(const HubProcess& hub) {
-    std::ifstream in(hub.dir() + "/hub.json");
-    std::stringstream text;
-    text << in.rdbuf();
-    auto json = enos::device::parse_value(text.str());
-    REQUIRE(json.ok());
-    const Value* pid = json->find("simulator_pid");
-    REQUIRE(pid);
-    REQUIRE(pid->is_int());
-    return static_cast<pid_t>(pid->as_int());
-}
-
-/// Pauses the hub's cloud simulator, so requests get no reply; resumes it when destroyed.
-class PausedSimulator {
-public:
-    explicit PausedSimulator(pid_t pid) : pid_(pid) { REQUIRE(::kill(pid_, SIGSTOP) == 0); }
-    ~PausedSimulator() { ::kill(pid_, SIGCONT); }
-    PausedSimulator(const PausedSimulator&) = delete;
-    PausedSimulator& operator=(const PausedSimulator&) = delete;
-
-private:
-    pid_t pid_;
-};
-
 } // namespace
 
 TEST_CASE("cli: sign prints the core's CONNECT credentials without connecting", "[integration][cli]") {
@@ -341,7 +317,7 @@ TEST_CASE("cli: exit codes 3, 4 and 5 for refused connects, cloud errors and tim
         CHECK(text(line, "message").find("Power") != std::string::npos);
     }
     SECTION("no reply while the simulator is paused: 5") {
-        PausedSimulator paused(simulator_pid(h.hub));
+        PausedSimulator paused(h.hub);
         auto result = run_cli({"--url", h.hub.url(), "--product-key", product, "--device-key", "cli6",
                                "--device-secret", "cliSecret6", "--timeout-ms", "1500", "post-measurepoints",
                                R"({"temp": 2.5})"});

@@ -17,7 +17,6 @@ using enos::device::SecureMode;
 
 namespace {
 
-
 std::string marker(const char* what) {
     return unique_client_id(what);
 }
@@ -222,10 +221,12 @@ TEST_CASE("hub acl: a gateway uses a sub-device's topics only while it is logged
     CHECK(gw.subscribe("/sys/pkSub/subDev02/#") == MqttProbe::subscription_refused); // login failed
     CHECK(gw.subscribe("/sys/pkSub/subDev03/#") == 1);
     CHECK(gw.subscribe("/sys/pkSub/subDev04/#") == 1);
-    CHECK(gw.subscribe("/sys/pkSub/subDev05/#") == MqttProbe::subscription_refused);         // failed in the batch
-    CHECK(gw.subscribe("/ext/session/pkSub/subDev01/#") == MqttProbe::subscription_refused); // session topics stay the gateway's
-    CHECK(other_gw.subscribe("/sys/pkSub/subDev01/#") == MqttProbe::subscription_refused);   // logged in through gw1, not gw2
-    CHECK(plain.subscribe("/sys/pkSub/subDev06/#") == MqttProbe::subscription_refused);      // not a gateway
+    CHECK(gw.subscribe("/sys/pkSub/subDev05/#") == MqttProbe::subscription_refused); // failed in the batch
+    CHECK(gw.subscribe("/ext/session/pkSub/subDev01/#") ==
+          MqttProbe::subscription_refused); // session topics stay the gateway's
+    CHECK(other_gw.subscribe("/sys/pkSub/subDev01/#") ==
+          MqttProbe::subscription_refused); // logged in through gw1, not gw2
+    CHECK(plain.subscribe("/sys/pkSub/subDev06/#") == MqttProbe::subscription_refused); // not a gateway
 
     // Data for a logged-in sub-device goes through; for another it is dropped.
     const std::string data = marker("sub01-data"), forged = marker("sub02-data");

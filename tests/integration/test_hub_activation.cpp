@@ -131,7 +131,8 @@ TEST_CASE("hub activation: the activation survives a restart of the hub", "[inte
         REQUIRE(started.exit_code == 0);
         const HubProcess restarted = HubProcess::attach(hub.dir());
         CHECK(connack(restarted, device_credentials("pkDyn001", "dyn3", "prodSecretXYZ",
-                                                    SecureMode::dynamic_activation)) == MqttProbe::not_authorized);
+                                                    SecureMode::dynamic_activation)) ==
+              MqttProbe::not_authorized);
         CHECK(connack(restarted, device_credentials("pkDyn001", "dyn3", secret)) == MqttProbe::accepted);
     }
 }

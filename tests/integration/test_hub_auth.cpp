@@ -18,7 +18,6 @@ using enos::device::SignMethod;
 
 namespace {
 
-
 int connack(std::uint16_t port, const MqttCredentials& credentials) {
     MqttProbe probe(port);
     const int code = probe.connect(credentials);
@@ -56,7 +55,8 @@ TEST_CASE("hub auth: every sign method and its hmac alias is accepted", "[integr
     for (SignMethod method : {SignMethod::sha256, SignMethod::sha1, SignMethod::md5}) {
         INFO("method " << enos::device::to_string(method));
         CHECK(connack(hub.port(), device_credentials("pkTest", "dev2", "devSecret2",
-                                                     SecureMode::static_secret, method)) == MqttProbe::accepted);
+                                                     SecureMode::static_secret, method)) ==
+              MqttProbe::accepted);
     }
     const std::string ts = enos::device::now_ms_string();
     for (auto [name, method] :
@@ -72,7 +72,8 @@ TEST_CASE("hub auth: every sign method and its hmac alias is accepted", "[integr
 
 TEST_CASE("hub auth: a wrong secret is refused", "[integration][hub]") {
     const auto& hub = shared_hub();
-    CHECK(connack(hub.port(), device_credentials("pkTest", "dev3", "notTheSecret")) == MqttProbe::not_authorized);
+    CHECK(connack(hub.port(), device_credentials("pkTest", "dev3", "notTheSecret")) ==
+          MqttProbe::not_authorized);
     CHECK(connack(hub.port(), device_credentials("pkTest", "dev3", "devSecret3")) == MqttProbe::accepted);
     CHECK(hub.broker_log().find("signature mismatch for pkTest/dev3") != std::string::npos);
 }
@@ -84,18 +85,24 @@ TEST_CASE("hub auth: the signed clientId and timestamp must be the ones in the C
     const std::string ts = "1700000000000";
     const std::string good = signature(id, "dev3", "pkTest", ts, "devSecret3");
     CHECK(connack(hub.port(), handmade(id, "sha256", ts, "dev3&pkTest", good)) == MqttProbe::accepted);
-    CHECK(connack(hub.port(), handmade(id, "sha256", "1700000000001", "dev3&pkTest", good)) == MqttProbe::not_authorized);
-    CHECK(connack(hub.port(), handmade(id + "x", "sha256", ts, "dev3&pkTest", good)) == MqttProbe::not_authorized);
+    CHECK(connack(hub.port(), handmade(id, "sha256", "1700000000001", "dev3&pkTest", good)) ==
+          MqttProbe::not_authorized);
+    CHECK(connack(hub.port(), handmade(id + "x", "sha256", ts, "dev3&pkTest", good)) ==
+          MqttProbe::not_authorized);
     // The signature of another method over the same input is not accepted either.
     CHECK(connack(hub.port(), handmade(id, "sha1", ts, "dev3&pkTest", good)) == MqttProbe::not_authorized);
 }
 
 TEST_CASE("hub auth: unknown and disabled devices are refused", "[integration][hub]") {
     const auto& hub = shared_hub();
-    CHECK(connack(hub.port(), device_credentials("pkTest", "noSuchDevice", "whatever")) == MqttProbe::not_authorized);
-    CHECK(connack(hub.port(), device_credentials("pkNoSuchProduct", "dev1", "devSecret1")) == MqttProbe::not_authorized);
-    CHECK(connack(hub.port(), device_credentials("pkTest", "disabled1", "disabledSecret1")) == MqttProbe::not_authorized);
-    CHECK(connack(hub.port(), device_credentials("pkOff", "off1", "offSecret1")) == MqttProbe::not_authorized);
+    CHECK(connack(hub.port(), device_credentials("pkTest", "noSuchDevice", "whatever")) ==
+          MqttProbe::not_authorized);
+    CHECK(connack(hub.port(), device_credentials("pkNoSuchProduct", "dev1", "devSecret1")) ==
+          MqttProbe::not_authorized);
+    CHECK(connack(hub.port(), device_credentials("pkTest", "disabled1", "disabledSecret1")) ==
+          MqttProbe::not_authorized);
+    CHECK(connack(hub.port(), device_credentials("pkOff", "off1", "offSecret1")) ==
+          MqttProbe::not_authorized);
     const std::string log = hub.broker_log();
     CHECK(log.find("unknown device pkTest/noSuchDevice") != std::string::npos);
     CHECK(log.find("device pkTest/disabled1 is disabled") != std::string::npos);
@@ -107,7 +114,8 @@ TEST_CASE("hub auth: malformed CONNECT fields are refused and the broker keeps s
     const std::string ts = enos::device::now_ms_string();
     const std::string id = unique_client_id("dev4");
     const std::string good = signature(id, "dev4", "pkTest", ts, "devSecret4");
-    CHECK(connack(hub.port(), {id, "dev4&pkTest", good}) == MqttProbe::not_authorized); // no |securemode...| section
+    CHECK(connack(hub.port(), {id, "dev4&pkTest", good}) ==
+          MqttProbe::not_authorized); // no |securemode...| section
     CHECK(connack(hub.port(), handmade(id, "sha256", ts, "dev4pkTest", good)) == MqttProbe::not_authorized);
     CHECK(connack(hub.port(), handmade(id, "sha384", ts, "dev4&pkTest", good)) == MqttProbe::not_authorized);
     CHECK(connack(hub.port(), {id + "|securemode=9,signmethod=sha256,timestamp=" + ts + "|", "dev4&pkTest",
@@ -143,11 +151,13 @@ TEST_CASE("hub auth: securemode 3 only for a dynamic-activation product, before 
     // A private hub: an activation changes the state of the device for every later test.
     auto hub = HubProcess::start();
     // pkTest has no dynamic activation, even with the right product secret.
-    CHECK(connack(hub.port(), device_credentials("pkTest", "dev1", "prodSecretTest",
-                                                 SecureMode::dynamic_activation)) == MqttProbe::not_authorized);
+    CHECK(connack(hub.port(),
+                  device_credentials("pkTest", "dev1", "prodSecretTest", SecureMode::dynamic_activation)) ==
+          MqttProbe::not_authorized);
     // pkDyn001/dyn1 is not activated yet: the product secret logs it in, but it has no deviceSecret.
     CHECK(connack(hub.port(), device_credentials("pkDyn001", "dyn1", "wrongProductSecret",
-                                                 SecureMode::dynamic_activation)) == MqttProbe::not_authorized);
+                                                 SecureMode::dynamic_activation)) ==
+          MqttProbe::not_authorized);
     CHECK(connack(hub.port(), device_credentials("pkDyn001", "dyn1", "aGuess", SecureMode::static_secret)) ==
           MqttProbe::not_authorized);
 
@@ -175,7 +185,8 @@ TEST_CASE("hub auth: securemode 4 (integration channel) uses the product secret 
     const std::string ts = enos::device::now_ms_string();
     const std::string id = unique_client_id("pkInt001");
     CHECK(connack(hub.port(), {id + "|securemode=4,signmethod=sha256,timestamp=" + ts + "|", "dev1&pkInt001",
-                               signature(id, "dev1", "pkInt001", ts, "prodSecretXYZ")}) == MqttProbe::not_authorized);
+                               signature(id, "dev1", "pkInt001", ts, "prodSecretXYZ")}) ==
+          MqttProbe::not_authorized);
     CHECK(connack(hub.port(), handmade(id, "sha256", ts, "%channel%&pkInt001",
                                        signature(id, "%channel%", "pkInt001", ts, "prodSecretXYZ"))) ==
           MqttProbe::not_authorized);

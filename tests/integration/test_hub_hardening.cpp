@@ -39,7 +39,7 @@ unsigned mode_of(const std::string& path) {
 
 ProcessResult start_broker_only(const std::string& dir) {
     return run_hub({"start", "--registry", test_registry_path(), "--dir", dir, "--port", "0",
-                        "--no-simulator", "--no-connect-limit", "--owner-pid", std::to_string(::getpid())});
+                    "--no-simulator", "--no-connect-limit", "--owner-pid", std::to_string(::getpid())});
 }
 
 /// Logs `dk` in with securemode 3 and returns the secret the simulator generated for it.

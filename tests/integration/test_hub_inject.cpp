@@ -97,7 +97,7 @@ TEST_CASE("hub inject: invoke delivers the service call and prints the device's 
     const auto& hub = shared_hub();
     const std::string service = unique_client_id("setPower");
     AnsweringDevice device(hub, "pkTest", "dev1", "devSecret1", "/sys/pkTest/dev1/thing/service/" + service,
-                     [](const ReceivedMessage& m) { return reply_with(m, 200, R"({"result":1})"); });
+                           [](const ReceivedMessage& m) { return reply_with(m, 200, R"({"result":1})"); });
     const auto r = hub.run({"invoke", "--pk", "pkTest", "--dk", "dev1", "--service", service, "--params",
                             R"({"Power":"on","WindState":2})"});
     CHECK(r.exit_code == 0);
@@ -124,8 +124,9 @@ TEST_CASE("hub inject: a non-200 reply exits 4, no reply exits 5", "[integration
     const auto& hub = shared_hub();
     const std::string service = unique_client_id("reboot");
     {
-        AnsweringDevice device(hub, "pkTest", "dev2", "devSecret2", "/sys/pkTest/dev2/thing/service/" + service,
-                         [](const ReceivedMessage& m) { return reply_with(m, 2001, R"("busy")"); });
+        AnsweringDevice device(hub, "pkTest", "dev2", "devSecret2",
+                               "/sys/pkTest/dev2/thing/service/" + service,
+                               [](const ReceivedMessage& m) { return reply_with(m, 2001, R"("busy")"); });
         const auto r = hub.run({"invoke", "--pk", "pkTest", "--dk", "dev2", "--service", service});
         CHECK(r.exit_code == 4);
         CHECK(at(printed(r), "code").as_int() == 2001);
@@ -164,8 +165,8 @@ TEST_CASE("hub inject: set-measurepoints and get-measurepoints", "[integration][
     const auto& hub = shared_hub();
     {
         AnsweringDevice device(hub, "pkTest", "dev4", "devSecret4",
-                         "/sys/pkTest/dev4/thing/service/measurepoint/set",
-                         [](const ReceivedMessage& m) { return reply_with(m, 200, "{}"); });
+                               "/sys/pkTest/dev4/thing/service/measurepoint/set",
+                               [](const ReceivedMessage& m) { return reply_with(m, 200, "{}"); });
         const auto r = hub.run({"set-measurepoints", "--pk", "pkTest", "--dk", "dev4", "--params",
                                 R"({"temperature":30.5,"mode":"eco"})"});
         CHECK(r.exit_code == 0);
@@ -191,7 +192,7 @@ TEST_CASE("hub inject: set-measurepoints and get-measurepoints", "[integration][
 TEST_CASE("hub inject: raw-down sends bytes and prints the raw reply as hex", "[integration][hub][cloud]") {
     const auto& hub = shared_hub();
     AnsweringDevice device(hub, "pkTest", "dev5", "devSecret5", "/sys/pkTest/dev5/thing/model/down_raw",
-                     [](const ReceivedMessage&) { return std::string("\x11\x00\x00\x04\xd2\xc8", 6); });
+                           [](const ReceivedMessage&) { return std::string("\x11\x00\x00\x04\xd2\xc8", 6); });
     const auto r = hub.run({"raw-down", "--pk", "pkTest", "--dk", "dev5", "--hex", "0100000014A1"});
     CHECK(r.exit_code == 0);
     CHECK(at(printed(r), "hex").as_string() == "11000004d2c8");
@@ -203,7 +204,7 @@ TEST_CASE("hub inject: raw-down sends bytes and prints the raw reply as hex", "[
 TEST_CASE("hub inject: ota-upgrade pushes the firmware description", "[integration][hub][cloud]") {
     const auto& hub = shared_hub();
     AnsweringDevice device(hub, "pkTest", "dev6", "devSecret6", "/sys/pkTest/dev6/ota/device/upgrade",
-                     [](const ReceivedMessage& m) { return reply_with(m, 200, R"("")"); });
+                           [](const ReceivedMessage& m) { return reply_with(m, 200, R"("")"); });
     const auto r =
         hub.run({"ota-upgrade", "--pk", "pkTest", "--dk", "dev6", "--version", "1.1.0", "--file-url",
                  "/fw/pkTest/1.1.0", "--file-size", "1024", "--sign", "9e107d9d372bb6826bd81d3542a419d6"});
@@ -225,7 +226,7 @@ TEST_CASE("hub inject: subdevice disable reaches the gateway and the cloud refus
     const HubProcess hub = HubProcess::start();
     {
         AnsweringDevice gateway(hub, "pkGw", "gw1", "gwSecret1", "/ext/session/pkGw/gw1/combine/disable",
-                          [](const ReceivedMessage& m) { return reply_with(m, 200, "{}"); });
+                                [](const ReceivedMessage& m) { return reply_with(m, 200, "{}"); });
         const auto r = hub.run({"subdevice", "disable", "--pk", "pkGw", "--dk", "gw1", "--sub-pk", "pkSub",
                                 "--sub-dk", "subDev02"});
         CHECK(r.exit_code == 0);
@@ -251,7 +252,7 @@ TEST_CASE("hub inject: subdevice disable reaches the gateway and the cloud refus
 
     {
         AnsweringDevice gateway(hub, "pkGw", "gw1", "gwSecret1", "/ext/session/pkGw/gw1/combine/enable",
-                          [](const ReceivedMessage& m) { return reply_with(m, 200, "{}"); });
+                                [](const ReceivedMessage& m) { return reply_with(m, 200, "{}"); });
         CHECK(hub.run({"subdevice", "enable", "--pk", "pkGw", "--dk", "gw1", "--sub-pk", "pkSub", "--sub-dk",
                        "subDev02"})
                   .exit_code == 0);
@@ -262,7 +263,7 @@ TEST_CASE("hub inject: subdevice disable reaches the gateway and the cloud refus
 
     {
         AnsweringDevice gateway(hub, "pkGw", "gw1", "gwSecret1", "/ext/session/pkGw/gw1/combine/delete",
-                          [](const ReceivedMessage& m) { return reply_with(m, 200, "{}"); });
+                                [](const ReceivedMessage& m) { return reply_with(m, 200, "{}"); });
         CHECK(hub.run({"subdevice", "delete", "--pk", "pkGw", "--dk", "gw1", "--sub-pk", "pkSub", "--sub-dk",
                        "subDev03"})
                   .exit_code == 0);

@@ -9,7 +9,6 @@ using namespace enos::test;
 
 namespace {
 
-
 HubProcess limited_hub(const std::string& limits) {
     HubProcess::Options options;
     options.connect_limit = true;
@@ -37,9 +36,9 @@ TEST_CASE("hub rate: more connects than the window allows block the device", "[i
         INFO("connect " << i);
         CHECK(connect_once(hub, "dev1", "devSecret1") == MqttProbe::accepted);
     }
-    CHECK(connect_once(hub, "dev1", "devSecret1") == MqttProbe::not_authorized);  // the 4th: blocked
-    CHECK(connect_once(hub, "dev1", "devSecret1") == MqttProbe::not_authorized);  // and stays blocked
-    CHECK(connect_once(hub, "dev2", "devSecret2") == MqttProbe::accepted); // per device
+    CHECK(connect_once(hub, "dev1", "devSecret1") == MqttProbe::not_authorized); // the 4th: blocked
+    CHECK(connect_once(hub, "dev1", "devSecret1") == MqttProbe::not_authorized); // and stays blocked
+    CHECK(connect_once(hub, "dev2", "devSecret2") == MqttProbe::accepted);       // per device
     CHECK(hub.broker_log().find("more than 3 connects within 3600000 ms") != std::string::npos);
 }
 
@@ -56,7 +55,8 @@ TEST_CASE("hub rate: failed logins count, unknown devices do not", "[integration
                            "--connect-block-ms 3600000");
     CHECK(connect_once(hub, "dev1", "wrongSecret") == MqttProbe::not_authorized);
     CHECK(connect_once(hub, "dev1", "wrongSecret") == MqttProbe::not_authorized);
-    CHECK(connect_once(hub, "dev1", "devSecret1") == MqttProbe::not_authorized); // the 3rd attempt, although signed right
+    CHECK(connect_once(hub, "dev1", "devSecret1") ==
+          MqttProbe::not_authorized); // the 3rd attempt, although signed right
     for (int i = 0; i < 3; ++i)
         CHECK(connect_once(hub, "noSuchDevice", "x") == MqttProbe::not_authorized);
     CHECK(hub.broker_log().find("unknown device pkTest/noSuchDevice") != std::string::npos);

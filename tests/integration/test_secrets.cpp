@@ -22,25 +22,6 @@ using namespace enos::test::client;
 
 namespace {
 
-/// Stops the hub's cloud simulator (so requests get no reply) until destroyed.
-class PausedSimulator {
-public:
-    explicit PausedSimulator(const HubProcess& h) {
-        auto hub_json = parse_value(read_file(h.dir() + "/hub.json"));
-        REQUIRE(hub_json);
-        const Value* pid = hub_json->find("simulator_pid");
-        REQUIRE((pid && pid->is_int()));
-        pid_ = static_cast<pid_t>(pid->as_int());
-        REQUIRE(::kill(pid_, SIGSTOP) == 0);
-    }
-    ~PausedSimulator() { ::kill(pid_, SIGCONT); }
-    PausedSimulator(const PausedSimulator&) = delete;
-    PausedSimulator& operator=(const PausedSimulator&) = delete;
-
-private:
-    pid_t pid_ = 0;
-};
-
 void run_ok(const std::vector<std::string>& argv) {
     ProcessResult r = run_process(argv);
     INFO(argv[0] << " " << argv[1] << ": " << r.err);

@@ -8,6 +8,7 @@
 
 #include <unistd.h>
 
+#include <csignal>
 #include <cstdlib>
 #include <fstream>
 #include <mutex>
@@ -112,6 +113,21 @@ void HubProcess::read_hub_json() {
                     ? static_cast<std::uint16_t>(doc["tls_port"].GetInt())
                     : 0;
     ca_file_ = doc.HasMember("ca_file") && doc["ca_file"].IsString() ? doc["ca_file"].GetString() : "";
+}
+
+PausedSimulator::PausedSimulator(const HubProcess& hub) {
+    const std::string text = read_text(hub.dir() + "/hub.json");
+    rapidjson::Document doc;
+    doc.Parse(text.c_str(), text.size());
+    INFO("hub.json in " << hub.dir() << ": " << text);
+    REQUIRE((!doc.HasParseError() && doc.IsObject() && doc.HasMember("simulator_pid") &&
+             doc["simulator_pid"].IsInt()));
+    pid_ = doc["simulator_pid"].GetInt();
+    REQUIRE(::kill(pid_, SIGSTOP) == 0);
+}
+
+PausedSimulator::~PausedSimulator() {
+    ::kill(pid_, SIGCONT);
 }
 
 HubProcess::HubProcess(HubProcess&&) noexcept = default;

@@ -83,6 +83,19 @@ private:
     bool owned_ = false;
 };
 
+/// Stops the hub's cloud simulator (SIGSTOP: requests get no reply, commands are not sent) until
+/// destroyed (SIGCONT). The simulator's pid is read from hub.json when paused.
+class PausedSimulator {
+public:
+    explicit PausedSimulator(const HubProcess& hub);
+    ~PausedSimulator();
+    PausedSimulator(const PausedSimulator&) = delete;
+    PausedSimulator& operator=(const PausedSimulator&) = delete;
+
+private:
+    int pid_ = 0;
+};
+
 /// The hub of the CTest fixture ($ENOS_HUB_DIR). When the tests run without it (the test binary
 /// started by hand), a private hub is started on first use and stopped at exit.
 const HubProcess& shared_hub();
