@@ -4,28 +4,14 @@
 #include <cstdio>
 #include <utility>
 
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 namespace enos::device::detail {
 namespace {
 
 using std::chrono::milliseconds;
-
-/// A duplicate of `socket`'s descriptor, or -1 if the number no longer belongs to that socket.
-/// The duplicate pins the very socket: whatever Paho closes later, it never names another one.
-int duplicate(const SocketRef& socket) {
-    const int copy = ::fcntl(socket.fd, F_DUPFD_CLOEXEC, 0);
-    if (copy < 0) return -1;
-    struct stat st {};
-    if (::fstat(copy, &st) == 0 && static_cast<unsigned long>(st.st_ino) == socket.inode) return copy;
-    ::close(copy);
-    return -1;
-}
 
 std::string seconds_text(milliseconds ms) {
     char text[32];
@@ -54,16 +40,14 @@ milliseconds LinkWatchdog::period_for(std::chrono::seconds keep_alive) {
 }
 
 void LinkWatchdog::watch(const SocketRef& socket, std::chrono::seconds keep_alive) {
-    const int copy = duplicate(socket);
+    // Our own duplicate pins the very socket: whatever Paho closes later, it never names another one.
+    Result<SocketHandle> copy = SocketHandle::duplicate(socket);
     {
         std::lock_guard lock(mutex_);
         release_locked();
         reason_.clear();
-        if (copy < 0 || stopping_ || keep_alive.count() <= 0) {
-            if (copy >= 0) ::close(copy);
-            return;
-        }
-        socket_ = copy;
+        if (!copy || stopping_ || keep_alive.count() <= 0) return;
+        socket_ = std::move(*copy);
         limit_ = limit_for(keep_alive);
         period_ = period_for(keep_alive);
         if (!thread_.joinable()) thread_ = std::thread([this] { run(); });
@@ -82,14 +66,13 @@ std::string LinkWatchdog::take_reason() {
 }
 
 void LinkWatchdog::release_locked() {
-    if (socket_ >= 0) ::close(socket_);
-    socket_ = -1;
+    socket_ = SocketHandle{};
 }
 
 void LinkWatchdog::run() {
     std::unique_lock lock(mutex_);
     while (!stopping_) {
-        if (socket_ < 0)
+        if (!socket_)
             changed_.wait(lock);
         else
             changed_.wait_for(lock, period_);
@@ -98,17 +81,17 @@ void LinkWatchdog::run() {
 }
 
 void LinkWatchdog::check_locked() {
-    if (socket_ < 0) return;
+    if (!socket_) return;
     tcp_info info{};
     socklen_t length = sizeof info;
-    if (::getsockopt(socket_, IPPROTO_TCP, TCP_INFO, &info, &length) != 0) return;
+    if (::getsockopt(socket_.fd(), IPPROTO_TCP, TCP_INFO, &info, &length) != 0) return;
     if (info.tcpi_state != TCP_ESTABLISHED) return; // ending already: Paho sees it by itself
     const milliseconds silence(info.tcpi_last_data_recv);
     if (silence <= limit_) return;
     reason_ = "nothing received from the broker for " + seconds_text(silence) + " (limit " +
               seconds_text(limit_) + "): the link is half-open";
     // Paho's read then sees the end of the stream and reports the loss as for any closed link.
-    ::shutdown(socket_, SHUT_RDWR);
+    ::shutdown(socket_.fd(), SHUT_RDWR);
     release_locked();
 }
 

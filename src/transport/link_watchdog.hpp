@@ -51,7 +51,7 @@ private:
     std::condition_variable changed_;
     std::thread thread_;
     bool stopping_ = false;
-    int socket_ = -1; ///< our own duplicate of the link's descriptor: never another socket
+    SocketHandle socket_; ///< our own duplicate of the link's descriptor: never another socket
     std::chrono::milliseconds limit_{0}, period_{0};
     std::string reason_;
 };

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <mutex>
 #include <optional>
 
 namespace enos::device::detail {
@@ -39,6 +40,22 @@ Error library_error(const std::exception& e) {
     if (const auto* paho = dynamic_cast<const mqtt::exception*>(&e))
         return publish_error(paho->get_return_code());
     return Error{errc::not_connected, std::string("the MQTT library failed: ") + e.what()};
+}
+
+/// Paho sets up its process-wide state (its log, OpenSSL's configuration) when the process makes its
+/// first client: about 2 ms. A raw Paho application pays that when it makes its client, before it
+/// connects; this transport makes a Paho client per connect (the client id changes), so it makes a
+/// first one when it is created. OpenSSL's part stays set up after that client is gone.
+void set_up_paho_once() {
+    static std::once_flag once;
+    std::call_once(once, [] {
+        try {
+            mqtt::async_client first("tcp://127.0.0.1:1883", "enos-device",
+                                     mqtt::create_options(MQTTVERSION_3_1_1),
+                                     static_cast<mqtt::iclient_persistence*>(nullptr));
+        } catch (const std::exception&) { // then the first connect sets it up, and reports any failure
+        }
+    });
 }
 
 } // namespace
@@ -88,7 +105,9 @@ private:
 };
 
 PahoTransport::PahoTransport(Logger log)
-    : log_(std::move(log)), listener_(std::make_unique<Listener>(*this)) {}
+    : log_(std::move(log)), listener_(std::make_unique<Listener>(*this)) {
+    set_up_paho_once();
+}
 
 PahoTransport::~PahoTransport() {
     disconnect(std::chrono::milliseconds(0));

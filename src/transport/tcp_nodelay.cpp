@@ -3,16 +3,12 @@
 #include <algorithm>
 #include <cerrno>
 #include <condition_variable>
-#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
 #include <mutex>
-#include <sstream>
 #include <utility>
 
-#include <arpa/inet.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -67,48 +63,13 @@ template <class Fn> void for_each_socket(Fn fn) {
     closedir(dir);
 }
 
-int hex_digit(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    return -1;
-}
-
-// `digits` hex digits of `text` from `at` as one number ("0100007F" -> 0x0100007F).
-bool parse_hex(const std::string& text, std::size_t at, std::size_t digits, std::uint32_t& value) {
-    if (at + digits > text.size()) return false;
-    value = 0;
-    for (std::size_t i = at; i < at + digits; ++i) {
-        const int digit = hex_digit(text[i]);
-        if (digit < 0) return false;
-        value = value << 4 | static_cast<std::uint32_t>(digit);
-    }
-    return true;
-}
-
-// "ADDRESS:PORT" as /proc/net/tcp{,6} print it: the address as 1 or 4 native 32-bit words in hex,
-// the port as 4 hex digits in host order.
-bool parse_endpoint(const std::string& text, int family, sockaddr_storage& out) {
-    const std::size_t words = family == AF_INET6 ? 4 : 1;
-    if (text.size() != words * 8 + 5 || text[words * 8] != ':') return false;
-    std::uint32_t address[4] = {}; // each word as the kernel printed it: in its byte order, as ours
-    for (std::size_t i = 0; i < words; ++i)
-        if (!parse_hex(text, i * 8, 8, address[i])) return false;
-    std::uint32_t port = 0;
-    if (!parse_hex(text, words * 8 + 1, 4, port)) return false;
-    out = sockaddr_storage{};
-    if (family == AF_INET6) {
-        auto& v6 = reinterpret_cast<sockaddr_in6&>(out);
-        v6.sin6_family = AF_INET6;
-        v6.sin6_port = htons(static_cast<std::uint16_t>(port));
-        std::memcpy(&v6.sin6_addr, address, sizeof v6.sin6_addr);
-    } else {
-        auto& v4 = reinterpret_cast<sockaddr_in&>(out);
-        v4.sin_family = AF_INET;
-        v4.sin_port = htons(static_cast<std::uint16_t>(port));
-        std::memcpy(&v4.sin_addr.s_addr, address, sizeof v4.sin_addr.s_addr);
-    }
-    return true;
+// Whether the socket behind `fd` is connected to one of the broker's addresses.
+bool connected_to(int fd, const BrokerAddress& broker) {
+    sockaddr_storage peer{};
+    socklen_t length = sizeof peer;
+    if (getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &length) != 0) return false;
+    return std::any_of(broker.addresses.begin(), broker.addresses.end(),
+                       [&](const sockaddr_storage& a) { return same_endpoint(a, peer); });
 }
 
 } // namespace
@@ -175,50 +136,21 @@ std::vector<unsigned long> socket_snapshot() {
     return inodes;
 }
 
-Result<TcpTableEntry> parse_tcp_table_line(const std::string& line, int family) {
-    // "  sl  local_address rem_address   st tx_queue:rx_queue tr:tm->when retrnsmt uid timeout inode"
-    std::istringstream fields(line);
-    std::string slot, local, remote, state, queues, timer, retransmits, uid, timeout;
-    unsigned long inode = 0;
-    if (!(fields >> slot >> local >> remote >> state >> queues >> timer >> retransmits >> uid >> timeout >>
-          inode))
-        return Error{errc::invalid_argument, "not a socket line"};
-    TcpTableEntry entry;
-    if (slot.empty() || slot.back() != ':' || !parse_endpoint(remote, family, entry.peer))
-        return Error{errc::invalid_argument, "not a socket line"};
-    entry.inode = inode;
-    return entry;
-}
-
-std::vector<unsigned long> sockets_to_broker(const BrokerAddress& broker) {
-    std::vector<unsigned long> inodes;
-    for (const auto& [path, family] :
-         {std::pair{"/proc/self/net/tcp", AF_INET}, {"/proc/self/net/tcp6", AF_INET6}}) {
-        std::ifstream table(path);
-        std::string line;
-        while (std::getline(table, line)) {
-            Result<TcpTableEntry> entry = parse_tcp_table_line(line, family);
-            if (!entry || entry->inode == 0) continue;
-            const bool to_broker =
-                std::any_of(broker.addresses.begin(), broker.addresses.end(),
-                            [&](const sockaddr_storage& a) { return same_endpoint(a, entry->peer); });
-            if (to_broker) inodes.push_back(entry->inode);
-        }
-    }
-    std::sort(inodes.begin(), inodes.end());
-    return inodes;
-}
-
 Result<SocketRef> find_new_socket(const std::vector<unsigned long>& before, const BrokerAddress& broker) {
-    const std::vector<unsigned long> to_broker = sockets_to_broker(broker);
+    std::vector<SocketRef> fresh; // collected first: the duplicates below must not be listed too
+    for_each_socket([&](int fd, unsigned long inode) {
+        if (!std::binary_search(before.begin(), before.end(), inode)) fresh.push_back({fd, inode});
+    });
     SocketRef match;
     std::vector<unsigned long> matched;
-    for_each_socket([&](int fd, unsigned long inode) {
-        if (std::binary_search(before.begin(), before.end(), inode)) return;
-        if (!std::binary_search(to_broker.begin(), to_broker.end(), inode)) return;
-        if (std::find(matched.begin(), matched.end(), inode) == matched.end()) matched.push_back(inode);
-        match = SocketRef{fd, inode};
-    });
+    for (const SocketRef& candidate : fresh) {
+        // Its peer is asked of a duplicate: the owner may close the number and reuse it meanwhile.
+        Result<SocketHandle> copy = SocketHandle::duplicate(candidate);
+        if (!copy || !connected_to(copy->fd(), broker)) continue;
+        if (std::find(matched.begin(), matched.end(), candidate.inode) == matched.end())
+            matched.push_back(candidate.inode);
+        match = candidate;
+    }
     if (matched.empty()) return Error{errc::connect_failed, "no new socket to the broker found"};
     if (matched.size() > 1)
         return Error{errc::connect_failed,

@@ -3,17 +3,20 @@
 // Paho never sets TCP_NODELAY and offers no hook to reach its socket, so a small publish that
 // follows another one (a command reply after the PUBACK of the command, a request after the
 // previous one) waits for the delayed ACK of the peer: ~40 ms on Linux. We find our own socket
-// after every connect instead, without touching any descriptor that is not ours:
+// after every connect instead; a descriptor of another thread is at most duplicated, never read,
+// written or closed:
 //   1. Before the attempt, note the inodes of the process's sockets, read from the names of the
 //      links in /proc/self/fd (readlink only: other threads may open and close descriptors freely).
 //   2. When CONNACK arrives (on Paho's own thread, the only one that closes that socket while the
-//      link is up), the kernel's TCP table names the sockets whose peer is the broker's address
-//      and port; the one among them that is new since step 1 is ours, if exactly one is.
-//   3. Take a duplicate of that descriptor, checked to be the very same socket, and set TCP_NODELAY
-//      through it; the duplicate stays with the link so the option can be switched later from any
-//      thread without racing Paho closing or another thread reusing the descriptor number. It is
-//      closed when the link ends; Paho shuts the socket down before it closes its own descriptor,
-//      so the duplicate never keeps a link open.
+//      link is up), take a duplicate of each socket that is new since step 1, checked to be the
+//      same socket (the number may have been closed and reused), and ask the duplicate for its
+//      peer. The one new socket whose peer is the broker's address and port is ours, if exactly one
+//      is. Duplicating costs microseconds; the kernel's TCP table (/proc/net/tcp) would tell the
+//      same, but reading it walks the whole connection hash table: 1 to 3 ms on a large machine.
+//   3. Keep a duplicate of that socket and set TCP_NODELAY through it; it stays with the link so
+//      the option can be switched later from any thread without racing Paho closing or another
+//      thread reusing the descriptor number. It is closed when the link ends; Paho shuts the socket
+//      down before it closes its own descriptor, so the duplicate never keeps a link open.
 // Step 2 is ambiguous only if something else in the process opened a connection to the same broker
 // during our attempt. Connect attempts of all DeviceClients in the process take turns through one
 // ConnectGate, so only foreign code (e.g. a raw Paho client) can cause that; then we touch nothing
@@ -43,20 +46,6 @@ bool tcp_reachable(const BrokerAddress& broker, std::chrono::milliseconds bound)
 
 /// Inode numbers of the process's sockets, sorted.
 std::vector<unsigned long> socket_snapshot();
-
-/// One line of /proc/net/tcp or /proc/net/tcp6: the peer of a TCP socket and its inode (0 for
-/// sockets that no descriptor refers to any more, e.g. in TIME_WAIT).
-struct TcpTableEntry {
-    sockaddr_storage peer{};
-    unsigned long inode = 0;
-};
-
-/// Parses one line of those tables (`family` AF_INET or AF_INET6); an error for the header line or
-/// a malformed one.
-Result<TcpTableEntry> parse_tcp_table_line(const std::string& line, int family);
-
-/// Inodes of the TCP sockets in this network namespace whose peer is the broker.
-std::vector<unsigned long> sockets_to_broker(const BrokerAddress& broker);
 
 /// A socket as found: its descriptor (in the process) and its inode.
 struct SocketRef {

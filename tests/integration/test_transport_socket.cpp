@@ -1,7 +1,8 @@
 // The client's own socket to the broker gets TCP_NODELAY after the first connect and after every
-// reconnect, while another thread keeps opening and closing descriptors of every kind (the socket
-// is found without touching them: under TSan this test also checks that no descriptor of another
-// thread is read while it may be closed).
+// reconnect, while another thread keeps opening and closing descriptors of every kind (of those,
+// the transport only duplicates the sockets that appear during a connect attempt and asks the
+// duplicates for their peer: under TSan this test also checks that no descriptor of another thread
+// is used while it may be closed).
 #include "client_support.hpp"
 
 #include <arpa/inet.h>
