@@ -51,7 +51,8 @@ public:
     std::string tls_url() const; ///< "ssl://127.0.0.1:P2"
     std::string ca_file() const; ///< the CA that signed the server certificate ("" without TLS)
     std::string log_file() const { return dir_ + "/mosquitto.log"; }
-    std::string broker_log() const; ///< the broker log so far
+    std::string broker_log() const;                      ///< the broker log so far
+    int simulator_pid() const { return simulator_pid_; } ///< the cloud simulator's process
 
     /// The privileged identity the simulator and the injection commands use.
     MqttCredentials admin() const { return admin_credentials(dir_); }
@@ -79,12 +80,13 @@ private:
     std::unique_ptr<TempDir> temp_; ///< owned run dir (private hubs only)
     std::string dir_;
     std::uint16_t port_ = 0, tls_port_ = 0;
+    int simulator_pid_ = 0;
     std::string ca_file_;
     bool owned_ = false;
 };
 
 /// Stops the hub's cloud simulator (SIGSTOP: requests get no reply, commands are not sent) until
-/// destroyed (SIGCONT). The simulator's pid is read from hub.json when paused.
+/// destroyed (SIGCONT).
 class PausedSimulator {
 public:
     explicit PausedSimulator(const HubProcess& hub);
